@@ -1,0 +1,132 @@
+//! Admin API operations on typed values (the HTTP side is `src/http/admin.rs`).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::ca::pem_encode;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ids::Serial;
+use crate::registry::credentials::{self, IssuedEstCredential, NewEstCredential};
+use crate::registry::{tokens, Secrets};
+use crate::store::{AdminTokenRecord, CertStatus, CertificateRecord, Store};
+
+/// Scopes an admin token can carry.
+pub mod scope {
+    /// Read certificates and records.
+    pub const READ: &str = "read";
+    /// Create enrolment credentials and issue.
+    pub const ISSUE: &str = "issue";
+}
+
+/// The admin service.
+pub struct Admin {
+    /// Records.
+    pub store: Arc<dyn Store>,
+    /// Hash key for tokens and credentials.
+    pub secrets: Arc<Secrets>,
+    /// Profiles and labels, to validate credentials.
+    pub cfg: Arc<Config>,
+}
+
+/// The JSON view of a certificate record.
+#[derive(Debug, Serialize)]
+pub struct CertificateView {
+    /// Serial, lower-case hex.
+    pub serial: String,
+    /// `good` or `revoked`.
+    pub status: &'static str,
+    /// Revocation time (RFC 3339), if revoked.
+    pub revoked_at: Option<String>,
+    /// RFC 5280 reason name, if revoked.
+    pub revocation_reason: Option<String>,
+    /// Subject commonName.
+    pub subject: String,
+    /// Issuing CA subject.
+    pub issuer: String,
+    /// SANs as `kind:value`.
+    pub sans: Vec<String>,
+    /// Profile name.
+    pub profile: String,
+    /// Validity start (RFC 3339).
+    pub not_before: String,
+    /// Validity end (RFC 3339).
+    pub not_after: String,
+    /// Requesting channel.
+    pub channel: String,
+    /// EST label, if any.
+    pub label: Option<String>,
+    /// Credential that authorised it, if any.
+    pub credential: Option<String>,
+    /// Serial of the certificate it renews, if any.
+    pub replaces: Option<String>,
+    /// Issuance time (RFC 3339).
+    pub issued_at: String,
+    /// The certificate, PEM.
+    pub pem: String,
+}
+
+fn rfc3339(t: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+impl From<CertificateRecord> for CertificateView {
+    fn from(r: CertificateRecord) -> Self {
+        let (status, revoked_at, revocation_reason) = match &r.status {
+            CertStatus::Good => ("good", None, None),
+            CertStatus::Revoked { revoked_at, reason } => {
+                ("revoked", Some(rfc3339(*revoked_at)), Some(reason.clone()))
+            }
+        };
+        CertificateView {
+            serial: r.serial.to_hex(),
+            status,
+            revoked_at,
+            revocation_reason,
+            subject: r.subject,
+            issuer: r.issuer,
+            sans: r.sans,
+            profile: r.profile.0,
+            not_before: rfc3339(r.not_before),
+            not_after: rfc3339(r.not_after),
+            channel: r.channel,
+            label: r.label.map(|l| l.to_string()),
+            credential: r.credential.map(|c| c.to_string()),
+            replaces: r.replaces.map(|s| s.to_hex()),
+            issued_at: rfc3339(r.issued_at),
+            pem: pem_encode("CERTIFICATE", &r.der),
+        }
+    }
+}
+
+fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Admin {
+    /// Checks a bearer token for `scope`.
+    pub fn authorize(&self, bearer: Option<&str>, scope: &str) -> Result<AdminTokenRecord> {
+        let token = bearer.ok_or_else(|| Error::Unauthorized("bearer token required".into()))?;
+        tokens::authorize(&*self.store, &self.secrets, token, scope, now())
+    }
+
+    /// `POST /api/v1/est/credentials`.
+    pub fn create_est_credential(&self, req: NewEstCredential) -> Result<IssuedEstCredential> {
+        credentials::create(&*self.store, &self.secrets, &self.cfg, req, now())
+    }
+
+    /// `GET /api/v1/certificates/<serial>`.
+    pub fn certificate(&self, serial_hex: &str) -> Result<CertificateView> {
+        let serial = Serial::parse_hex(serial_hex)?;
+        self.store
+            .get_certificate(&serial)?
+            .map(CertificateView::from)
+            .ok_or_else(|| Error::NotFound(format!("no certificate with serial {serial}")))
+    }
+}

@@ -1,0 +1,356 @@
+//! The issuance engine: the CA's keys and certificates, CSR policy, profiles and signing.
+//!
+//! Nothing here knows about HTTP or about which protocol asked for a certificate.
+
+pub mod csr;
+pub mod keys;
+pub mod pkcs7;
+pub mod profile;
+pub mod serial;
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+};
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::config::{CaConfig, KeyType, Profile};
+use crate::error::{Error, Result};
+use crate::ids::Serial;
+use profile::SanName;
+
+/// OID of the Authority Information Access extension (RFC 5280 §4.2.2.1).
+const OID_AIA: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
+
+/// The certificate authority: the issuing CA's key and the chain up to the root.
+pub struct Ca {
+    /// rcgen's view of the issuing CA (its subject, key identifier and key).
+    issuer: Issuer<'static, KeyPair>,
+    /// DER of the issuing CA certificate, then its issuers up to the root.
+    chain: Vec<Vec<u8>>,
+    /// The issuing CA's subject, as text, for records and logs.
+    issuer_name: String,
+    /// The issuing CA's key type, for csrattrs and logs.
+    key_type: KeyType,
+}
+
+/// Everything that goes into one end-entity certificate. The caller decided the names.
+pub struct IssueParams<'a> {
+    /// The subject public key info (DER) from the verified CSR or a generated key.
+    pub spki_der: &'a [u8],
+    /// Type of that key: decides which key usages fit.
+    pub key_type: KeyType,
+    /// The subject commonName.
+    pub common_name: &'a str,
+    /// The subject alternative names.
+    pub sans: &'a [SanName],
+    /// The profile every extension comes from.
+    pub profile: &'a Profile,
+    /// Serial number, already known to be unused.
+    pub serial: &'a Serial,
+    /// Start of validity.
+    pub not_before: OffsetDateTime,
+    /// End of validity.
+    pub not_after: OffsetDateTime,
+}
+
+/// Paths of the CA material inside the data directory.
+pub struct CaPaths {
+    /// Issuing CA certificate (PEM).
+    pub issuing_cert: PathBuf,
+    /// Issuing CA private key (PEM, 0600).
+    pub issuing_key: PathBuf,
+    /// The chain above the issuing CA, root last (PEM); may be empty for an imported root.
+    pub chain: PathBuf,
+    /// Root CA private key (PEM, 0600), when enrolld created the root.
+    pub root_key: PathBuf,
+}
+
+impl CaPaths {
+    /// The layout under `dir`.
+    pub fn new(dir: &Path) -> Self {
+        let ca = dir.join("ca");
+        CaPaths {
+            issuing_cert: ca.join("issuing.crt"),
+            issuing_key: ca.join("issuing.key"),
+            chain: ca.join("chain.pem"),
+            root_key: ca.join("root.key"),
+        }
+    }
+
+    /// Whether a CA exists here already.
+    pub fn exists(&self) -> bool {
+        self.issuing_cert.exists() && self.issuing_key.exists()
+    }
+}
+
+impl Ca {
+    /// Creates a root and an issuing CA under `dir` (which must not contain one).
+    pub fn create(dir: &Path, cfg: &CaConfig) -> Result<()> {
+        let paths = CaPaths::new(dir);
+        std::fs::create_dir_all(dir.join("ca"))?;
+        let now = OffsetDateTime::now_utc();
+
+        let root_key = keys::generate(cfg.key_type)?;
+        let mut root = CertificateParams::default();
+        root.serial_number = Some(serial_number(&serial::random_serial()?));
+        root.not_before = now - Duration::hours(1);
+        root.not_after = now + Duration::days(i64::from(cfg.root_validity_days));
+        root.distinguished_name = dn(&format!("{} Root CA", cfg.organization), &cfg.organization);
+        root.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let root_cert = root.self_signed(&root_key)?;
+        let root_issuer = Issuer::new(root, root_key);
+
+        let issuing_key = keys::generate(cfg.key_type)?;
+        let mut inter = CertificateParams::default();
+        inter.serial_number = Some(serial_number(&serial::random_serial()?));
+        inter.not_before = now - Duration::hours(1);
+        inter.not_after = now
+            + Duration::days(i64::from(
+                cfg.issuing_validity_days.min(cfg.root_validity_days),
+            ));
+        inter.distinguished_name = dn(
+            &format!("{} Issuing CA", cfg.organization),
+            &cfg.organization,
+        );
+        inter.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        inter.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+        ];
+        inter.use_authority_key_identifier_extension = true;
+        let inter_cert = inter.signed_by(&issuing_key, &root_issuer)?;
+
+        keys::write_secret_file(
+            &paths.root_key,
+            root_issuer.key().serialize_pem().as_bytes(),
+        )?;
+        keys::write_secret_file(&paths.issuing_key, issuing_key.serialize_pem().as_bytes())?;
+        std::fs::write(&paths.chain, root_cert.pem())?;
+        std::fs::write(&paths.issuing_cert, inter_cert.pem())?;
+        Ok(())
+    }
+
+    /// Imports an existing CA certificate (with its chain, root last) and key.
+    pub fn import(dir: &Path, cert_pem_file: &Path, key_pem_file: &Path) -> Result<()> {
+        let paths = CaPaths::new(dir);
+        let text = std::fs::read_to_string(cert_pem_file)?;
+        let certs = pem_certs(&text)?;
+        let (first, rest) = certs
+            .split_first()
+            .ok_or_else(|| Error::BadRequest("no certificate in import file".into()))?;
+        let key = keys::load_pem(key_pem_file)?;
+        let (_, parsed) = X509Certificate::from_der(first)
+            .map_err(|_| Error::BadRequest("import: certificate does not parse".into()))?;
+        if !parsed.is_ca() {
+            return Err(Error::BadRequest("import: certificate is not a CA".into()));
+        }
+        if parsed.public_key().raw != rcgen::PublicKeyData::subject_public_key_info(&key) {
+            return Err(Error::BadRequest(
+                "import: key does not match certificate".into(),
+            ));
+        }
+        std::fs::create_dir_all(dir.join("ca"))?;
+        keys::write_secret_file(&paths.issuing_key, key.serialize_pem().as_bytes())?;
+        std::fs::write(&paths.issuing_cert, pem_encode("CERTIFICATE", first))?;
+        let chain: String = if rest.is_empty() {
+            // A self-signed import is its own trust anchor.
+            pem_encode("CERTIFICATE", first)
+        } else {
+            rest.iter().map(|c| pem_encode("CERTIFICATE", c)).collect()
+        };
+        std::fs::write(&paths.chain, chain)?;
+        Ok(())
+    }
+
+    /// Loads the CA from `dir`.
+    pub fn load(dir: &Path) -> Result<Ca> {
+        let paths = CaPaths::new(dir);
+        let key = keys::load_pem(&paths.issuing_key)?;
+        let issuing = pem_certs(&std::fs::read_to_string(&paths.issuing_cert)?)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Internal("issuing certificate file is empty".into()))?;
+        let mut chain = vec![issuing.clone()];
+        for c in pem_certs(&std::fs::read_to_string(&paths.chain)?)? {
+            if c != issuing {
+                chain.push(c);
+            }
+        }
+        let (_, parsed) = X509Certificate::from_der(&issuing)
+            .map_err(|_| Error::Internal("issuing certificate does not parse".into()))?;
+        let issuer_name = parsed.subject().to_string();
+        let key_type = key_type_of_cert(&parsed)?;
+        let issuer = Issuer::from_ca_cert_der(&issuing.clone().into(), key)?;
+        Ok(Ca {
+            issuer,
+            chain,
+            issuer_name,
+            key_type,
+        })
+    }
+
+    /// Signs an end-entity certificate. Every extension is built from `p.profile`.
+    pub fn issue(&self, p: &IssueParams<'_>) -> Result<Vec<u8>> {
+        let mut params = CertificateParams::default();
+        params.serial_number = Some(serial_number(p.serial));
+        params.not_before = p.not_before;
+        params.not_after = p.not_after;
+        let mut name = DistinguishedName::new();
+        if !p.common_name.is_empty() {
+            name.push(DnType::CommonName, p.common_name);
+        }
+        params.distinguished_name = name;
+        params.subject_alt_names = p
+            .sans
+            .iter()
+            .map(SanName::to_rcgen)
+            .collect::<Result<_>>()?;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = profile::key_usages_for(p.profile, p.key_type)?;
+        params.extended_key_usages = p
+            .profile
+            .extended_key_usage
+            .iter()
+            .map(|e| profile::parse_eku(e))
+            .collect::<Result<Vec<ExtendedKeyUsagePurpose>>>()?;
+        params.use_authority_key_identifier_extension = true;
+        if let Some(url) = &p.profile.crl_url {
+            params.crl_distribution_points = vec![CrlDistributionPoint {
+                uris: vec![url.clone()],
+            }];
+        }
+        if p.profile.ocsp_url.is_some() || p.profile.ca_issuers_url.is_some() {
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    OID_AIA,
+                    pkcs7::authority_info_access(
+                        p.profile.ocsp_url.as_deref(),
+                        p.profile.ca_issuers_url.as_deref(),
+                    ),
+                ));
+        }
+        let spki = rcgen::SubjectPublicKeyInfo::from_der(p.spki_der)
+            .map_err(|_| Error::BadCsr("unsupported subject public key".into()))?;
+        let cert = params.signed_by(&spki, &self.issuer)?;
+        Ok(cert.der().to_vec())
+    }
+
+    /// Issues the TLS server certificate for the listener (EKU serverAuth).
+    pub fn issue_server_cert(&self, names: &[SanName]) -> Result<(Vec<u8>, KeyPair)> {
+        let key = keys::generate(KeyType::P256)?;
+        let mut params = CertificateParams::default();
+        params.serial_number = Some(serial_number(&serial::random_serial()?));
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::minutes(5);
+        params.not_after = now + Duration::days(397);
+        params.distinguished_name = dn("enrolld server", "enrolld");
+        params.subject_alt_names = names.iter().map(SanName::to_rcgen).collect::<Result<_>>()?;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok((cert.der().to_vec(), key))
+    }
+
+    /// DER of the issuing CA certificate.
+    pub fn issuing_der(&self) -> &[u8] {
+        &self.chain[0]
+    }
+
+    /// DER of the issuing CA and the certificates above it, root last.
+    pub fn chain(&self) -> &[Vec<u8>] {
+        &self.chain
+    }
+
+    /// The issuing CA's subject as text.
+    pub fn issuer_name(&self) -> &str {
+        &self.issuer_name
+    }
+
+    /// The issuing CA's key type.
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    /// PEM of every CA certificate: what `ca-bundle.pem` holds.
+    pub fn bundle_pem(&self) -> String {
+        self.chain
+            .iter()
+            .rev()
+            .map(|c| pem_encode("CERTIFICATE", c))
+            .collect()
+    }
+}
+
+fn dn(cn: &str, org: &str) -> DistinguishedName {
+    let mut d = DistinguishedName::new();
+    d.push(DnType::OrganizationName, org);
+    d.push(DnType::CommonName, cn);
+    d
+}
+
+fn serial_number(s: &Serial) -> SerialNumber {
+    SerialNumber::from_slice(s.as_bytes())
+}
+
+fn key_type_of_cert(c: &X509Certificate<'_>) -> Result<KeyType> {
+    use x509_parser::public_key::PublicKey;
+    let spki = c.public_key();
+    match spki.parsed() {
+        Ok(PublicKey::EC(p)) if p.key_size() == 256 => Ok(KeyType::P256),
+        Ok(PublicKey::EC(p)) if p.key_size() == 384 => Ok(KeyType::P384),
+        Ok(PublicKey::RSA(k)) if k.key_size() >= 4096 => Ok(KeyType::Rsa4096),
+        Ok(PublicKey::RSA(k)) if k.key_size() >= 3072 => Ok(KeyType::Rsa3072),
+        Ok(PublicKey::RSA(_)) => Ok(KeyType::Rsa2048),
+        _ if spki.algorithm.algorithm.to_id_string() == "1.3.101.112" => Ok(KeyType::Ed25519),
+        _ => Err(Error::Internal("unsupported CA key type".into())),
+    }
+}
+
+/// PEM-encodes DER with 64-column base64 lines.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    let b64 = base64ct::Base64::encode_string(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// Every CERTIFICATE block of a PEM text, as DER.
+pub fn pem_certs(text: &str) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let after = &rest[start + "-----BEGIN CERTIFICATE-----".len()..];
+        let end = after
+            .find("-----END CERTIFICATE-----")
+            .ok_or_else(|| Error::BadRequest("unterminated PEM certificate".into()))?;
+        out.push(decode_base64_lenient(&after[..end])?);
+        rest = &after[end..];
+    }
+    Ok(out)
+}
+
+/// Decodes standard base64, ignoring any whitespace (RFC 8951 §3: line breaks are optional).
+pub fn decode_base64_lenient(text: &str) -> Result<Vec<u8>> {
+    use base64ct::Encoding;
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64ct::Base64::decode_vec(&compact).map_err(|_| Error::BadRequest("invalid base64".into()))
+}
+
+use base64ct::Encoding as _;
+
+#[cfg(test)]
+#[path = "issue_tests.rs"]
+mod tests;

@@ -1,0 +1,221 @@
+//! Turning a configured [`Profile`] into certificate extensions.
+//!
+//! Every extension of an issued certificate comes from here; nothing is copied from a CSR.
+
+use std::net::IpAddr;
+
+use rcgen::{ExtendedKeyUsagePurpose, KeyUsagePurpose, SanType};
+
+use crate::config::{KeyType, Profile};
+use crate::error::{Error, Result};
+
+/// A subject alternative name (RFC 5280 §4.2.1.6) of the kinds enrolld issues.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SanName {
+    /// rfc822Name: a person's mail address (S/MIME, RFC 8550).
+    Email(String),
+    /// dNSName: a machine or device name.
+    Dns(String),
+    /// uniformResourceIdentifier, e.g. a device URN.
+    Uri(String),
+    /// iPAddress.
+    Ip(IpAddr),
+}
+
+impl SanName {
+    /// Parses `dns:name`, `email:a@b`, `uri:urn:x`, `ip:1.2.3.4`, or a bare value (an `@` makes
+    /// it an email address, a parsable IP an address, anything else a DNS name).
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = || Error::BadRequest(format!("invalid subject alternative name {s:?}"));
+        let (kind, value) = match s.split_once(':') {
+            Some((k @ ("dns" | "email" | "uri" | "ip"), v)) => (k, v),
+            _ if s.contains('@') => ("email", s),
+            _ if s.parse::<IpAddr>().is_ok() => ("ip", s),
+            _ => ("dns", s),
+        };
+        if value.is_empty() || value.len() > 253 || !value.is_ascii() {
+            return Err(bad());
+        }
+        match kind {
+            "dns" => {
+                let v = value.to_ascii_lowercase();
+                let ok = v.split('.').all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                });
+                if !ok {
+                    return Err(bad());
+                }
+                Ok(SanName::Dns(v))
+            }
+            "email" => {
+                let (local, domain) = value.rsplit_once('@').ok_or_else(bad)?;
+                if local.is_empty()
+                    || domain.is_empty()
+                    || value
+                        .bytes()
+                        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+                {
+                    return Err(bad());
+                }
+                Ok(SanName::Email(format!(
+                    "{local}@{}",
+                    domain.to_ascii_lowercase()
+                )))
+            }
+            "uri" => {
+                if !value.contains(':') || value.bytes().any(|b| b.is_ascii_whitespace()) {
+                    return Err(bad());
+                }
+                Ok(SanName::Uri(value.to_owned()))
+            }
+            _ => Ok(SanName::Ip(value.parse().map_err(|_| bad())?)),
+        }
+    }
+
+    /// The profile `san_types` word for this kind of name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SanName::Email(_) => "email",
+            SanName::Dns(_) => "dns",
+            SanName::Uri(_) => "uri",
+            SanName::Ip(_) => "ip",
+        }
+    }
+
+    /// rcgen's representation.
+    pub fn to_rcgen(&self) -> Result<SanType> {
+        let ia5 = |s: &str| {
+            s.to_owned()
+                .try_into()
+                .map_err(|_| Error::BadRequest(format!("name {s:?} is not IA5")))
+        };
+        Ok(match self {
+            SanName::Email(e) => SanType::Rfc822Name(ia5(e)?),
+            SanName::Dns(d) => SanType::DnsName(ia5(d)?),
+            SanName::Uri(u) => SanType::URI(ia5(u)?),
+            SanName::Ip(ip) => SanType::IpAddress(*ip),
+        })
+    }
+}
+
+impl std::fmt::Display for SanName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SanName::Email(v) => write!(f, "email:{v}"),
+            SanName::Dns(v) => write!(f, "dns:{v}"),
+            SanName::Uri(v) => write!(f, "uri:{v}"),
+            SanName::Ip(v) => write!(f, "ip:{v}"),
+        }
+    }
+}
+
+/// Parses one RFC 5280 §4.2.1.3 key usage name.
+pub fn parse_key_usage(s: &str) -> Result<KeyUsagePurpose> {
+    Ok(match s {
+        "digitalSignature" => KeyUsagePurpose::DigitalSignature,
+        "contentCommitment" | "nonRepudiation" => KeyUsagePurpose::ContentCommitment,
+        "keyEncipherment" => KeyUsagePurpose::KeyEncipherment,
+        "dataEncipherment" => KeyUsagePurpose::DataEncipherment,
+        "keyAgreement" => KeyUsagePurpose::KeyAgreement,
+        other => {
+            return Err(Error::BadRequest(format!(
+                "key usage {other:?} is not allowed in an end-entity profile"
+            )))
+        }
+    })
+}
+
+/// Parses one RFC 5280 §4.2.1.12 extended key usage name.
+pub fn parse_eku(s: &str) -> Result<ExtendedKeyUsagePurpose> {
+    Ok(match s {
+        "clientAuth" => ExtendedKeyUsagePurpose::ClientAuth,
+        "serverAuth" => ExtendedKeyUsagePurpose::ServerAuth,
+        "emailProtection" => ExtendedKeyUsagePurpose::EmailProtection,
+        "codeSigning" => ExtendedKeyUsagePurpose::CodeSigning,
+        other => {
+            return Err(Error::BadRequest(format!(
+                "unknown extended key usage {other:?}"
+            )))
+        }
+    })
+}
+
+/// The key usages of `profile` that make sense for a subject key of `key`: keyEncipherment
+/// needs RSA, keyAgreement needs an EC key, Ed25519 only signs (RFC 8410 §5).
+pub fn key_usages_for(profile: &Profile, key: KeyType) -> Result<Vec<KeyUsagePurpose>> {
+    let mut out = Vec::new();
+    for name in &profile.key_usage {
+        let ku = parse_key_usage(name)?;
+        let fits = match ku {
+            KeyUsagePurpose::KeyEncipherment | KeyUsagePurpose::DataEncipherment => {
+                matches!(key, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096)
+            }
+            KeyUsagePurpose::KeyAgreement => matches!(key, KeyType::P256 | KeyType::P384),
+            _ => true,
+        };
+        if fits && !out.contains(&ku) {
+            out.push(ku);
+        }
+    }
+    if out.is_empty() {
+        out.push(KeyUsagePurpose::DigitalSignature);
+    }
+    Ok(out)
+}
+
+/// Checks that every name is of a kind the profile issues.
+pub fn check_san_kinds(profile: &Profile, profile_name: &str, sans: &[SanName]) -> Result<()> {
+    for san in sans {
+        if !profile.san_types.iter().any(|t| t == san.kind()) {
+            return Err(Error::BadCsr(format!(
+                "profile {profile_name} does not issue {} names ({san})",
+                san.kind()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn san_parse_kinds() {
+        assert_eq!(
+            SanName::parse("a@Example.COM").unwrap(),
+            SanName::Email("a@example.com".into())
+        );
+        assert_eq!(
+            SanName::parse("Host.Example").unwrap(),
+            SanName::Dns("host.example".into())
+        );
+        assert_eq!(
+            SanName::parse("uri:urn:dev:1").unwrap(),
+            SanName::Uri("urn:dev:1".into())
+        );
+        assert!(matches!(
+            SanName::parse("10.0.0.1").unwrap(),
+            SanName::Ip(_)
+        ));
+        assert!(SanName::parse("bad name").is_err());
+        assert!(SanName::parse("*.wild.example").is_err());
+        assert!(SanName::parse("").is_err());
+    }
+
+    #[test]
+    fn key_usage_follows_key_type() {
+        let p = Profile::person();
+        let ec = key_usages_for(&p, KeyType::P256).unwrap();
+        assert!(ec.contains(&KeyUsagePurpose::KeyAgreement));
+        assert!(!ec.contains(&KeyUsagePurpose::KeyEncipherment));
+        let rsa = key_usages_for(&p, KeyType::Rsa3072).unwrap();
+        assert!(rsa.contains(&KeyUsagePurpose::KeyEncipherment));
+        let ed = key_usages_for(&p, KeyType::Ed25519).unwrap();
+        assert_eq!(ed, vec![KeyUsagePurpose::DigitalSignature]);
+    }
+}

@@ -1,0 +1,450 @@
+//! Typed configuration, parsed and validated once at start.
+//!
+//! Every field is documented in `config/enrolld.example.toml`; this module gives each a default
+//! so that `enrolld serve` with no file at all runs the embedded demo deployment.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::ids::{Label, ProfileName};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address of the HTTPS listener (EST, admin API, health).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Where the store, CA keys, TLS files, `ca-bundle.pem` and `admin-token` live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Public base URL used in certificates (CDP, AIA). Defaults to `https://<listen>`.
+    #[serde(default)]
+    pub public_base_url: Option<String>,
+    /// The TLS listener's certificate.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// How the CA is created on first start.
+    #[serde(default)]
+    pub ca: CaConfig,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// EST (RFC 7030) settings.
+    #[serde(default)]
+    pub est: EstConfig,
+    /// Certificate profiles by name; `device` and `person` exist unless overridden.
+    #[serde(default)]
+    pub profiles: BTreeMap<ProfileName, Profile>,
+}
+
+/// The listener's certificate: issued by the issuing CA on first start unless files are given.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain to serve instead of the generated one.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key matching `cert_file`.
+    pub key_file: Option<PathBuf>,
+    /// Extra DNS names or IP addresses for the generated server certificate.
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+/// Key algorithms enrolld can create and accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyType {
+    /// ECDSA on NIST P-256 with SHA-256.
+    P256,
+    /// ECDSA on NIST P-384 with SHA-384.
+    P384,
+    /// RSA 2048 (accepted from clients; not generated for CAs).
+    Rsa2048,
+    /// RSA 3072 with SHA-256.
+    Rsa3072,
+    /// RSA 4096 with SHA-256.
+    Rsa4096,
+    /// Ed25519 (RFC 8410).
+    Ed25519,
+}
+
+impl KeyType {
+    /// Parses the names used on the command line and in the config file.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "p256" | "p-256" | "ec256" => KeyType::P256,
+            "p384" | "p-384" | "ec384" => KeyType::P384,
+            "rsa2048" => KeyType::Rsa2048,
+            "rsa3072" | "rsa" => KeyType::Rsa3072,
+            "rsa4096" => KeyType::Rsa4096,
+            "ed25519" => KeyType::Ed25519,
+            other => return Err(Error::BadRequest(format!("unknown key type {other:?}"))),
+        })
+    }
+}
+
+/// CA creation on first start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaConfig {
+    /// Key algorithm of the root and issuing CA.
+    #[serde(default = "default_ca_key")]
+    pub key_type: KeyType,
+    /// Organisation name put in the CA subjects.
+    #[serde(default = "default_org")]
+    pub organization: String,
+    /// Root CA lifetime in days.
+    #[serde(default = "default_root_days")]
+    pub root_validity_days: u32,
+    /// Issuing CA lifetime in days.
+    #[serde(default = "default_issuing_days")]
+    pub issuing_validity_days: u32,
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        CaConfig {
+            key_type: default_ca_key(),
+            organization: default_org(),
+            root_validity_days: default_root_days(),
+            issuing_validity_days: default_issuing_days(),
+        }
+    }
+}
+
+/// Limits that keep one client from exhausting the server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body accepted by any endpoint, in bytes.
+    #[serde(default = "default_body")]
+    pub max_body_bytes: usize,
+    /// Seconds a client may take to complete the TLS handshake.
+    #[serde(default = "default_handshake")]
+    pub handshake_timeout_secs: u64,
+    /// Seconds a request may take from headers to response.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+    /// Connections served at once; further ones wait in the accept queue.
+    #[serde(default = "default_max_conns")]
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: default_body(),
+            handshake_timeout_secs: default_handshake(),
+            request_timeout_secs: default_request_timeout(),
+            max_connections: default_max_conns(),
+        }
+    }
+}
+
+/// EST settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstConfig {
+    /// Profile used by `/.well-known/est/` without a label.
+    #[serde(default = "default_profile")]
+    pub default_profile: ProfileName,
+    /// Lifetime of a new enrolment credential when the request names none, in seconds.
+    #[serde(default = "default_cred_ttl")]
+    pub credential_ttl_secs: u64,
+    /// Policy for the default (unlabelled) path.
+    #[serde(default)]
+    pub require_channel_binding: bool,
+    /// Labels (RFC 7030 §3.2.2), each selecting a profile and its policy.
+    #[serde(default)]
+    pub labels: BTreeMap<Label, EstLabel>,
+}
+
+impl Default for EstConfig {
+    fn default() -> Self {
+        EstConfig {
+            default_profile: default_profile(),
+            credential_ttl_secs: default_cred_ttl(),
+            require_channel_binding: false,
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// Policy of one EST label.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstLabel {
+    /// Certificate profile issued under this label.
+    pub profile: ProfileName,
+    /// PEM files of manufacturer (IDevID) CAs whose certificates may enrol under this label.
+    #[serde(default)]
+    pub bootstrap_ca_files: Vec<PathBuf>,
+    /// Require the RFC 9266 tls-exporter value in the CSR's challengePassword.
+    #[serde(default)]
+    pub require_channel_binding: bool,
+}
+
+/// One certificate profile: everything a certificate's extensions are built from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Certificate lifetime in days.
+    #[serde(default = "default_validity")]
+    pub validity_days: u32,
+    /// Key types a CSR may carry.
+    #[serde(default = "default_key_types")]
+    pub key_types: Vec<KeyType>,
+    /// Key type of keys generated by EST serverkeygen.
+    #[serde(default = "default_keygen")]
+    pub server_keygen_key_type: KeyType,
+    /// RFC 5280 §4.2.1.3 key usages (`digitalSignature`, `keyEncipherment`, `keyAgreement`);
+    /// usages that do not fit the subject key type are left out.
+    #[serde(default = "default_ku")]
+    pub key_usage: Vec<String>,
+    /// RFC 5280 §4.2.1.12 extended key usages (`clientAuth`, `emailProtection`, `serverAuth`).
+    #[serde(default = "default_eku")]
+    pub extended_key_usage: Vec<String>,
+    /// SAN types this profile issues: `dns`, `email`, `uri`, `ip`.
+    #[serde(default = "default_san_types")]
+    pub san_types: Vec<String>,
+    /// URL of the CRL put in the CRL distribution point extension.
+    #[serde(default)]
+    pub crl_url: Option<String>,
+    /// URL of the OCSP responder put in the AIA extension.
+    #[serde(default)]
+    pub ocsp_url: Option<String>,
+    /// URL of the issuing CA certificate put in the AIA extension (caIssuers).
+    #[serde(default)]
+    pub ca_issuers_url: Option<String>,
+}
+
+impl Profile {
+    /// The built-in `device` profile: TLS client authentication, DNS names.
+    pub fn device() -> Self {
+        Profile {
+            validity_days: default_validity(),
+            key_types: default_key_types(),
+            server_keygen_key_type: KeyType::P256,
+            key_usage: default_ku(),
+            extended_key_usage: vec!["clientAuth".into()],
+            san_types: vec!["dns".into(), "uri".into()],
+            crl_url: None,
+            ocsp_url: None,
+            ca_issuers_url: None,
+        }
+    }
+
+    /// The built-in `person` profile: client authentication and S/MIME, rfc822Name SANs.
+    pub fn person() -> Self {
+        Profile {
+            key_usage: vec![
+                "digitalSignature".into(),
+                "keyEncipherment".into(),
+                "keyAgreement".into(),
+            ],
+            extended_key_usage: vec!["clientAuth".into(), "emailProtection".into()],
+            san_types: vec!["email".into()],
+            ..Profile::device()
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a TOML file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::BadRequest(format!("cannot read {}: {e}", path.display())))?;
+        Self::parse(&text)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Self> {
+        let mut cfg: Config =
+            toml::from_str(text).map_err(|e| Error::BadRequest(format!("config: {e}")))?;
+        cfg.finish()?;
+        Ok(cfg)
+    }
+
+    /// Adds the built-in profiles that are not overridden and checks cross references.
+    pub fn finish(&mut self) -> Result<()> {
+        self.profiles
+            .entry(ProfileName("device".into()))
+            .or_insert_with(Profile::device);
+        self.profiles
+            .entry(ProfileName("person".into()))
+            .or_insert_with(Profile::person);
+        let check = |p: &ProfileName, what: &str| -> Result<()> {
+            if self.profiles.contains_key(p) {
+                Ok(())
+            } else {
+                Err(Error::BadRequest(format!(
+                    "{what} names unknown profile {p}"
+                )))
+            }
+        };
+        check(&self.est.default_profile, "est.default_profile")?;
+        for (label, l) in &self.est.labels {
+            check(&l.profile, &format!("est.labels.{label}"))?;
+        }
+        for (name, p) in &self.profiles {
+            for ku in &p.key_usage {
+                crate::ca::profile::parse_key_usage(ku).map_err(|e| {
+                    Error::BadRequest(format!("profile {name}: {}", e.public_message()))
+                })?;
+            }
+            for eku in &p.extended_key_usage {
+                crate::ca::profile::parse_eku(eku).map_err(|e| {
+                    Error::BadRequest(format!("profile {name}: {}", e.public_message()))
+                })?;
+            }
+            if p.validity_days == 0 {
+                return Err(Error::BadRequest(format!(
+                    "profile {name}: validity_days must be > 0"
+                )));
+            }
+        }
+        if (self.tls.cert_file.is_some()) != (self.tls.key_file.is_some()) {
+            return Err(Error::BadRequest(
+                "tls.cert_file and tls.key_file go together".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The base URL certificates and clients use.
+    pub fn base_url(&self) -> String {
+        match &self.public_base_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => {
+                let host = if self.listen.ip().is_unspecified() || self.listen.ip().is_loopback() {
+                    "localhost".to_owned()
+                } else if self.listen.is_ipv6() {
+                    format!("[{}]", self.listen.ip())
+                } else {
+                    self.listen.ip().to_string()
+                };
+                format!("https://{host}:{}", self.listen.port())
+            }
+        }
+    }
+
+    /// Profile by name.
+    pub fn profile(&self, name: &ProfileName) -> Result<&Profile> {
+        self.profiles
+            .get(name)
+            .ok_or_else(|| Error::NotFound(format!("unknown profile {name}")))
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut cfg: Config = toml::from_str("").unwrap_or_else(|_| unreachable_default());
+        // finish() cannot fail on the built-in defaults.
+        let _ = cfg.finish();
+        cfg
+    }
+}
+
+fn unreachable_default() -> Config {
+    Config {
+        listen: default_listen(),
+        data_dir: default_data_dir(),
+        public_base_url: None,
+        tls: TlsConfig::default(),
+        ca: CaConfig::default(),
+        limits: Limits::default(),
+        est: EstConfig::default(),
+        profiles: BTreeMap::new(),
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./enrolld-data")
+}
+fn default_ca_key() -> KeyType {
+    KeyType::P256
+}
+fn default_org() -> String {
+    "enrolld demo".into()
+}
+fn default_root_days() -> u32 {
+    3650
+}
+fn default_issuing_days() -> u32 {
+    1825
+}
+fn default_body() -> usize {
+    64 * 1024
+}
+fn default_handshake() -> u64 {
+    10
+}
+fn default_request_timeout() -> u64 {
+    30
+}
+fn default_max_conns() -> usize {
+    1024
+}
+fn default_profile() -> ProfileName {
+    ProfileName("device".into())
+}
+fn default_cred_ttl() -> u64 {
+    7 * 24 * 3600
+}
+fn default_validity() -> u32 {
+    90
+}
+fn default_key_types() -> Vec<KeyType> {
+    vec![
+        KeyType::P256,
+        KeyType::P384,
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+        KeyType::Rsa4096,
+        KeyType::Ed25519,
+    ]
+}
+fn default_keygen() -> KeyType {
+    KeyType::P256
+}
+fn default_ku() -> Vec<String> {
+    vec!["digitalSignature".into()]
+}
+fn default_eku() -> Vec<String> {
+    vec!["clientAuth".into()]
+}
+fn default_san_types() -> Vec<String> {
+    vec!["dns".into()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_has_builtin_profiles() {
+        let cfg = Config::parse("").unwrap();
+        assert!(cfg.profiles.contains_key(&ProfileName("device".into())));
+        assert!(cfg.profiles.contains_key(&ProfileName("person".into())));
+        assert_eq!(cfg.base_url(), "https://localhost:8443");
+    }
+
+    #[test]
+    fn unknown_field_is_refused() {
+        assert!(Config::parse("lissen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn label_with_unknown_profile_is_refused() {
+        let e = Config::parse("[est.labels.x]\nprofile = \"nope\"\n").unwrap_err();
+        assert!(e.public_message().contains("unknown profile"));
+    }
+}

@@ -1,0 +1,467 @@
+//! EST (RFC 7030, with the RFC 8951 clarifications) as operations on typed values.
+//!
+//! This module never sees HTTP: `src/http/est.rs` turns requests into calls here and
+//! [`Error`]s into RFC 7030 status codes and text.
+
+pub mod bootstrap;
+pub mod wire;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::ca::csr::Csr;
+use crate::ca::pkcs7::{self, AttrOrOid};
+use crate::ca::profile::{check_san_kinds, SanName};
+use crate::ca::{keys, serial, Ca, IssueParams};
+use crate::config::{Config, KeyType, Profile};
+use crate::error::{Error, Result};
+use crate::ids::{Label, ProfileName, Serial};
+use crate::registry::{credentials, Secrets};
+use crate::store::{CertStatus, CertificateRecord, CredentialSpend, InsertOutcome, Store};
+use bootstrap::BootstrapCa;
+
+/// How the client authenticated at the HTTP and TLS layers.
+#[derive(Debug, Default, Clone)]
+pub struct ClientAuth {
+    /// HTTP Basic username and password (RFC 7030 §3.2.3).
+    pub basic: Option<(String, String)>,
+    /// The TLS client certificate (end entity, DER), if one was presented and verified.
+    pub client_cert: Option<Vec<u8>>,
+    /// RFC 9266 tls-exporter value of the connection (TLS 1.3 only).
+    pub tls_exporter: Option<Vec<u8>>,
+}
+
+/// A freshly issued or re-delivered certificate.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// Its serial.
+    pub serial: Serial,
+}
+
+/// The policy a label (or the default path) selects.
+struct LabelPolicy<'a> {
+    label: Option<Label>,
+    profile_name: ProfileName,
+    profile: &'a Profile,
+    require_channel_binding: bool,
+    bootstrap: &'a [BootstrapCa],
+}
+
+/// Who is enrolling, and what they may ask for.
+struct Entitlement {
+    common_name: String,
+    sans: Vec<SanName>,
+    /// The credential to spend, for credential-authenticated enrolment.
+    credential: Option<crate::store::CredentialRecord>,
+    channel: &'static str,
+}
+
+/// The EST service: shared by every request.
+pub struct Est {
+    /// The issuing CA.
+    pub ca: Arc<Ca>,
+    /// Certificates and credentials.
+    pub store: Arc<dyn Store>,
+    /// Profiles and labels.
+    pub cfg: Arc<Config>,
+    /// Hash key for credential secrets.
+    pub secrets: Arc<Secrets>,
+    /// Bootstrap (IDevID) CAs per label.
+    bootstrap: BTreeMap<Label, Vec<BootstrapCa>>,
+}
+
+fn unix_now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Est {
+    /// Builds the service, loading each label's bootstrap CA files.
+    pub fn new(
+        ca: Arc<Ca>,
+        store: Arc<dyn Store>,
+        cfg: Arc<Config>,
+        secrets: Arc<Secrets>,
+    ) -> Result<Self> {
+        let mut bootstrap = BTreeMap::new();
+        for (label, l) in &cfg.est.labels {
+            let mut cas = Vec::new();
+            for f in &l.bootstrap_ca_files {
+                cas.extend(BootstrapCa::load(f)?);
+            }
+            bootstrap.insert(label.clone(), cas);
+        }
+        Ok(Est {
+            ca,
+            store,
+            cfg,
+            secrets,
+            bootstrap,
+        })
+    }
+
+    /// Every bootstrap CA certificate (DER), for the TLS client-certificate verifier.
+    pub fn bootstrap_anchors(&self) -> Vec<Vec<u8>> {
+        self.bootstrap
+            .values()
+            .flatten()
+            .map(|b| b.der.clone())
+            .collect()
+    }
+
+    fn policy(&self, label: Option<&Label>) -> Result<LabelPolicy<'_>> {
+        match label {
+            None => Ok(LabelPolicy {
+                label: None,
+                profile_name: self.cfg.est.default_profile.clone(),
+                profile: self.cfg.profile(&self.cfg.est.default_profile)?,
+                require_channel_binding: self.cfg.est.require_channel_binding,
+                bootstrap: &[],
+            }),
+            Some(l) => {
+                let lc = self
+                    .cfg
+                    .est
+                    .labels
+                    .get(l)
+                    .ok_or_else(|| Error::NotFound("unknown EST label".into()))?;
+                Ok(LabelPolicy {
+                    label: Some(l.clone()),
+                    profile_name: lc.profile.clone(),
+                    profile: self.cfg.profile(&lc.profile)?,
+                    require_channel_binding: lc.require_channel_binding,
+                    bootstrap: self.bootstrap.get(l).map(Vec::as_slice).unwrap_or(&[]),
+                })
+            }
+        }
+    }
+
+    /// RFC 7030 §4.1: the CA certificates, as a certs-only body (base64).
+    pub fn cacerts(&self, label: Option<&Label>) -> Result<String> {
+        self.policy(label)?;
+        let certs: Vec<&[u8]> = self.ca.chain().iter().map(Vec::as_slice).collect();
+        Ok(wire::certs_only_body(&certs))
+    }
+
+    /// RFC 7030 §4.5: what the label's profile wants in a CSR (DER, to be base64-encoded).
+    pub fn csrattrs(&self, label: Option<&Label>) -> Result<Vec<u8>> {
+        const EC_PUBLIC_KEY: &[u64] = &[1, 2, 840, 10045, 2, 1];
+        const P256: &[u64] = &[1, 2, 840, 10045, 3, 1, 7];
+        const P384: &[u64] = &[1, 3, 132, 0, 34];
+        const ECDSA_SHA256: &[u64] = &[1, 2, 840, 10045, 4, 3, 2];
+        const ECDSA_SHA384: &[u64] = &[1, 2, 840, 10045, 4, 3, 3];
+        const RSA_SHA256: &[u64] = &[1, 2, 840, 113549, 1, 1, 11];
+        const ED25519: &[u64] = &[1, 3, 101, 112];
+        const CHALLENGE_PASSWORD: &[u64] = &[1, 2, 840, 113549, 1, 9, 7];
+        let p = self.policy(label)?;
+        let mut items = Vec::new();
+        match p.profile.key_types.first() {
+            Some(KeyType::P384) => {
+                items.push(AttrOrOid::Attr(EC_PUBLIC_KEY, vec![P384]));
+                items.push(AttrOrOid::Oid(ECDSA_SHA384));
+            }
+            Some(KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096) => {
+                items.push(AttrOrOid::Oid(RSA_SHA256));
+            }
+            Some(KeyType::Ed25519) => items.push(AttrOrOid::Oid(ED25519)),
+            _ => {
+                items.push(AttrOrOid::Attr(EC_PUBLIC_KEY, vec![P256]));
+                items.push(AttrOrOid::Oid(ECDSA_SHA256));
+            }
+        }
+        if p.require_channel_binding {
+            items.push(AttrOrOid::Oid(CHALLENGE_PASSWORD));
+        }
+        Ok(pkcs7::csr_attrs(&items))
+    }
+
+    /// RFC 7030 §4.2.1: enrolment authenticated by a credential or a bootstrap certificate.
+    pub async fn simple_enroll(
+        &self,
+        label: Option<&Label>,
+        auth: &ClientAuth,
+        body: &[u8],
+    ) -> Result<Issued> {
+        let policy = self.policy(label)?;
+        let ent = self.authenticate_enroll(&policy, auth)?;
+        let csr = Csr::parse(&wire::decode_body(body)?)?;
+        check_channel_binding(&policy, auth, &csr)?;
+        self.issue_for(&policy, ent, &csr, None).await
+    }
+
+    /// RFC 7030 §4.2.2: renewal / re-key authenticated by a certificate issued here. The new
+    /// certificate keeps the subject, SANs and profile of the one presented.
+    pub async fn simple_reenroll(
+        &self,
+        label: Option<&Label>,
+        auth: &ClientAuth,
+        body: &[u8],
+    ) -> Result<Issued> {
+        let label_policy = self.policy(label)?;
+        let current = self.current_certificate(auth)?;
+        let csr = Csr::parse(&wire::decode_body(body)?)?;
+        check_channel_binding(&label_policy, auth, &csr)?;
+        let policy = LabelPolicy {
+            label: current.label.clone(),
+            profile_name: current.profile.clone(),
+            profile: self.cfg.profile(&current.profile).map_err(|_| {
+                Error::Forbidden("the certificate's profile no longer exists".into())
+            })?,
+            require_channel_binding: label_policy.require_channel_binding,
+            bootstrap: &[],
+        };
+        let sans = current
+            .sans
+            .iter()
+            .map(|s| SanName::parse(s))
+            .collect::<Result<Vec<_>>>()?;
+        let ent = Entitlement {
+            common_name: current.subject.clone(),
+            sans,
+            credential: None,
+            channel: "est-simplereenroll",
+        };
+        self.issue_for(&policy, ent, &csr, Some(current.serial.clone()))
+            .await
+    }
+
+    /// RFC 7030 §4.4: the server generates the key. Returns (PKCS#8 key DER, certificate).
+    /// Server-generated keys are never stored, so a spent credential cannot be answered again.
+    pub async fn server_keygen(
+        &self,
+        label: Option<&Label>,
+        auth: &ClientAuth,
+        body: &[u8],
+    ) -> Result<(Vec<u8>, Issued)> {
+        let policy = self.policy(label)?;
+        let ent = self.authenticate_enroll(&policy, auth)?;
+        let csr = Csr::parse(&wire::decode_body(body)?)?;
+        check_channel_binding(&policy, auth, &csr)?;
+        if let Some(c) = &ent.credential {
+            if c.uses_left == 0 {
+                return Err(Error::Forbidden(
+                    "enrolment credential already used; server-generated keys are not kept".into(),
+                ));
+            }
+        }
+        let kt = policy.profile.server_keygen_key_type;
+        let key = keys::generate(kt)?;
+        let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
+        // Each generated key is a distinct request for the credential's bookkeeping.
+        let mut fingerprint_src = csr.der.clone();
+        fingerprint_src.extend_from_slice(&spki);
+        let keyed = Csr {
+            der: fingerprint_src,
+            spki_der: spki,
+            key_type: kt,
+            ..csr
+        };
+        let mut ent = ent;
+        ent.channel = "est-serverkeygen";
+        let issued = self.issue_for(&policy, ent, &keyed, None).await?;
+        Ok((key.serialize_der(), issued))
+    }
+
+    fn authenticate_enroll(
+        &self,
+        policy: &LabelPolicy<'_>,
+        auth: &ClientAuth,
+    ) -> Result<Entitlement> {
+        if let Some((user, pass)) = &auth.basic {
+            let cred =
+                credentials::authenticate(&*self.store, &self.secrets, user, pass, unix_now())?;
+            if cred.label != policy.label {
+                return Err(Error::Forbidden(
+                    "this enrolment credential is not valid for this label".into(),
+                ));
+            }
+            let sans = cred
+                .sans
+                .iter()
+                .map(|s| SanName::parse(s))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Entitlement {
+                common_name: cred.common_name.clone(),
+                sans,
+                credential: Some(cred),
+                channel: "est-simpleenroll",
+            });
+        }
+        if let Some(cert) = &auth.client_cert {
+            for ca in policy.bootstrap {
+                if let Some(name) = ca.device_name(cert) {
+                    return Ok(Entitlement {
+                        common_name: name,
+                        sans: Vec::new(),
+                        credential: None,
+                        channel: "est-simpleenroll-bootstrap",
+                    });
+                }
+            }
+        }
+        Err(Error::Unauthorized(
+            "enrolment requires HTTP Basic credentials or a trusted bootstrap certificate".into(),
+        ))
+    }
+
+    /// The record of the TLS client certificate, which must be one issued here, unrevoked and
+    /// unexpired.
+    fn current_certificate(&self, auth: &ClientAuth) -> Result<CertificateRecord> {
+        let der = auth.client_cert.as_ref().ok_or_else(|| {
+            Error::Unauthorized(
+                "re-enrolment requires the current certificate as TLS client certificate".into(),
+            )
+        })?;
+        let (_, cert) = X509Certificate::from_der(der)
+            .map_err(|_| Error::Unauthorized("unparsable client certificate".into()))?;
+        let serial = Serial::from_bytes(cert.raw_serial())
+            .map_err(|_| Error::Unauthorized("client certificate not issued here".into()))?;
+        let rec = self
+            .store
+            .get_certificate(&serial)?
+            .filter(|r| r.der == *der)
+            .ok_or_else(|| Error::Unauthorized("client certificate not issued here".into()))?;
+        if rec.status != CertStatus::Good {
+            return Err(Error::Forbidden("client certificate is revoked".into()));
+        }
+        if rec.not_after <= unix_now() {
+            return Err(Error::Forbidden("client certificate has expired".into()));
+        }
+        Ok(rec)
+    }
+
+    async fn issue_for(
+        &self,
+        policy: &LabelPolicy<'_>,
+        ent: Entitlement,
+        csr: &Csr,
+        replaces: Option<Serial>,
+    ) -> Result<Issued> {
+        let fingerprint = csr.fingerprint();
+        if let Some(cred) = &ent.credential {
+            // An identical retry gets the same certificate back.
+            if let Some(u) = cred.uses.iter().find(|u| u.csr_fingerprint == fingerprint) {
+                return self.redeliver(&u.serial);
+            }
+            if cred.uses_left == 0 {
+                return Err(Error::Forbidden(
+                    "enrolment credential already used for another request".into(),
+                ));
+            }
+        }
+        if !policy.profile.key_types.contains(&csr.key_type) {
+            return Err(Error::BadCsr(format!(
+                "profile {} does not accept {:?} keys",
+                policy.profile_name, csr.key_type
+            )));
+        }
+        let (cn, sans) = csr.names_for(&ent.common_name, &ent.sans)?;
+        check_san_kinds(policy.profile, &policy.profile_name.0, &sans)?;
+
+        let now = OffsetDateTime::now_utc();
+        let not_before = now - Duration::minutes(5);
+        let not_after = now + Duration::days(i64::from(policy.profile.validity_days));
+        let spend = ent.credential.as_ref().map(|c| CredentialSpend {
+            id: c.id.clone(),
+            csr_fingerprint: fingerprint.clone(),
+            now: now.unix_timestamp(),
+        });
+        for _ in 0..4 {
+            let serial = serial::random_serial()?;
+            let der = self.ca.issue(&IssueParams {
+                spki_der: &csr.spki_der,
+                key_type: csr.key_type,
+                common_name: &cn,
+                sans: &sans,
+                profile: policy.profile,
+                serial: &serial,
+                not_before,
+                not_after,
+            })?;
+            let rec = CertificateRecord {
+                version: 1,
+                serial: serial.clone(),
+                issuer: self.ca.issuer_name().to_owned(),
+                subject: cn.clone(),
+                sans: sans.iter().map(|s| s.to_string()).collect(),
+                profile: policy.profile_name.clone(),
+                not_before: not_before.unix_timestamp(),
+                not_after: not_after.unix_timestamp(),
+                status: CertStatus::Good,
+                channel: ent.channel.to_owned(),
+                label: policy.label.clone(),
+                credential: ent.credential.as_ref().map(|c| c.id.clone()),
+                replaces: replaces.clone(),
+                issued_at: now.unix_timestamp(),
+                der: der.clone(),
+            };
+            match self.store.insert_certificate(&rec, spend.as_ref())? {
+                InsertOutcome::Inserted => {
+                    self.flush().await?;
+                    tracing::info!(serial = %serial, subject = %cn, channel = ent.channel, "certificate issued");
+                    return Ok(Issued { der, serial });
+                }
+                InsertOutcome::SerialTaken => continue,
+                InsertOutcome::AlreadyIssued(s) => return self.redeliver(&s),
+                InsertOutcome::CredentialUnusable => {
+                    return Err(Error::Forbidden(
+                        "enrolment credential already used for another request".into(),
+                    ))
+                }
+            }
+        }
+        Err(Error::Internal("no free serial after 4 attempts".into()))
+    }
+
+    fn redeliver(&self, serial: &Serial) -> Result<Issued> {
+        let rec = self.store.get_certificate(serial)?.ok_or_else(|| {
+            Error::Internal(format!("credential names missing certificate {serial}"))
+        })?;
+        Ok(Issued {
+            der: rec.der,
+            serial: rec.serial,
+        })
+    }
+
+    /// Durability before the client hears of a certificate.
+    async fn flush(&self) -> Result<()> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.flush())
+            .await
+            .map_err(Error::internal)?
+    }
+}
+
+/// RFC 7030 §3.5 with RFC 9266: the CSR's challengePassword must carry the base64 tls-exporter
+/// value of this TLS 1.3 connection when the label requires it.
+fn check_channel_binding(policy: &LabelPolicy<'_>, auth: &ClientAuth, csr: &Csr) -> Result<()> {
+    if !policy.require_channel_binding {
+        return Ok(());
+    }
+    use base64ct::{Base64, Encoding};
+    let exporter = auth.tls_exporter.as_ref().ok_or_else(|| {
+        Error::BadCsr("channel binding requires TLS 1.3 (RFC 9266 tls-exporter)".into())
+    })?;
+    let expected = Base64::encode_string(exporter);
+    match &csr.challenge_password {
+        Some(p)
+            if aws_lc_rs::constant_time::verify_slices_are_equal(
+                p.as_bytes(),
+                expected.as_bytes(),
+            )
+            .is_ok() =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(Error::BadCsr(
+            "challengePassword does not match this TLS channel".into(),
+        )),
+        None => Err(Error::BadCsr(
+            "CSR must carry the tls-exporter channel binding in challengePassword".into(),
+        )),
+    }
+}

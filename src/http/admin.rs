@@ -1,0 +1,82 @@
+//! Admin API routes under `/api/v1` (bearer tokens, JSON, RFC 7807 problems).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+
+use super::errors::problem_response;
+use super::est::body_error;
+use super::AppState;
+use crate::admin::scope;
+use crate::error::Error;
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn json_body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, Error> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .eq_ignore_ascii_case("application/json")
+    {
+        return Err(Error::UnsupportedMediaType(
+            "Content-Type must be application/json".into(),
+        ));
+    }
+    let body = body.map_err(body_error)?;
+    serde_json::from_slice(&body).map_err(|e| Error::BadRequest(format!("invalid JSON: {e}")))
+}
+
+/// `POST /api/v1/est/credentials`.
+pub async fn create_est_credential(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let r = (|| {
+        s.admin.authorize(bearer(&headers), scope::ISSUE)?;
+        let req = json_body(&headers, body)?;
+        s.admin.create_est_credential(req)
+    })();
+    match r {
+        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
+        Err(e) => problem_response(&e),
+    }
+}
+
+/// `GET /api/v1/certificates/{serial}`.
+pub async fn get_certificate(
+    State(s): State<AppState>,
+    Path(serial): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let r = (|| {
+        s.admin.authorize(bearer(&headers), scope::READ)?;
+        s.admin.certificate(&serial)
+    })();
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => problem_response(&e),
+    }
+}
+
+/// Anything else under `/api/`.
+pub async fn not_found() -> Response {
+    problem_response(&Error::NotFound("no such endpoint".into()))
+}

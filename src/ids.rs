@@ -1,0 +1,188 @@
+//! Newtypes for identifiers, so that a serial is never confused with a username.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// A certificate serial number (RFC 5280 §4.1.2.2): positive, at most 20 octets.
+/// Displayed and stored as lower-case hex without separators.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Serial(Vec<u8>);
+
+impl Serial {
+    /// Wraps serial bytes as they appear in a certificate (big-endian, leading zeros stripped).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let trimmed: Vec<u8> = {
+            let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+            bytes[first..].to_vec()
+        };
+        if trimmed.is_empty() || trimmed.len() > 20 {
+            return Err(Error::BadRequest("serial must be 1 to 20 octets".into()));
+        }
+        Ok(Serial(trimmed))
+    }
+
+    /// Parses hex as written in URLs and by `openssl x509 -serial` (colons allowed).
+    pub fn parse_hex(s: &str) -> Result<Self> {
+        let cleaned: String = s.chars().filter(|c| *c != ':').collect();
+        let cleaned = if cleaned.len() % 2 == 1 {
+            format!("0{cleaned}")
+        } else {
+            cleaned
+        };
+        let bytes = hex::decode(&cleaned)
+            .map_err(|_| Error::BadRequest("serial must be hexadecimal".into()))?;
+        Serial::from_bytes(&bytes)
+    }
+
+    /// The serial's bytes, big-endian, without leading zeros.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(&self.0)
+    }
+}
+
+impl fmt::Display for Serial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for Serial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Serial({})", self.to_hex())
+    }
+}
+
+impl TryFrom<String> for Serial {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Serial::parse_hex(&s)
+    }
+}
+
+impl From<Serial> for String {
+    fn from(s: Serial) -> String {
+        s.to_hex()
+    }
+}
+
+/// The public half of an enrolment credential: the EST Basic username.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CredentialId(String);
+
+impl CredentialId {
+    /// Accepts only the characters enrolld itself generates, so an id is safe in keys and logs.
+    pub fn parse(s: &str) -> Result<Self> {
+        if s.is_empty()
+            || s.len() > 64
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(Error::Unauthorized("unknown credential".into()));
+        }
+        Ok(CredentialId(s.to_owned()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CredentialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An EST label (RFC 7030 §3.2.2): one path segment selecting a profile and its policy.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Label(String);
+
+impl Label {
+    /// A label is 1–64 characters of `[A-Za-z0-9._-]`, not `.` or `..` (no path traversal).
+    pub fn parse(s: &str) -> Result<Self> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s != "."
+            && s != ".."
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if !ok {
+            return Err(Error::NotFound("unknown EST label".into()));
+        }
+        Ok(Label(s.to_owned()))
+    }
+
+    /// The label as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Label {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        Label::parse(&s)
+    }
+}
+
+impl From<Label> for String {
+    fn from(l: Label) -> String {
+        l.0
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The name of a certificate profile (`device`, `person`, …).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProfileName(pub String);
+
+impl fmt::Display for ProfileName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_hex_roundtrip_strips_leading_zeros() {
+        let s = Serial::parse_hex("00:0a:ff").unwrap();
+        assert_eq!(s.to_hex(), "0aff");
+        assert_eq!(s.as_bytes(), &[0x0a, 0xff]);
+    }
+
+    #[test]
+    fn serial_rejects_non_hex_and_oversize() {
+        assert!(Serial::parse_hex("zz").is_err());
+        assert!(Serial::parse_hex(&"11".repeat(21)).is_err());
+        assert!(Serial::parse_hex("00").is_err());
+    }
+
+    #[test]
+    fn label_rejects_traversal() {
+        assert!(Label::parse("..").is_err());
+        assert!(Label::parse("a/b").is_err());
+        assert!(Label::parse("devices-2").is_ok());
+    }
+}

@@ -1,0 +1,28 @@
+//! enrolld: a certificate authority for client certificates (devices and people), driven by
+//! EST (RFC 7030), ACME (RFC 8555) and an admin REST API.
+//!
+//! Module map (see docs/architecture.md):
+//! - [`config`]: typed configuration, validated once at start.
+//! - [`error`]: the one internal error type; no HTTP in it.
+//! - [`ids`]: newtypes for identifiers.
+//! - [`ca`]: the issuance engine — CA keys, CSR policy, profiles, serials, signing.
+//! - [`est`]: RFC 7030 operations on typed values (no HTTP).
+//! - [`registry`]: enrolment credentials and admin tokens.
+//! - [`admin`]: admin API operations on typed values.
+//! - [`store`]: the storage trait and its sled implementation.
+//! - [`http`]: the only axum code — routes, error mapping, TLS listener.
+//! - [`server`]: first-start initialisation and `run`.
+//!
+//! Protocol modules do no network I/O of their own; `http` and `server` do.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod ca;
+pub mod config;
+pub mod error;
+pub mod est;
+pub mod http;
+pub mod ids;
+pub mod registry;
+pub mod server;
+pub mod store;

@@ -1,0 +1,156 @@
+//! The `enrolld` binary: parses arguments, starts logging, binds, and calls `server::run`.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use enrolld::config::{Config, KeyType};
+use enrolld::server;
+
+#[derive(Parser)]
+#[command(
+    name = "enrolld",
+    version,
+    about = "A CA for client certificates: EST, ACME, admin API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Clone)]
+struct Common {
+    /// TOML configuration file (see config/enrolld.example.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory (default ./enrolld-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Listen address (default 127.0.0.1:8443).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the server, initialising the data directory on first start.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Initialise the data directory (CA, TLS certificate, admin token) without serving.
+    Init {
+        #[command(flatten)]
+        common: Common,
+        /// CA key type: p256 (default), p384, rsa3072, ed25519.
+        #[arg(long)]
+        key_type: Option<String>,
+        /// Import this CA certificate (PEM, chain up to the root may follow) instead of creating one.
+        #[arg(long, requires = "import_key")]
+        import_ca: Option<PathBuf>,
+        /// The private key (PEM) of the imported CA.
+        #[arg(long, requires = "import_ca")]
+        import_key: Option<PathBuf>,
+    },
+}
+
+fn load_config(c: &Common) -> Result<Config, String> {
+    let mut cfg = match &c.config {
+        Some(p) => Config::load(p).map_err(|e| e.public_message().to_owned())?,
+        None => Config::default(),
+    };
+    if let Some(d) = &c.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    if let Some(l) = c.listen {
+        cfg.listen = l;
+    }
+    Ok(cfg)
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sled=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("enrolld: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.cmd {
+        Cmd::Init {
+            common,
+            key_type,
+            import_ca,
+            import_key,
+        } => {
+            let mut cfg = load_config(&common)?;
+            if let Some(k) = key_type {
+                cfg.ca.key_type = KeyType::parse(&k).map_err(|e| e.public_message().to_owned())?;
+            }
+            let import = match (import_ca, import_key) {
+                (Some(cert), Some(key)) => Some(server::Import { cert, key }),
+                _ => None,
+            };
+            let init = server::initialise(&cfg, import.as_ref()).map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                if init.created {
+                    "initialised"
+                } else {
+                    "already initialised"
+                }
+            );
+            println!("{}", server::banner(&cfg, &init.paths));
+            Ok(())
+        }
+        Cmd::Serve { common } => {
+            let cfg = load_config(&common)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(cfg.listen)
+                    .await
+                    .map_err(|e| format!("cannot listen on {}: {e}", cfg.listen))?;
+                server::run(cfg, listener, shutdown_signal())
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

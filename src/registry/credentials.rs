@@ -1,0 +1,153 @@
+//! EST enrolment credentials (RFC 7030 §3.2.3 HTTP Basic): creation and authentication.
+
+use serde::{Deserialize, Serialize};
+
+use super::secrets::{random_token, Secrets};
+use crate::ca::profile::{check_san_kinds, SanName};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ids::{CredentialId, Label};
+use crate::store::{CredentialRecord, Store};
+
+/// `POST /api/v1/est/credentials` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEstCredential {
+    /// Label the credential is scoped to; absent means the default label only.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The subject commonName the certificate gets.
+    pub common_name: String,
+    /// SANs the CSR may request (`dns:`, `email:`, `uri:`, `ip:` or bare values).
+    #[serde(default)]
+    pub sans: Vec<String>,
+    /// Lifetime in seconds; the configured default otherwise.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    /// How many enrolments it allows (1: one-time, the default).
+    #[serde(default)]
+    pub uses: Option<u32>,
+}
+
+/// The answer: the only time the password is seen.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IssuedEstCredential {
+    /// The Basic username.
+    pub username: String,
+    /// The Basic password.
+    pub password: String,
+    /// The label it is scoped to.
+    pub label: Option<String>,
+    /// Expiry, unix seconds.
+    pub expires_at: i64,
+}
+
+/// Most SANs one credential may carry.
+const MAX_SANS: usize = 50;
+/// Longest allowed lifetime of a credential: one year.
+const MAX_TTL: u64 = 366 * 24 * 3600;
+
+/// Creates a credential after checking it against the label's profile.
+pub fn create(
+    store: &dyn Store,
+    secrets: &Secrets,
+    cfg: &Config,
+    req: NewEstCredential,
+    now: i64,
+) -> Result<IssuedEstCredential> {
+    let label = match &req.label {
+        Some(l) => {
+            let label = Label::parse(l).map_err(|_| Error::BadRequest("invalid label".into()))?;
+            if !cfg.est.labels.contains_key(&label) {
+                return Err(Error::BadRequest(format!("unknown EST label {label}")));
+            }
+            Some(label)
+        }
+        None => None,
+    };
+    let profile_name = match &label {
+        Some(l) => cfg.est.labels[l].profile.clone(),
+        None => cfg.est.default_profile.clone(),
+    };
+    let profile = cfg.profile(&profile_name)?;
+    let cn = req.common_name.trim();
+    if cn.is_empty() || cn.len() > 64 || cn.chars().any(|c| c.is_control()) {
+        return Err(Error::BadRequest(
+            "common_name must be 1 to 64 printable characters".into(),
+        ));
+    }
+    if req.sans.len() > MAX_SANS {
+        return Err(Error::BadRequest(format!("at most {MAX_SANS} sans")));
+    }
+    let mut sans = req
+        .sans
+        .iter()
+        .map(|s| SanName::parse(s))
+        .collect::<Result<Vec<_>>>()?;
+    sans.sort();
+    sans.dedup();
+    check_san_kinds(profile, &profile_name.0, &sans).map_err(|e| match e {
+        Error::BadCsr(m) => Error::BadRequest(m),
+        o => o,
+    })?;
+    let ttl = req.expires_in.unwrap_or(cfg.est.credential_ttl_secs);
+    if ttl == 0 || ttl > MAX_TTL {
+        return Err(Error::BadRequest(format!(
+            "expires_in must be 1..={MAX_TTL} seconds"
+        )));
+    }
+    let uses = req.uses.unwrap_or(1);
+    if uses == 0 || uses > 1000 {
+        return Err(Error::BadRequest("uses must be 1..=1000".into()));
+    }
+    let id = CredentialId::parse(&format!("est-{}", random_token(9)?))?;
+    let password = random_token(18)?;
+    let expires_at = now.saturating_add(ttl as i64);
+    let rec = CredentialRecord {
+        version: 1,
+        id: id.clone(),
+        secret_hash: secrets.hash(&password),
+        label: label.clone(),
+        common_name: cn.to_owned(),
+        sans: sans.iter().map(|s| s.to_string()).collect(),
+        created_at: now,
+        expires_at,
+        uses_left: uses,
+        uses: Vec::new(),
+        disabled: false,
+    };
+    store.create_credential(&rec)?;
+    store.flush()?;
+    Ok(IssuedEstCredential {
+        username: id.to_string(),
+        password,
+        label: label.map(|l| l.to_string()),
+        expires_at,
+    })
+}
+
+/// Authenticates a Basic username and password. Every failure says the same thing, so the
+/// answer does not reveal whether a username exists.
+pub fn authenticate(
+    store: &dyn Store,
+    secrets: &Secrets,
+    username: &str,
+    password: &str,
+    now: i64,
+) -> Result<CredentialRecord> {
+    let fail = || Error::Unauthorized("invalid enrolment credentials".into());
+    let rec = CredentialId::parse(username)
+        .ok()
+        .map(|id| store.get_credential(&id))
+        .transpose()?
+        .flatten();
+    let Some(rec) = rec else {
+        // Spend the same time as a real check.
+        let _ = secrets.verify(password, &"00".repeat(32));
+        return Err(fail());
+    };
+    if !secrets.verify(password, &rec.secret_hash) || rec.disabled || rec.expires_at <= now {
+        return Err(fail());
+    }
+    Ok(rec)
+}

@@ -1,0 +1,11 @@
+//! Enrolment credentials and admin tokens: what the HR and IT systems hand out.
+//!
+//! Secrets are random (≥ 128 bits), shown once, and stored only as HMAC-SHA256 under a server
+//! key (a keyed hash: a stolen store alone does not allow offline guessing, and a memory-hard
+//! hash would add nothing on random secrets while capping enrolment throughput).
+
+pub mod credentials;
+pub mod secrets;
+pub mod tokens;
+
+pub use secrets::Secrets;

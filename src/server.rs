@@ -1,0 +1,216 @@
+//! Start-up: first-start initialisation of the data directory, then serving.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::admin::Admin;
+use crate::ca::profile::SanName;
+use crate::ca::{keys, pem_encode, Ca, CaPaths};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::est::Est;
+use crate::http::{self, AppState};
+use crate::registry::{tokens, Secrets};
+use crate::store::sled_store::SledStore;
+use crate::store::Store;
+
+/// Where things live in the data directory.
+#[derive(Debug, Clone)]
+pub struct DataPaths {
+    /// The directory itself.
+    pub dir: PathBuf,
+    /// The trust anchors clients use (root, then issuing CA).
+    pub ca_bundle: PathBuf,
+    /// The bootstrap admin token (0600).
+    pub admin_token: PathBuf,
+    /// HMAC key for stored secrets (0600).
+    pub secret_key: PathBuf,
+    /// The sled store.
+    pub store: PathBuf,
+    /// Generated TLS server chain.
+    pub tls_cert: PathBuf,
+    /// Generated TLS server key (0600).
+    pub tls_key: PathBuf,
+}
+
+impl DataPaths {
+    /// The layout under `dir`.
+    pub fn new(dir: &Path) -> Self {
+        DataPaths {
+            dir: dir.to_owned(),
+            ca_bundle: dir.join("ca-bundle.pem"),
+            admin_token: dir.join("admin-token"),
+            secret_key: dir.join("secret.key"),
+            store: dir.join("store"),
+            tls_cert: dir.join("tls").join("server.crt"),
+            tls_key: dir.join("tls").join("server.key"),
+        }
+    }
+}
+
+/// A CA to import on first start instead of creating one.
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// PEM file: the CA certificate, then its chain up to the root.
+    pub cert: PathBuf,
+    /// PEM file: the CA's private key.
+    pub key: PathBuf,
+}
+
+/// Everything a running server needs, loaded from the data directory.
+pub struct Initialised {
+    /// The CA.
+    pub ca: Arc<Ca>,
+    /// The store.
+    pub store: Arc<SledStore>,
+    /// Hash key.
+    pub secrets: Arc<Secrets>,
+    /// TLS server chain (PEM).
+    pub tls_cert_pem: Vec<u8>,
+    /// TLS server key (PEM).
+    pub tls_key_pem: Vec<u8>,
+    /// Paths.
+    pub paths: DataPaths,
+    /// Whether this start created the CA.
+    pub created: bool,
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Initialises the data directory if it is empty, and loads it.
+pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> {
+    let paths = DataPaths::new(&cfg.data_dir);
+    std::fs::create_dir_all(&paths.dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&paths.dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let ca_paths = CaPaths::new(&paths.dir);
+    let created = !ca_paths.exists();
+    if created {
+        match import {
+            Some(i) => Ca::import(&paths.dir, &i.cert, &i.key)?,
+            None => Ca::create(&paths.dir, &cfg.ca)?,
+        }
+    } else if import.is_some() {
+        return Err(Error::BadRequest(format!(
+            "{} already holds a CA; import into an empty data directory",
+            paths.dir.display()
+        )));
+    }
+    let ca = Arc::new(Ca::load(&paths.dir)?);
+    let secrets = Arc::new(Secrets::load_or_create(&paths.secret_key)?);
+    let store = Arc::new(SledStore::open(&paths.store)?);
+
+    let (tls_cert_pem, tls_key_pem) = match (&cfg.tls.cert_file, &cfg.tls.key_file) {
+        (Some(c), Some(k)) => (std::fs::read(c)?, std::fs::read(k)?),
+        _ => {
+            if !paths.tls_cert.exists() || !paths.tls_key.exists() {
+                std::fs::create_dir_all(paths.tls_cert.parent().unwrap_or(&paths.dir))?;
+                let (der, key) = ca.issue_server_cert(&server_names(cfg)?)?;
+                let mut chain = pem_encode("CERTIFICATE", &der);
+                chain.push_str(&pem_encode("CERTIFICATE", ca.issuing_der()));
+                keys::write_secret_file(&paths.tls_key, key.serialize_pem().as_bytes())?;
+                std::fs::write(&paths.tls_cert, chain)?;
+            }
+            (
+                std::fs::read(&paths.tls_cert)?,
+                std::fs::read(&paths.tls_key)?,
+            )
+        }
+    };
+    std::fs::write(&paths.ca_bundle, ca.bundle_pem())?;
+    if !paths.admin_token.exists() {
+        let token = tokens::create(&*store, &secrets, "bootstrap", &["admin"], now(), None)?;
+        keys::write_secret_file(&paths.admin_token, format!("{token}\n").as_bytes())?;
+    }
+    store.flush()?;
+    Ok(Initialised {
+        ca,
+        store,
+        secrets,
+        tls_cert_pem,
+        tls_key_pem,
+        paths,
+        created,
+    })
+}
+
+/// Names of the generated TLS server certificate.
+fn server_names(cfg: &Config) -> Result<Vec<SanName>> {
+    let mut names = vec![
+        SanName::Dns("localhost".into()),
+        SanName::Ip([127, 0, 0, 1].into()),
+        SanName::Ip(std::net::Ipv6Addr::LOCALHOST.into()),
+    ];
+    let ip = cfg.listen.ip();
+    if !ip.is_unspecified() && !ip.is_loopback() {
+        names.push(SanName::Ip(ip));
+    }
+    for n in &cfg.tls.names {
+        names.push(SanName::parse(n)?);
+    }
+    if let Some(url) = &cfg.public_base_url {
+        if let Some(host) = url
+            .split("://")
+            .nth(1)
+            .and_then(|r| r.split(['/', ':']).next())
+        {
+            if !host.is_empty() {
+                names.push(SanName::parse(host)?);
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The start-up banner: where everything is.
+pub fn banner(cfg: &Config, paths: &DataPaths) -> String {
+    let base = cfg.base_url();
+    format!(
+        "enrolld is ready\n  base URL:     {base}\n  EST:          {base}/.well-known/est/\n  admin API:    {base}/api/v1/\n  health:       {base}/healthz\n  CA bundle:    {}\n  admin token:  {}\n",
+        paths.ca_bundle.display(),
+        paths.admin_token.display()
+    )
+}
+
+/// Serves on `listener` until `shutdown`, then flushes the store.
+pub async fn run(
+    mut cfg: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let init = initialise(&cfg, None)?;
+    cfg.listen = listener.local_addr()?;
+    let cfg = Arc::new(cfg);
+    let store: Arc<dyn Store> = init.store.clone();
+    let est = Arc::new(Est::new(
+        init.ca.clone(),
+        store.clone(),
+        cfg.clone(),
+        init.secrets.clone(),
+    )?);
+    let admin = Arc::new(Admin {
+        store: store.clone(),
+        secrets: init.secrets.clone(),
+        cfg: cfg.clone(),
+    });
+    let mut anchors: Vec<Vec<u8>> = init.ca.chain().to_vec();
+    anchors.extend(est.bootstrap_anchors());
+    let tls = http::tls::server_config(&init.tls_cert_pem, &init.tls_key_pem, &anchors)?;
+    let router = http::router(AppState { est, admin }, cfg.limits.max_body_bytes);
+    println!("{}", banner(&cfg, &init.paths));
+    tracing::info!(listen = %cfg.listen, "serving");
+    let result = http::tls::serve(listener, tls, router, cfg.limits.clone(), shutdown).await;
+    store.flush()?;
+    tracing::info!("store flushed; bye");
+    result
+}

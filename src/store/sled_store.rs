@@ -1,0 +1,316 @@
+//! The embedded store on sled.
+//!
+//! Trees: `certs` (serial → record), `certs_by_subject` (lower(CN) 0x00 serial → ()),
+//! `certs_by_expiry` (not_after as big-endian u64 ‖ serial → ()), `credentials`
+//! (id → record), `admin_tokens` (id → record). Multi-tree updates are sled transactions;
+//! they are durable only after [`Store::flush`].
+
+use std::path::Path;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use super::{
+    AdminTokenRecord, CertificateRecord, CredentialRecord, CredentialSpend, CredentialUse,
+    InsertOutcome, Store,
+};
+use crate::error::{Error, Result};
+use crate::ids::{CredentialId, Serial};
+
+/// sled-backed [`Store`].
+pub struct SledStore {
+    /// The database, kept for flush.
+    db: sled::Db,
+    /// serial → CertificateRecord (JSON).
+    certs: sled::Tree,
+    /// Subject index.
+    by_subject: sled::Tree,
+    /// Expiry index.
+    by_expiry: sled::Tree,
+    /// id → CredentialRecord (JSON).
+    credentials: sled::Tree,
+    /// id → AdminTokenRecord (JSON).
+    admin_tokens: sled::Tree,
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(500))
+            .open()?;
+        Ok(SledStore {
+            certs: db.open_tree("certs")?,
+            by_subject: db.open_tree("certs_by_subject")?,
+            by_expiry: db.open_tree("certs_by_expiry")?,
+            credentials: db.open_tree("credentials")?,
+            admin_tokens: db.open_tree("admin_tokens")?,
+            db,
+        })
+    }
+}
+
+fn subject_key(subject: &str, serial: &Serial) -> Vec<u8> {
+    let mut k = subject.to_lowercase().into_bytes();
+    k.push(0);
+    k.extend_from_slice(serial.as_bytes());
+    k
+}
+
+fn expiry_key(not_after: i64, serial: &Serial) -> Vec<u8> {
+    // Offset so that negative times still sort before positive ones.
+    let mut k = ((not_after as u64) ^ (1 << 63)).to_be_bytes().to_vec();
+    k.extend_from_slice(serial.as_bytes());
+    k
+}
+
+enum Abort {
+    SerialTaken,
+    AlreadyIssued(Serial),
+    CredentialUnusable,
+    Corrupt(String),
+}
+
+impl Store for SledStore {
+    fn insert_certificate(
+        &self,
+        cert: &CertificateRecord,
+        spend: Option<&CredentialSpend>,
+    ) -> Result<InsertOutcome> {
+        let value = serde_json::to_vec(cert)?;
+        let serial_key = cert.serial.as_bytes().to_vec();
+        let sk = subject_key(&cert.subject, &cert.serial);
+        let ek = expiry_key(cert.not_after, &cert.serial);
+        let res = (
+            &self.certs,
+            &self.by_subject,
+            &self.by_expiry,
+            &self.credentials,
+        )
+            .transaction(|(certs, by_subject, by_expiry, credentials)| {
+                if certs.get(&serial_key)?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(Abort::SerialTaken));
+                }
+                if let Some(spend) = spend {
+                    let raw = credentials.get(spend.id.as_str().as_bytes())?.ok_or(
+                        ConflictableTransactionError::Abort(Abort::CredentialUnusable),
+                    )?;
+                    let mut cred: CredentialRecord = serde_json::from_slice(&raw).map_err(|e| {
+                        ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))
+                    })?;
+                    if let Some(u) = cred
+                        .uses
+                        .iter()
+                        .find(|u| u.csr_fingerprint == spend.csr_fingerprint)
+                    {
+                        return Err(ConflictableTransactionError::Abort(Abort::AlreadyIssued(
+                            u.serial.clone(),
+                        )));
+                    }
+                    if cred.uses_left == 0 || cred.disabled || cred.expires_at <= spend.now {
+                        return Err(ConflictableTransactionError::Abort(
+                            Abort::CredentialUnusable,
+                        ));
+                    }
+                    cred.uses_left -= 1;
+                    cred.uses.push(CredentialUse {
+                        csr_fingerprint: spend.csr_fingerprint.clone(),
+                        serial: cert.serial.clone(),
+                    });
+                    let v = serde_json::to_vec(&cred).map_err(|e| {
+                        ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))
+                    })?;
+                    credentials.insert(spend.id.as_str().as_bytes(), v)?;
+                }
+                certs.insert(serial_key.as_slice(), value.as_slice())?;
+                by_subject.insert(sk.as_slice(), &[] as &[u8])?;
+                by_expiry.insert(ek.as_slice(), &[] as &[u8])?;
+                Ok(())
+            });
+        match res {
+            Ok(()) => Ok(InsertOutcome::Inserted),
+            Err(TransactionError::Abort(Abort::SerialTaken)) => Ok(InsertOutcome::SerialTaken),
+            Err(TransactionError::Abort(Abort::AlreadyIssued(s))) => {
+                Ok(InsertOutcome::AlreadyIssued(s))
+            }
+            Err(TransactionError::Abort(Abort::CredentialUnusable)) => {
+                Ok(InsertOutcome::CredentialUnusable)
+            }
+            Err(TransactionError::Abort(Abort::Corrupt(e))) => {
+                Err(Error::Internal(format!("corrupt credential record: {e}")))
+            }
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    fn get_certificate(&self, serial: &Serial) -> Result<Option<CertificateRecord>> {
+        match self.certs.get(serial.as_bytes())? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn certificates_by_subject(&self, subject: &str) -> Result<Vec<Serial>> {
+        let mut prefix = subject.to_lowercase().into_bytes();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.by_subject.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            out.push(Serial::from_bytes(&k[prefix.len()..])?);
+        }
+        Ok(out)
+    }
+
+    fn certificates_expiring_before(&self, unix_time: i64, limit: usize) -> Result<Vec<Serial>> {
+        let end = ((unix_time as u64) ^ (1 << 63)).to_be_bytes();
+        let mut out = Vec::new();
+        for kv in self.by_expiry.range(..end.to_vec()).take(limit) {
+            let (k, _) = kv?;
+            out.push(Serial::from_bytes(&k[8..])?);
+        }
+        Ok(out)
+    }
+
+    fn count_certificates(&self) -> Result<usize> {
+        Ok(self.certs.len())
+    }
+
+    fn create_credential(&self, cred: &CredentialRecord) -> Result<()> {
+        let v = serde_json::to_vec(cred)?;
+        self.credentials
+            .compare_and_swap(cred.id.as_str().as_bytes(), None as Option<&[u8]>, Some(v))?
+            .map_err(|_| Error::Conflict("credential id exists".into()))
+    }
+
+    fn get_credential(&self, id: &CredentialId) -> Result<Option<CredentialRecord>> {
+        match self.credentials.get(id.as_str().as_bytes())? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_admin_token(&self, token: &AdminTokenRecord) -> Result<()> {
+        self.admin_tokens
+            .insert(token.id.as_bytes(), serde_json::to_vec(token)?)?;
+        Ok(())
+    }
+
+    fn get_admin_token(&self, id: &str) -> Result<Option<AdminTokenRecord>> {
+        match self.admin_tokens.get(id.as_bytes())? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::ProfileName;
+    use crate::store::CertStatus;
+
+    fn cert(serial: &str, subject: &str, not_after: i64) -> CertificateRecord {
+        CertificateRecord {
+            version: 1,
+            serial: Serial::parse_hex(serial).unwrap(),
+            issuer: "CN=x".into(),
+            subject: subject.into(),
+            sans: vec![],
+            profile: ProfileName("device".into()),
+            not_before: 0,
+            not_after,
+            status: CertStatus::Good,
+            channel: "test".into(),
+            label: None,
+            credential: None,
+            replaces: None,
+            issued_at: 0,
+            der: vec![1, 2, 3],
+        }
+    }
+
+    fn cred(id: &str, uses: u32) -> CredentialRecord {
+        CredentialRecord {
+            version: 1,
+            id: CredentialId::parse(id).unwrap(),
+            secret_hash: "00".into(),
+            label: None,
+            common_name: "dev1".into(),
+            sans: vec![],
+            created_at: 0,
+            expires_at: i64::MAX,
+            uses_left: uses,
+            uses: vec![],
+            disabled: false,
+        }
+    }
+
+    #[test]
+    fn insert_indexes_and_refuses_duplicate_serial() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(
+            s.insert_certificate(&cert("01", "Dev1", 100), None)
+                .unwrap(),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            s.insert_certificate(&cert("02", "dev1", 50), None).unwrap(),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            s.insert_certificate(&cert("01", "other", 10), None)
+                .unwrap(),
+            InsertOutcome::SerialTaken
+        );
+        assert_eq!(s.certificates_by_subject("DEV1").unwrap().len(), 2);
+        let exp = s.certificates_expiring_before(60, 10).unwrap();
+        assert_eq!(exp, vec![Serial::parse_hex("02").unwrap()]);
+        assert_eq!(
+            s.get_certificate(&Serial::parse_hex("01").unwrap())
+                .unwrap()
+                .unwrap()
+                .subject,
+            "Dev1"
+        );
+    }
+
+    #[test]
+    fn one_time_credential_is_spent_once_and_retry_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        s.create_credential(&cred("u1", 1)).unwrap();
+        assert!(s.create_credential(&cred("u1", 1)).is_err());
+        let spend = |fp: &str| CredentialSpend {
+            id: CredentialId::parse("u1").unwrap(),
+            csr_fingerprint: fp.into(),
+            now: 1,
+        };
+        assert_eq!(
+            s.insert_certificate(&cert("0a", "dev1", 9), Some(&spend("aa")))
+                .unwrap(),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            s.insert_certificate(&cert("0b", "dev1", 9), Some(&spend("aa")))
+                .unwrap(),
+            InsertOutcome::AlreadyIssued(Serial::parse_hex("0a").unwrap())
+        );
+        assert_eq!(
+            s.insert_certificate(&cert("0c", "dev1", 9), Some(&spend("bb")))
+                .unwrap(),
+            InsertOutcome::CredentialUnusable
+        );
+        // The refused inserts left nothing behind.
+        assert!(s
+            .get_certificate(&Serial::parse_hex("0b").unwrap())
+            .unwrap()
+            .is_none());
+        assert_eq!(s.count_certificates().unwrap(), 1);
+    }
+}
