@@ -29,8 +29,106 @@ pub enum Error {
     NotImplemented(String),
     /// A concurrent update won; the request may be retried.
     Conflict(String),
+    /// An RFC 8555 §6.7 problem with no EST or admin equivalent (badNonce, rejectedIdentifier…).
+    Acme(Box<AcmeError>),
+    /// Too many requests; retry after this many seconds.
+    RateLimited(String, u64),
     /// A server-side failure; the string is for the log only, never for the client.
     Internal(String),
+}
+
+/// RFC 8555 §6.7 error types (and draft-ietf-acme-profiles' invalidProfile), in the RFC's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AcmeProblem {
+    /// The request specified an account that does not exist.
+    AccountDoesNotExist,
+    /// The request specified a certificate to be revoked that has already been revoked.
+    AlreadyRevoked,
+    /// The CSR is unacceptable.
+    BadCsr,
+    /// The client sent an unacceptable anti-replay nonce.
+    BadNonce,
+    /// The JWS was signed by a public key the server does not support.
+    BadPublicKey,
+    /// The revocation reason provided is not allowed by the server.
+    BadRevocationReason,
+    /// The JWS was signed with an algorithm the server does not support.
+    BadSignatureAlgorithm,
+    /// The server could not connect to a validation target.
+    Connection,
+    /// There was a problem with a DNS query during identifier validation.
+    Dns,
+    /// The request must include a value for the externalAccountBinding field.
+    ExternalAccountRequired,
+    /// Response received didn't match the challenge's requirements.
+    IncorrectResponse,
+    /// The request message was malformed.
+    Malformed,
+    /// The request attempted to finalize an order that is not ready.
+    OrderNotReady,
+    /// The request exceeds a rate limit.
+    RateLimited,
+    /// The server will not issue certificates for the identifier.
+    RejectedIdentifier,
+    /// The server received a TLS error during validation.
+    Tls,
+    /// The client lacks sufficient authorization.
+    Unauthorized,
+    /// An identifier is of an unsupported type.
+    UnsupportedIdentifier,
+    /// draft-ietf-acme-profiles: the requested profile is not offered.
+    InvalidProfile,
+}
+
+impl AcmeProblem {
+    /// The error type's last URN segment.
+    pub fn name(self) -> &'static str {
+        match self {
+            AcmeProblem::AccountDoesNotExist => "accountDoesNotExist",
+            AcmeProblem::AlreadyRevoked => "alreadyRevoked",
+            AcmeProblem::BadCsr => "badCSR",
+            AcmeProblem::BadNonce => "badNonce",
+            AcmeProblem::BadPublicKey => "badPublicKey",
+            AcmeProblem::BadRevocationReason => "badRevocationReason",
+            AcmeProblem::BadSignatureAlgorithm => "badSignatureAlgorithm",
+            AcmeProblem::Connection => "connection",
+            AcmeProblem::Dns => "dns",
+            AcmeProblem::ExternalAccountRequired => "externalAccountRequired",
+            AcmeProblem::IncorrectResponse => "incorrectResponse",
+            AcmeProblem::Malformed => "malformed",
+            AcmeProblem::OrderNotReady => "orderNotReady",
+            AcmeProblem::RateLimited => "rateLimited",
+            AcmeProblem::RejectedIdentifier => "rejectedIdentifier",
+            AcmeProblem::Tls => "tls",
+            AcmeProblem::Unauthorized => "unauthorized",
+            AcmeProblem::UnsupportedIdentifier => "unsupportedIdentifier",
+            AcmeProblem::InvalidProfile => "invalidProfile",
+        }
+    }
+}
+
+/// An ACME problem with its detail and, where they apply, per-identifier subproblems
+/// (RFC 8555 §6.7.1).
+#[derive(Debug, Clone)]
+pub struct AcmeError {
+    /// The problem type.
+    pub kind: AcmeProblem,
+    /// Human-readable detail for the client.
+    pub detail: String,
+    /// Subproblems: (type, identifier type, identifier value, detail).
+    pub subproblems: Vec<(AcmeProblem, String, String, String)>,
+}
+
+impl Error {
+    /// An ACME problem without subproblems.
+    pub fn acme(kind: AcmeProblem, detail: impl Into<String>) -> Self {
+        Error::Acme(Box::new(AcmeError {
+            kind,
+            detail: detail.into(),
+            subproblems: Vec::new(),
+        }))
+    }
 }
 
 /// Shorthand used throughout the crate.
@@ -53,7 +151,9 @@ impl Error {
             | Error::PayloadTooLarge(m)
             | Error::UnsupportedMediaType(m)
             | Error::NotImplemented(m)
-            | Error::Conflict(m) => m,
+            | Error::Conflict(m)
+            | Error::RateLimited(m, _) => m,
+            Error::Acme(a) => &a.detail,
             Error::Internal(_) => "internal error",
         }
     }

@@ -186,3 +186,59 @@ mod tests {
         assert!(Label::parse("devices-2").is_ok());
     }
 }
+
+/// Declares a random, URL-safe identifier newtype (`[A-Za-z0-9_-]{1,64}`).
+macro_rules! random_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A fresh random id (96 bits).
+            pub fn random() -> Result<Self> {
+                Ok($name(crate::registry::secrets::random_token(12)?))
+            }
+
+            /// Parses an id from a URL path segment.
+            pub fn parse(s: &str) -> Result<Self> {
+                if s.is_empty()
+                    || s.len() > 64
+                    || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Err(Error::NotFound(concat!("no such ", stringify!($name)).into()));
+                }
+                Ok($name(s.to_owned()))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+random_id!(
+    /// An ACME account (RFC 8555 §7.1.2), the last segment of its URL.
+    AccountId
+);
+random_id!(
+    /// An ACME order (RFC 8555 §7.1.3).
+    OrderId
+);
+random_id!(
+    /// An ACME authorization (RFC 8555 §7.1.4).
+    AuthzId
+);
+random_id!(
+    /// An External Account Binding key id (RFC 8555 §7.3.4).
+    EabKid
+);

@@ -16,6 +16,7 @@
 //! Protocol modules do no network I/O of their own; `http` and `server` do.
 #![forbid(unsafe_code)]
 
+pub mod acme;
 pub mod admin;
 pub mod ca;
 pub mod config;

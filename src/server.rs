@@ -203,10 +203,27 @@ pub async fn run(
         secrets: init.secrets.clone(),
         cfg: cfg.clone(),
     });
+    let acme_store: Arc<dyn crate::store::AcmeStore> = init.store.clone();
+    let acme = Arc::new(crate::acme::Acme::new(
+        init.ca.clone(),
+        store.clone(),
+        acme_store,
+        cfg.clone(),
+        init.secrets.clone(),
+    ));
+    if cfg.acme.validation.is_test_mode() {
+        tracing::warn!(
+            validation = ?cfg.acme.validation,
+            "ACME validation runs with TEST-ONLY settings (non-standard ports, private addresses or a chosen resolver); never use this in production"
+        );
+    }
+    if std::env::var("ENROLLD_RATE_LIMIT").is_ok_and(|v| v == "off") {
+        tracing::warn!("rate limits are OFF (ENROLLD_RATE_LIMIT=off)");
+    }
     let mut anchors: Vec<Vec<u8>> = init.ca.chain().to_vec();
     anchors.extend(est.bootstrap_anchors());
     let tls = http::tls::server_config(&init.tls_cert_pem, &init.tls_key_pem, &anchors)?;
-    let router = http::router(AppState { est, admin }, cfg.limits.max_body_bytes);
+    let router = http::router(AppState { est, admin, acme }, cfg.limits.max_body_bytes);
     println!("{}", banner(&cfg, &init.paths));
     tracing::info!(listen = %cfg.listen, "serving");
     let result = http::tls::serve(listener, tls, router, cfg.limits.clone(), shutdown).await;

@@ -397,6 +397,8 @@ impl Est {
                 credential: ent.credential.as_ref().map(|c| c.id.clone()),
                 replaces: replaces.clone(),
                 issued_at: now.unix_timestamp(),
+                account: None,
+                renewal_window: None,
                 der: der.clone(),
             };
             match self.store.insert_certificate(&rec, spend.as_ref())? {

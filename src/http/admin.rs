@@ -76,6 +76,80 @@ pub async fn get_certificate(
     }
 }
 
+/// `POST /api/v1/acme/eab`: a new External Account Binding key.
+pub async fn create_eab_key(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let r = (|| {
+        s.admin.authorize(bearer(&headers), scope::ISSUE)?;
+        let req = json_body(&headers, body)?;
+        s.acme.create_eab_key(req)
+    })();
+    match r {
+        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
+        Err(e) => problem_response(&e),
+    }
+}
+
+/// `DELETE /api/v1/acme/eab/{kid}`: withdraws a key (its account is deactivated).
+pub async fn withdraw_eab_key(
+    State(s): State<AppState>,
+    Path(kid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let r = (|| {
+        s.admin.authorize(bearer(&headers), scope::ISSUE)?;
+        s.acme.withdraw_eab_key(&kid)
+    })();
+    match r {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => problem_response(&e),
+    }
+}
+
+/// `POST /api/v1/acme/renewal-window`: `{"serials": [...], "start"?, "end"?}` (RFC 3339;
+/// default: now until a day from now) moves the ARI window so a fleet renews early.
+pub async fn set_renewal_window(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Req {
+        serials: Vec<String>,
+        #[serde(default)]
+        start: Option<String>,
+        #[serde(default)]
+        end: Option<String>,
+    }
+    let r = (|| {
+        s.admin.authorize(bearer(&headers), scope::ISSUE)?;
+        let req: Req = json_body(&headers, body)?;
+        let parse = |t: &str| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map(|d| d.unix_timestamp())
+                .map_err(|_| Error::BadRequest(format!("{t:?} is not an RFC 3339 time")))
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let start = req.start.as_deref().map(parse).transpose()?.unwrap_or(now);
+        let end = req
+            .end
+            .as_deref()
+            .map(parse)
+            .transpose()?
+            .unwrap_or(start + 86400);
+        let n = s.acme.set_renewal_window(&req.serials, start, end)?;
+        Ok::<_, Error>(serde_json::json!({"updated": n}))
+    })();
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => problem_response(&e),
+    }
+}
+
 /// Anything else under `/api/`.
 pub async fn not_found() -> Response {
     problem_response(&Error::NotFound("no such endpoint".into()))

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::error::Error;
+use crate::error::{AcmeProblem, Error};
 
 fn status_of(e: &Error) -> StatusCode {
     match e {
@@ -17,8 +17,104 @@ fn status_of(e: &Error) -> StatusCode {
         Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         Error::Conflict(_) => StatusCode::CONFLICT,
+        Error::RateLimited(..) => StatusCode::TOO_MANY_REQUESTS,
+        Error::Acme(a) => acme_status(a.kind),
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
+
+/// RFC 8555 status codes per problem type (§6.7, as Boulder and Pebble answer).
+fn acme_status(k: AcmeProblem) -> StatusCode {
+    match k {
+        AcmeProblem::AccountDoesNotExist | AcmeProblem::Unauthorized => StatusCode::FORBIDDEN,
+        AcmeProblem::OrderNotReady => StatusCode::FORBIDDEN,
+        AcmeProblem::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        AcmeProblem::AlreadyRevoked
+        | AcmeProblem::BadCsr
+        | AcmeProblem::BadNonce
+        | AcmeProblem::BadPublicKey
+        | AcmeProblem::BadRevocationReason
+        | AcmeProblem::BadSignatureAlgorithm
+        | AcmeProblem::ExternalAccountRequired
+        | AcmeProblem::Malformed
+        | AcmeProblem::RejectedIdentifier
+        | AcmeProblem::UnsupportedIdentifier
+        | AcmeProblem::InvalidProfile
+        | AcmeProblem::Connection
+        | AcmeProblem::Dns
+        | AcmeProblem::IncorrectResponse
+        | AcmeProblem::Tls => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// The RFC 8555 problem type an error is reported as.
+fn acme_kind(e: &Error) -> AcmeProblem {
+    match e {
+        Error::Acme(a) => a.kind,
+        Error::BadCsr(_) => AcmeProblem::BadCsr,
+        Error::Unauthorized(_) | Error::Forbidden(_) => AcmeProblem::Unauthorized,
+        Error::RateLimited(..) => AcmeProblem::RateLimited,
+        _ => AcmeProblem::Malformed,
+    }
+}
+
+/// An RFC 8555 §6.7 problem document. `serverInternal` for internal errors.
+pub fn acme_response(e: &Error) -> Response {
+    log(e);
+    #[derive(Serialize)]
+    struct Sub<'a> {
+        #[serde(rename = "type")]
+        kind: String,
+        detail: &'a str,
+        identifier: serde_json::Value,
+    }
+    let (status, kind) = match e {
+        Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "serverInternal"),
+        Error::NotFound(_) => (StatusCode::NOT_FOUND, "malformed"),
+        Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "malformed"),
+        Error::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "malformed"),
+        Error::Conflict(_) => (StatusCode::CONFLICT, "malformed"),
+        Error::Unauthorized(_) | Error::Forbidden(_) => (StatusCode::FORBIDDEN, "unauthorized"),
+        other => (
+            match other {
+                Error::Acme(_) => status_of(other),
+                _ => acme_status(acme_kind(other)),
+            },
+            acme_kind(other).name(),
+        ),
+    };
+    let subproblems: Vec<Sub<'_>> = match e {
+        Error::Acme(a) => a
+            .subproblems
+            .iter()
+            .map(|(k, t, v, d)| Sub {
+                kind: format!("urn:ietf:params:acme:error:{}", k.name()),
+                detail: d,
+                identifier: serde_json::json!({"type": t, "value": v}),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut body = serde_json::json!({
+        "type": format!("urn:ietf:params:acme:error:{kind}"),
+        "detail": e.public_message(),
+        "status": status.as_u16(),
+    });
+    if !subproblems.is_empty() {
+        body["subproblems"] = serde_json::to_value(&subproblems).unwrap_or_default();
+    }
+    let mut resp = (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response();
+    if let Error::RateLimited(_, secs) = e {
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    resp
 }
 
 fn log(e: &Error) {
@@ -69,6 +165,8 @@ fn kind_of(e: &Error) -> &'static str {
         Error::UnsupportedMediaType(_) => "unsupportedMediaType",
         Error::NotImplemented(_) => "notImplemented",
         Error::Conflict(_) => "conflict",
+        Error::RateLimited(..) => "rateLimited",
+        Error::Acme(a) => a.kind.name(),
         Error::Internal(_) => "serverInternal",
     }
 }

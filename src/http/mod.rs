@@ -1,5 +1,6 @@
 //! The only axum code: routes, extractors, error responses, limits and the TLS listener.
 
+pub mod acme;
 pub mod admin;
 pub mod errors;
 pub mod est;
@@ -13,10 +14,11 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 use tracing::Instrument;
 
+use crate::acme::Acme;
 use crate::admin::Admin;
 use crate::est::Est;
 
@@ -27,6 +29,8 @@ pub struct AppState {
     pub est: Arc<Est>,
     /// Admin API operations.
     pub admin: Arc<Admin>,
+    /// ACME operations.
+    pub acme: Arc<Acme>,
 }
 
 /// What the TLS layer learnt about a connection, attached to each of its requests.
@@ -46,9 +50,22 @@ pub fn router(state: AppState, max_body: usize) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/.well-known/est/{op}", any(est::default_label))
         .route("/.well-known/est/{label}/{op}", any(est::with_label))
+        .route("/acme/directory", get(acme::directory))
+        .route(
+            "/acme/new-nonce",
+            get(acme::new_nonce).head(acme::new_nonce),
+        )
+        .route("/acme/renewal-info/{id}", get(acme::renewal_info))
+        .route("/acme/{*rest}", post(acme::post))
         .route(
             "/api/v1/est/credentials",
             post(admin::create_est_credential),
+        )
+        .route("/api/v1/acme/eab", post(admin::create_eab_key))
+        .route("/api/v1/acme/eab/{kid}", delete(admin::withdraw_eab_key))
+        .route(
+            "/api/v1/acme/renewal-window",
+            post(admin::set_renewal_window),
         )
         .route("/api/v1/certificates/{serial}", get(admin::get_certificate))
         .route("/api/{*rest}", any(admin::not_found))

@@ -84,3 +84,71 @@ mod tests {
         assert!(!other.verify("hunter2", &h));
     }
 }
+
+impl Secrets {
+    /// A 32-byte key for `purpose`, derived from the server key (HMAC as a PRF), so every node
+    /// sharing `secret.key` derives the same keys.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let tag = hmac::sign(&self.key, format!("enrolld-derive:{purpose}").as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
+    /// AES-256-GCM encryption of `plain` under the key derived for `purpose`:
+    /// `nonce ‖ ciphertext ‖ tag`, for secrets that must be recoverable (EAB MAC keys).
+    pub fn seal(&self, purpose: &str, plain: &[u8]) -> Result<Vec<u8>> {
+        use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+        let key = LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, &self.derive(purpose)).map_err(Error::internal)?,
+        );
+        let nonce_bytes: [u8; 12] = random_bytes(12)?
+            .try_into()
+            .map_err(|_| Error::Internal("nonce".into()))?;
+        let mut buf = plain.to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce_bytes),
+            Aad::from(purpose.as_bytes()),
+            &mut buf,
+        )
+        .map_err(Error::internal)?;
+        let mut out = nonce_bytes.to_vec();
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    /// Reverses [`Secrets::seal`].
+    pub fn open(&self, purpose: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+        use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+        if sealed.len() < 12 + 16 {
+            return Err(Error::Internal("sealed value too short".into()));
+        }
+        let key = LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, &self.derive(purpose)).map_err(Error::internal)?,
+        );
+        let (n, ct) = sealed.split_at(12);
+        let nonce = Nonce::try_assume_unique_for_key(n).map_err(Error::internal)?;
+        let mut buf = ct.to_vec();
+        let plain = key
+            .open_in_place(nonce, Aad::from(purpose.as_bytes()), &mut buf)
+            .map_err(|_| Error::Internal("sealed value does not authenticate".into()))?;
+        Ok(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod seal_tests {
+    use super::*;
+
+    #[test]
+    fn seal_roundtrip_and_tamper() {
+        let s = Secrets::from_bytes(&[3; 32]);
+        let sealed = s.seal("eab", b"mac key").unwrap();
+        assert!(!sealed.windows(7).any(|w| w == b"mac key"));
+        assert_eq!(s.open("eab", &sealed).unwrap(), b"mac key");
+        assert!(s.open("other", &sealed).is_err());
+        let mut bad = sealed.clone();
+        bad[20] ^= 1;
+        assert!(s.open("eab", &bad).is_err());
+    }
+}

@@ -1,11 +1,17 @@
 //! Storage behind a trait with one method per entity operation, so that a distributed backend
 //! can replace the embedded sled store without touching protocol code.
 
+pub mod acme_records;
 pub mod records;
+pub mod sled_acme;
 pub mod sled_store;
 
 use crate::error::Result;
-use crate::ids::{CredentialId, Serial};
+use crate::ids::{AccountId, AuthzId, CredentialId, EabKid, OrderId, Serial};
+pub use acme_records::{
+    AccountRecord, AllowedIdentifier, AuthzRecord, ChallengeRecord, EabKeyRecord, Identifier,
+    OrderRecord,
+};
 pub use records::{
     AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialUse,
 };
@@ -59,6 +65,61 @@ pub trait Store: Send + Sync {
     fn put_admin_token(&self, token: &AdminTokenRecord) -> Result<()>;
     /// An admin token by its public id.
     fn get_admin_token(&self, id: &str) -> Result<Option<AdminTokenRecord>>;
+    /// Revokes a certificate; `Ok(false)` if it was revoked already.
+    fn revoke_certificate(&self, serial: &Serial, at: i64, reason: &str) -> Result<bool>;
+    /// Replaces a certificate record's mutable fields (status, renewal window), compare-and-swap
+    /// on the previous record.
+    fn update_certificate(&self, old: &CertificateRecord, new: &CertificateRecord) -> Result<()>;
+    /// Calls `f` for every certificate record, in serial order, until it returns false.
+    fn scan_certificates(&self, f: &mut dyn FnMut(CertificateRecord) -> bool) -> Result<()>;
     /// Makes every write so far durable (fsync).
     fn flush(&self) -> Result<()>;
+}
+
+/// Result of [`AcmeStore::create_account`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateAccount {
+    /// Created.
+    Created,
+    /// An account with this key exists: here it is.
+    KeyExists(AccountId),
+    /// The EAB key is bound to another account already (one account per kid).
+    EabTaken,
+}
+
+/// ACME objects (RFC 8555 §7.1). Multi-object updates are transactions.
+pub trait AcmeStore: Send + Sync {
+    /// Creates an EAB key.
+    fn create_eab_key(&self, key: &EabKeyRecord) -> Result<()>;
+    /// An EAB key by kid.
+    fn get_eab_key(&self, kid: &EabKid) -> Result<Option<EabKeyRecord>>;
+    /// Replaces an EAB key record (withdrawal).
+    fn put_eab_key(&self, key: &EabKeyRecord) -> Result<()>;
+    /// Creates an account, its key index entry and its EAB binding atomically.
+    fn create_account(&self, acct: &AccountRecord) -> Result<CreateAccount>;
+    /// An account by id.
+    fn get_account(&self, id: &AccountId) -> Result<Option<AccountRecord>>;
+    /// An account id by key thumbprint.
+    fn get_account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<AccountId>>;
+    /// Updates an account, moving its key index entry if the key changed; `Ok(false)` if the
+    /// new key belongs to another account.
+    fn update_account(&self, old: &AccountRecord, new: &AccountRecord) -> Result<bool>;
+    /// Creates an order and its authorizations atomically.
+    fn create_order(&self, order: &OrderRecord, authzs: &[AuthzRecord]) -> Result<()>;
+    /// An order by id.
+    fn get_order(&self, id: &OrderId) -> Result<Option<OrderRecord>>;
+    /// Replaces an order, compare-and-swap on its previous status; `Ok(false)` on a lost race.
+    fn update_order(&self, old_status: &str, order: &OrderRecord) -> Result<bool>;
+    /// Order ids of an account, oldest first.
+    fn list_orders(&self, account: &AccountId) -> Result<Vec<OrderId>>;
+    /// An authorization by id.
+    fn get_authz(&self, id: &AuthzId) -> Result<Option<AuthzRecord>>;
+    /// Replaces an authorization.
+    fn put_authz(&self, authz: &AuthzRecord) -> Result<()>;
+    /// Stores the certificate and marks the order valid in one transaction (finalize).
+    fn finalize_order(
+        &self,
+        order: &OrderRecord,
+        cert: &CertificateRecord,
+    ) -> Result<InsertOutcome>;
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CredentialId, Label, ProfileName, Serial};
+use crate::ids::{AccountId, CredentialId, Label, ProfileName, Serial};
 
 /// Revocation state of a certificate (RFC 5280 §5.3.1 reasons are added by the CRL work).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +50,12 @@ pub struct CertificateRecord {
     pub replaces: Option<Serial>,
     /// When it was issued, unix seconds.
     pub issued_at: i64,
+    /// The ACME account that ordered it, if any (may revoke it, RFC 8555 §7.6).
+    #[serde(default)]
+    pub account: Option<AccountId>,
+    /// ARI (RFC 9773) renewal window set by an administrator: (start, end), unix seconds.
+    #[serde(default)]
+    pub renewal_window: Option<(i64, i64)>,
     /// The certificate, DER (base64 in the record).
     #[serde(with = "b64")]
     pub der: Vec<u8>,

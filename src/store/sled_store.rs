@@ -10,8 +10,8 @@ use std::path::Path;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::{
-    AdminTokenRecord, CertificateRecord, CredentialRecord, CredentialSpend, CredentialUse,
-    InsertOutcome, Store,
+    AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialSpend,
+    CredentialUse, InsertOutcome, Store,
 };
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, Serial};
@@ -30,6 +30,24 @@ pub struct SledStore {
     credentials: sled::Tree,
     /// id → AdminTokenRecord (JSON).
     admin_tokens: sled::Tree,
+    /// ACME trees.
+    pub(super) acme: AcmeTrees,
+}
+
+/// Trees of the ACME objects.
+pub(super) struct AcmeTrees {
+    /// kid → EabKeyRecord.
+    pub(super) eab_keys: sled::Tree,
+    /// account id → AccountRecord.
+    pub(super) accounts: sled::Tree,
+    /// key thumbprint → account id.
+    pub(super) accounts_by_key: sled::Tree,
+    /// order id → OrderRecord.
+    pub(super) orders: sled::Tree,
+    /// account id 0x00 created_at(be) order id → ().
+    pub(super) orders_by_account: sled::Tree,
+    /// authz id → AuthzRecord.
+    pub(super) authzs: sled::Tree,
 }
 
 impl SledStore {
@@ -45,19 +63,39 @@ impl SledStore {
             by_expiry: db.open_tree("certs_by_expiry")?,
             credentials: db.open_tree("credentials")?,
             admin_tokens: db.open_tree("admin_tokens")?,
+            acme: AcmeTrees {
+                eab_keys: db.open_tree("acme_eab_keys")?,
+                accounts: db.open_tree("acme_accounts")?,
+                accounts_by_key: db.open_tree("acme_accounts_by_key")?,
+                orders: db.open_tree("acme_orders")?,
+                orders_by_account: db.open_tree("acme_orders_by_account")?,
+                authzs: db.open_tree("acme_authzs")?,
+            },
             db,
         })
     }
 }
 
-fn subject_key(subject: &str, serial: &Serial) -> Vec<u8> {
+impl SledStore {
+    pub(super) fn certs_tree(&self) -> sled::Tree {
+        self.certs.clone()
+    }
+    pub(super) fn by_subject_tree(&self) -> sled::Tree {
+        self.by_subject.clone()
+    }
+    pub(super) fn by_expiry_tree(&self) -> sled::Tree {
+        self.by_expiry.clone()
+    }
+}
+
+pub(super) fn subject_key(subject: &str, serial: &Serial) -> Vec<u8> {
     let mut k = subject.to_lowercase().into_bytes();
     k.push(0);
     k.extend_from_slice(serial.as_bytes());
     k
 }
 
-fn expiry_key(not_after: i64, serial: &Serial) -> Vec<u8> {
+pub(super) fn expiry_key(not_after: i64, serial: &Serial) -> Vec<u8> {
     // Offset so that negative times still sort before positive ones.
     let mut k = ((not_after as u64) ^ (1 << 63)).to_be_bytes().to_vec();
     k.extend_from_slice(serial.as_bytes());
@@ -202,6 +240,60 @@ impl Store for SledStore {
         }
     }
 
+    fn revoke_certificate(&self, serial: &Serial, at: i64, reason: &str) -> Result<bool> {
+        loop {
+            let Some(old_raw) = self.certs.get(serial.as_bytes())? else {
+                return Err(Error::NotFound(format!(
+                    "no certificate with serial {serial}"
+                )));
+            };
+            let mut rec: CertificateRecord = serde_json::from_slice(&old_raw)?;
+            if matches!(rec.status, CertStatus::Revoked { .. }) {
+                return Ok(false);
+            }
+            rec.status = CertStatus::Revoked {
+                revoked_at: at,
+                reason: reason.to_owned(),
+            };
+            let new = serde_json::to_vec(&rec)?;
+            if self
+                .certs
+                .compare_and_swap(serial.as_bytes(), Some(old_raw), Some(new))?
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
+    }
+
+    fn update_certificate(&self, old: &CertificateRecord, new: &CertificateRecord) -> Result<()> {
+        let old_raw = self
+            .certs
+            .get(old.serial.as_bytes())?
+            .ok_or_else(|| Error::NotFound(format!("no certificate with serial {}", old.serial)))?;
+        let current: CertificateRecord = serde_json::from_slice(&old_raw)?;
+        if current.status != old.status || current.renewal_window != old.renewal_window {
+            return Err(Error::Conflict("certificate changed concurrently".into()));
+        }
+        self.certs
+            .compare_and_swap(
+                old.serial.as_bytes(),
+                Some(old_raw),
+                Some(serde_json::to_vec(new)?),
+            )?
+            .map_err(|_| Error::Conflict("certificate changed concurrently".into()))
+    }
+
+    fn scan_certificates(&self, f: &mut dyn FnMut(CertificateRecord) -> bool) -> Result<()> {
+        for kv in self.certs.iter() {
+            let (_, v) = kv?;
+            if !f(serde_json::from_slice(&v)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
@@ -212,7 +304,27 @@ impl Store for SledStore {
 mod tests {
     use super::*;
     use crate::ids::ProfileName;
-    use crate::store::CertStatus;
+
+    #[test]
+    fn revoke_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        s.insert_certificate(&cert("05", "x", 9), None).unwrap();
+        let serial = Serial::parse_hex("05").unwrap();
+        assert!(s.revoke_certificate(&serial, 7, "keyCompromise").unwrap());
+        assert!(!s.revoke_certificate(&serial, 8, "superseded").unwrap());
+        let rec = s.get_certificate(&serial).unwrap().unwrap();
+        assert_eq!(
+            rec.status,
+            CertStatus::Revoked {
+                revoked_at: 7,
+                reason: "keyCompromise".into()
+            }
+        );
+        assert!(s
+            .revoke_certificate(&Serial::parse_hex("06").unwrap(), 7, "x")
+            .is_err());
+    }
 
     fn cert(serial: &str, subject: &str, not_after: i64) -> CertificateRecord {
         CertificateRecord {
@@ -230,6 +342,8 @@ mod tests {
             credential: None,
             replaces: None,
             issued_at: 0,
+            account: None,
+            renewal_window: None,
             der: vec![1, 2, 3],
         }
     }

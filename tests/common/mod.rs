@@ -246,3 +246,34 @@ pub fn serial_hex(der: &[u8]) -> String {
         .trim_start_matches("00")
         .to_owned()
 }
+
+impl Server {
+    /// Creates an EAB key through the admin API; returns (kid, raw MAC key).
+    pub async fn eab(&self, body: serde_json::Value) -> (String, Vec<u8>) {
+        let r = self
+            .client()
+            .post(self.url("/api/v1/acme/eab"))
+            .bearer_auth(self.admin_token())
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let v: serde_json::Value = r.json().await.unwrap();
+        let key = base64ct::Base64UrlUnpadded::decode_vec(v["hmac_key"].as_str().unwrap()).unwrap();
+        (v["kid"].as_str().unwrap().to_owned(), key)
+    }
+
+    /// The certificate record JSON through the admin API.
+    pub async fn cert_record(&self, serial_hex: &str) -> serde_json::Value {
+        self.client()
+            .get(self.url(&format!("/api/v1/certificates/{serial_hex}")))
+            .bearer_auth(self.admin_token())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}

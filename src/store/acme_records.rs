@@ -1,0 +1,143 @@
+//! Storage records of the ACME objects (RFC 8555 §7.1).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::{AccountId, AuthzId, EabKid, OrderId, ProfileName, Serial};
+
+/// An identifier (RFC 8555 §9.7.7): `dns`, `email` or `permanent-identifier`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Identifier {
+    /// Identifier type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Identifier value.
+    pub value: String,
+}
+
+/// An entry of an EAB key's allow-list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowedIdentifier {
+    /// Identifier type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A name, or `*.suffix` for any name under suffix (whole labels).
+    pub value: String,
+    /// Allowed only after a challenge proves control (dns only); pre-authorised otherwise.
+    #[serde(default)]
+    pub challenge: bool,
+}
+
+/// An External Account Binding key (RFC 8555 §7.3.4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EabKeyRecord {
+    /// Record layout version.
+    pub version: u32,
+    /// The key id.
+    pub kid: EabKid,
+    /// The HMAC key sealed with AES-256-GCM under a key derived from `secret.key`.
+    pub hmac_key_sealed: String,
+    /// The certificate profile accounts bound to this key order.
+    pub profile: ProfileName,
+    /// What such accounts may order.
+    pub allowed_identifiers: Vec<AllowedIdentifier>,
+    /// Creation, unix seconds.
+    pub created_at: i64,
+    /// Expiry, unix seconds; an expired key deactivates its account.
+    pub expires_at: Option<i64>,
+    /// Withdrawn by an administrator; deactivates its account.
+    pub withdrawn: bool,
+    /// The one account bound to it.
+    pub account: Option<AccountId>,
+}
+
+/// An ACME account (RFC 8555 §7.1.2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountRecord {
+    /// Record layout version.
+    pub version: u32,
+    /// Account id (last URL segment).
+    pub id: AccountId,
+    /// The account public key as a JWK (canonical members).
+    pub jwk: Value,
+    /// RFC 7638 thumbprint of `jwk` (index key).
+    pub thumbprint: String,
+    /// `mailto:` contacts.
+    pub contact: Vec<String>,
+    /// `valid`, `deactivated` or `revoked`.
+    pub status: String,
+    /// Whether the client agreed to the terms of service.
+    pub tos_agreed: bool,
+    /// The EAB key it was created with.
+    pub eab_kid: Option<EabKid>,
+    /// Creation, unix seconds.
+    pub created_at: i64,
+}
+
+/// A challenge inside an authorization (RFC 8555 §7.1.5).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChallengeRecord {
+    /// `http-01`, `dns-01` or `tls-alpn-01`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Random token (base64url, 128 bits).
+    pub token: String,
+    /// `pending`, `processing`, `valid` or `invalid`.
+    pub status: String,
+    /// When it was validated, unix seconds.
+    pub validated: Option<i64>,
+    /// Problem document of a failed validation.
+    pub error: Option<Value>,
+}
+
+/// An authorization (RFC 8555 §7.1.4).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthzRecord {
+    /// Record layout version.
+    pub version: u32,
+    /// Authorization id.
+    pub id: AuthzId,
+    /// Owning account.
+    pub account: AccountId,
+    /// The identifier.
+    pub identifier: Identifier,
+    /// `pending`, `valid`, `invalid`, `deactivated`, `expired` or `revoked`.
+    pub status: String,
+    /// Expiry, unix seconds.
+    pub expires: i64,
+    /// Challenges (empty for pre-authorised identifiers).
+    pub challenges: Vec<ChallengeRecord>,
+}
+
+/// An order (RFC 8555 §7.1.3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrderRecord {
+    /// Record layout version.
+    pub version: u32,
+    /// Order id.
+    pub id: OrderId,
+    /// Owning account.
+    pub account: AccountId,
+    /// `pending`, `ready`, `processing`, `valid` or `invalid`.
+    pub status: String,
+    /// Expiry, unix seconds.
+    pub expires: i64,
+    /// Requested identifiers, normalised and sorted.
+    pub identifiers: Vec<Identifier>,
+    /// Requested notBefore, unix seconds.
+    pub not_before: Option<i64>,
+    /// Requested notAfter, unix seconds.
+    pub not_after: Option<i64>,
+    /// Certificate profile (draft-ietf-acme-profiles).
+    pub profile: ProfileName,
+    /// Authorizations, one per identifier.
+    pub authorizations: Vec<AuthzId>,
+    /// Problem document if the order failed.
+    pub error: Option<Value>,
+    /// The issued certificate.
+    pub certificate: Option<Serial>,
+    /// ARI: the certificate this order replaces (RFC 9773 §5).
+    pub replaces: Option<Serial>,
+    /// Creation, unix seconds.
+    pub created_at: i64,
+}

@@ -1,0 +1,236 @@
+//! [`AcmeStore`] on sled.
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use super::sled_store::{expiry_key, subject_key, SledStore};
+use super::{
+    AccountRecord, AcmeStore, AuthzRecord, CertificateRecord, CreateAccount, EabKeyRecord,
+    InsertOutcome, OrderRecord,
+};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, AuthzId, EabKid, OrderId};
+
+fn get_json<T: serde::de::DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>> {
+    match tree.get(key)? {
+        Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+        None => Ok(None),
+    }
+}
+
+fn order_index_key(order: &OrderRecord) -> Vec<u8> {
+    let mut k = order.account.as_str().as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(&order.created_at.to_be_bytes());
+    k.extend_from_slice(order.id.as_str().as_bytes());
+    k
+}
+
+enum Abort {
+    KeyExists(AccountId),
+    EabTaken,
+    SerialTaken,
+    Json(String),
+}
+
+type TxResult<T> = std::result::Result<T, ConflictableTransactionError<Abort>>;
+
+fn tx_json<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
+    serde_json::to_vec(v)
+        .map_err(|e| ConflictableTransactionError::Abort(Abort::Json(e.to_string())))
+}
+
+impl AcmeStore for SledStore {
+    fn create_eab_key(&self, key: &EabKeyRecord) -> Result<()> {
+        self.acme
+            .eab_keys
+            .compare_and_swap(
+                key.kid.as_str(),
+                None as Option<&[u8]>,
+                Some(serde_json::to_vec(key)?),
+            )?
+            .map_err(|_| Error::Conflict("EAB kid exists".into()))
+    }
+
+    fn get_eab_key(&self, kid: &EabKid) -> Result<Option<EabKeyRecord>> {
+        get_json(&self.acme.eab_keys, kid.as_str().as_bytes())
+    }
+
+    fn put_eab_key(&self, key: &EabKeyRecord) -> Result<()> {
+        self.acme
+            .eab_keys
+            .insert(key.kid.as_str(), serde_json::to_vec(key)?)?;
+        Ok(())
+    }
+
+    fn create_account(&self, acct: &AccountRecord) -> Result<CreateAccount> {
+        let t = &self.acme;
+        let value = serde_json::to_vec(acct)?;
+        let res = (&t.accounts, &t.accounts_by_key, &t.eab_keys).transaction(
+            |(accounts, by_key, eab_keys)| {
+                if let Some(existing) = by_key.get(acct.thumbprint.as_bytes())? {
+                    let id = String::from_utf8_lossy(&existing).to_string();
+                    let id = AccountId::parse(&id).map_err(|e| {
+                        ConflictableTransactionError::Abort(Abort::Json(e.to_string()))
+                    })?;
+                    return Err(ConflictableTransactionError::Abort(Abort::KeyExists(id)));
+                }
+                if let Some(kid) = &acct.eab_kid {
+                    let raw = eab_keys
+                        .get(kid.as_str().as_bytes())?
+                        .ok_or(ConflictableTransactionError::Abort(Abort::EabTaken))?;
+                    let mut eab: EabKeyRecord = serde_json::from_slice(&raw).map_err(|e| {
+                        ConflictableTransactionError::Abort(Abort::Json(e.to_string()))
+                    })?;
+                    if eab.account.is_some() {
+                        return Err(ConflictableTransactionError::Abort(Abort::EabTaken));
+                    }
+                    eab.account = Some(acct.id.clone());
+                    eab_keys.insert(kid.as_str().as_bytes(), tx_json(&eab)?)?;
+                }
+                accounts.insert(acct.id.as_str().as_bytes(), value.as_slice())?;
+                by_key.insert(acct.thumbprint.as_bytes(), acct.id.as_str().as_bytes())?;
+                Ok(())
+            },
+        );
+        match res {
+            Ok(()) => Ok(CreateAccount::Created),
+            Err(TransactionError::Abort(Abort::KeyExists(id))) => Ok(CreateAccount::KeyExists(id)),
+            Err(TransactionError::Abort(Abort::EabTaken)) => Ok(CreateAccount::EabTaken),
+            Err(TransactionError::Abort(Abort::Json(e))) => {
+                Err(Error::Internal(format!("account transaction: {e}")))
+            }
+            Err(TransactionError::Abort(Abort::SerialTaken)) => {
+                Err(Error::Internal("account transaction aborted".into()))
+            }
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    fn get_account(&self, id: &AccountId) -> Result<Option<AccountRecord>> {
+        get_json(&self.acme.accounts, id.as_str().as_bytes())
+    }
+
+    fn get_account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<AccountId>> {
+        match self.acme.accounts_by_key.get(thumbprint.as_bytes())? {
+            Some(v) => Ok(Some(AccountId::parse(&String::from_utf8_lossy(&v))?)),
+            None => Ok(None),
+        }
+    }
+
+    fn update_account(&self, old: &AccountRecord, new: &AccountRecord) -> Result<bool> {
+        let t = &self.acme;
+        let value = serde_json::to_vec(new)?;
+        let res = (&t.accounts, &t.accounts_by_key).transaction(|(accounts, by_key)| {
+            if old.thumbprint != new.thumbprint {
+                if by_key.get(new.thumbprint.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(Abort::EabTaken));
+                }
+                by_key.remove(old.thumbprint.as_bytes())?;
+                by_key.insert(new.thumbprint.as_bytes(), new.id.as_str().as_bytes())?;
+            }
+            accounts.insert(new.id.as_str().as_bytes(), value.as_slice())?;
+            Ok(())
+        });
+        match res {
+            Ok(()) => Ok(true),
+            Err(TransactionError::Abort(_)) => Ok(false),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    fn create_order(&self, order: &OrderRecord, authzs: &[AuthzRecord]) -> Result<()> {
+        let t = &self.acme;
+        let ov = serde_json::to_vec(order)?;
+        let avs = authzs
+            .iter()
+            .map(|a| Ok((a.id.as_str().as_bytes().to_vec(), serde_json::to_vec(a)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let ik = order_index_key(order);
+        (&t.orders, &t.orders_by_account, &t.authzs)
+            .transaction(|(orders, idx, az)| {
+                orders.insert(order.id.as_str().as_bytes(), ov.as_slice())?;
+                idx.insert(ik.as_slice(), &[] as &[u8])?;
+                for (k, v) in &avs {
+                    az.insert(k.as_slice(), v.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| Error::Internal(format!("order transaction: {e:?}")))
+    }
+
+    fn get_order(&self, id: &OrderId) -> Result<Option<OrderRecord>> {
+        get_json(&self.acme.orders, id.as_str().as_bytes())
+    }
+
+    fn update_order(&self, old_status: &str, order: &OrderRecord) -> Result<bool> {
+        let key = order.id.as_str().as_bytes();
+        let Some(raw) = self.acme.orders.get(key)? else {
+            return Ok(false);
+        };
+        let cur: OrderRecord = serde_json::from_slice(&raw)?;
+        if cur.status != old_status {
+            return Ok(false);
+        }
+        Ok(self
+            .acme
+            .orders
+            .compare_and_swap(key, Some(raw), Some(serde_json::to_vec(order)?))?
+            .is_ok())
+    }
+
+    fn list_orders(&self, account: &AccountId) -> Result<Vec<OrderId>> {
+        let mut prefix = account.as_str().as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for kv in self.acme.orders_by_account.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            let id = &k[prefix.len() + 8..];
+            out.push(OrderId::parse(&String::from_utf8_lossy(id))?);
+        }
+        Ok(out)
+    }
+
+    fn get_authz(&self, id: &AuthzId) -> Result<Option<AuthzRecord>> {
+        get_json(&self.acme.authzs, id.as_str().as_bytes())
+    }
+
+    fn put_authz(&self, authz: &AuthzRecord) -> Result<()> {
+        self.acme
+            .authzs
+            .insert(authz.id.as_str().as_bytes(), serde_json::to_vec(authz)?)?;
+        Ok(())
+    }
+
+    fn finalize_order(
+        &self,
+        order: &OrderRecord,
+        cert: &CertificateRecord,
+    ) -> Result<InsertOutcome> {
+        let cv = serde_json::to_vec(cert)?;
+        let ov = serde_json::to_vec(order)?;
+        let sk = subject_key(&cert.subject, &cert.serial);
+        let ek = expiry_key(cert.not_after, &cert.serial);
+        let res = (
+            &self.certs_tree(),
+            &self.by_subject_tree(),
+            &self.by_expiry_tree(),
+            &self.acme.orders,
+        )
+            .transaction(|(certs, by_subject, by_expiry, orders)| {
+                if certs.get(cert.serial.as_bytes())?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(Abort::SerialTaken));
+                }
+                certs.insert(cert.serial.as_bytes(), cv.as_slice())?;
+                by_subject.insert(sk.as_slice(), &[] as &[u8])?;
+                by_expiry.insert(ek.as_slice(), &[] as &[u8])?;
+                orders.insert(order.id.as_str().as_bytes(), ov.as_slice())?;
+                Ok(())
+            });
+        match res {
+            Ok(()) => Ok(InsertOutcome::Inserted),
+            Err(TransactionError::Abort(Abort::SerialTaken)) => Ok(InsertOutcome::SerialTaken),
+            Err(TransactionError::Abort(_)) => Err(Error::Internal("finalize aborted".into())),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+}
