@@ -176,7 +176,7 @@ pub enum KeyType {
     P256,
     /// ECDSA on NIST P-384 with SHA-384.
     P384,
-    /// RSA 2048 (accepted from clients; not generated for CAs).
+    /// RSA 2048 (accepted from clients; selectable but not recommended for CAs).
     Rsa2048,
     /// RSA 3072 with SHA-256.
     Rsa3072,
@@ -303,7 +303,7 @@ pub struct EstLabel {
 }
 
 /// One certificate profile: everything a certificate's extensions are built from.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Certificate lifetime in days.
@@ -375,10 +375,26 @@ impl Config {
         Self::parse(&text)
     }
 
-    /// Parses and validates TOML text.
+    /// Parses and validates TOML text. A `[profiles.device]` or `[profiles.person]` table
+    /// overrides only the fields it names; the rest keep the built-in values.
     pub fn parse(text: &str) -> Result<Self> {
-        let mut cfg: Config =
+        let mut value: toml::Table =
             toml::from_str(text).map_err(|e| Error::BadRequest(format!("config: {e}")))?;
+        if let Some(toml::Value::Table(profiles)) = value.get_mut("profiles") {
+            for (name, builtin) in [("device", Profile::device()), ("person", Profile::person())] {
+                if let Some(toml::Value::Table(user)) = profiles.get_mut(name) {
+                    let mut merged = toml::Table::try_from(&builtin)
+                        .map_err(|e| Error::Internal(format!("builtin profile: {e}")))?;
+                    for (k, v) in std::mem::take(user) {
+                        merged.insert(k, v);
+                    }
+                    *user = merged;
+                }
+            }
+        }
+        let mut cfg: Config = toml::Value::Table(value)
+            .try_into()
+            .map_err(|e| Error::BadRequest(format!("config: {e}")))?;
         cfg.finish()?;
         Ok(cfg)
     }
@@ -424,6 +440,37 @@ impl Config {
                     "profile {name}: validity_days must be > 0"
                 )));
             }
+            if p.key_types.is_empty() {
+                return Err(Error::BadRequest(format!(
+                    "profile {name}: key_types is empty"
+                )));
+            }
+            if matches!(p.server_keygen_key_type, KeyType::Ed25519) {
+                return Err(Error::BadRequest(format!(
+                    "profile {name}: server_keygen_key_type must be an ECDSA or RSA type"
+                )));
+            }
+            for t in &p.san_types {
+                if !matches!(t.as_str(), "dns" | "email" | "uri" | "ip") {
+                    return Err(Error::BadRequest(format!(
+                        "profile {name}: unknown san_types entry {t:?} (dns, email, uri, ip)"
+                    )));
+                }
+            }
+        }
+        if self.limits.handshake_timeout_secs == 0
+            || self.limits.request_timeout_secs == 0
+            || self.limits.max_body_bytes < 1024
+            || self.limits.max_connections == 0
+        {
+            return Err(Error::BadRequest(
+                "limits: timeouts and max_connections must be > 0, max_body_bytes >= 1024".into(),
+            ));
+        }
+        if self.est.credential_ttl_secs == 0 || self.est.credential_ttl_secs > 366 * 24 * 3600 {
+            return Err(Error::BadRequest(
+                "est.credential_ttl_secs must be 1 second to 366 days".into(),
+            ));
         }
         if (self.tls.cert_file.is_some()) != (self.tls.key_file.is_some()) {
             return Err(Error::BadRequest(
@@ -577,6 +624,23 @@ mod tests {
         assert!(cfg.profiles.contains_key(&ProfileName("device".into())));
         assert!(cfg.profiles.contains_key(&ProfileName("person".into())));
         assert_eq!(cfg.base_url(), "https://localhost:8443");
+    }
+
+    #[test]
+    fn overriding_one_field_of_a_builtin_profile_keeps_the_rest() {
+        let cfg = Config::parse("[profiles.person]\nvalidity_days = 30\n").unwrap();
+        let p = &cfg.profiles[&ProfileName("person".into())];
+        assert_eq!(p.validity_days, 30);
+        assert_eq!(p.san_types, vec!["email".to_owned()]);
+        assert!(p.extended_key_usage.contains(&"emailProtection".to_owned()));
+    }
+
+    #[test]
+    fn bad_profile_words_are_refused() {
+        assert!(Config::parse("[profiles.device]\nsan_types = [\"DNS\"]\n").is_err());
+        assert!(Config::parse("[profiles.device]\nkey_types = []\n").is_err());
+        assert!(Config::parse("[profiles.x]\nextended_key_usage = [\"anything\"]\n").is_err());
+        assert!(Config::parse("[limits]\nrequest_timeout_secs = 0\n").is_err());
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub enum Error {
     NotFound(String),
     /// The request body is larger than the endpoint allows.
     PayloadTooLarge(String),
+    /// The resource exists but not for this HTTP method.
+    MethodNotAllowed(String),
     /// The request's Content-Type is not one the endpoint accepts.
     UnsupportedMediaType(String),
     /// The operation is defined by the RFC but not offered (EST fullcmc).
@@ -148,6 +150,7 @@ impl Error {
             | Error::Unauthorized(m)
             | Error::Forbidden(m)
             | Error::NotFound(m)
+            | Error::MethodNotAllowed(m)
             | Error::PayloadTooLarge(m)
             | Error::UnsupportedMediaType(m)
             | Error::NotImplemented(m)
@@ -163,7 +166,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Internal(m) => write!(f, "internal error: {m}"),
-            other => write!(f, "{:?}", other),
+            other => f.write_str(other.public_message()),
         }
     }
 }

@@ -111,7 +111,10 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
     let (tls_cert_pem, tls_key_pem) = match (&cfg.tls.cert_file, &cfg.tls.key_file) {
         (Some(c), Some(k)) => (std::fs::read(c)?, std::fs::read(k)?),
         _ => {
-            if !paths.tls_cert.exists() || !paths.tls_key.exists() {
+            if !paths.tls_cert.exists()
+                || !paths.tls_key.exists()
+                || server_cert_needs_renewal(&paths.tls_cert)
+            {
                 std::fs::create_dir_all(paths.tls_cert.parent().unwrap_or(&paths.dir))?;
                 let (der, key) = ca.issue_server_cert(&server_names(cfg)?)?;
                 let mut chain = pem_encode("CERTIFICATE", &der);
@@ -140,6 +143,23 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
         paths,
         created,
     })
+}
+
+/// Whether the generated server certificate expires within 30 days (or cannot be read).
+fn server_cert_needs_renewal(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return true;
+    };
+    let Some(der) = crate::ca::pem_certs(&text)
+        .ok()
+        .and_then(|c| c.into_iter().next())
+    else {
+        return true;
+    };
+    match x509_parser::parse_x509_certificate(&der) {
+        Ok((_, c)) => c.validity().not_after.timestamp() < now() + 30 * 86400,
+        Err(_) => true,
+    }
 }
 
 /// Names of the generated TLS server certificate.

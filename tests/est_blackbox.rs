@@ -344,13 +344,20 @@ async fn reenroll_with_client_certificate_keeps_names_and_allows_rekey() {
     let first = certs_from_pkcs7(&r.text().await.unwrap()).remove(0);
     let client = s.client_with_cert(pem(&first).as_bytes(), key.serialize_pem().as_bytes());
     let new_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-    let r = client
-        .post(s.url("/.well-known/est/simplereenroll"))
-        .header("content-type", PKCS10)
-        .body(b64(&csr(&new_key, Some("dev6.example"), &[])))
-        .send()
+    let reenroll = |body: Vec<u8>| {
+        client
+            .post(s.url("/.well-known/est/simplereenroll"))
+            .header("content-type", PKCS10)
+            .body(b64(&body))
+            .send()
+    };
+    // A renewal may not add names.
+    let r = reenroll(csr(&new_key, None, &["dev6.example", "more.example"]))
         .await
         .unwrap();
+    assert_eq!(r.status(), 400);
+    let renewal_csr = csr(&new_key, Some("dev6.example"), &[]);
+    let r = reenroll(renewal_csr.clone()).await.unwrap();
     assert_eq!(r.status(), 200);
     let second = certs_from_pkcs7(&r.text().await.unwrap()).remove(0);
     let (_, a) = x509_parser::parse_x509_certificate(&first).unwrap();
@@ -366,26 +373,27 @@ async fn reenroll_with_client_certificate_keeps_names_and_allows_rekey() {
         rcgen::PublicKeyData::subject_public_key_info(&new_key)
     );
     // Record says what it replaces.
-    let rec: serde_json::Value = s
-        .client()
-        .get(s.url(&format!("/api/v1/certificates/{}", serial_hex(&second))))
-        .bearer_auth(s.admin_token())
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let rec = s.cert_record(&serial_hex(&second)).await;
+    assert_eq!(rec["replaces"], serial_hex(&first));
+    // An identical retry gets the same certificate; another key does not (a stolen, replaced
+    // certificate cannot keep renewing).
+    let r = reenroll(renewal_csr).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(certs_from_pkcs7(&r.text().await.unwrap()).remove(0), second);
+    let r = reenroll(csr(&KeyPair::generate().unwrap(), None, &[]))
         .await
         .unwrap();
-    assert_eq!(rec["replaces"], serial_hex(&first));
-    // A renewal may not add names.
-    let r = client
+    assert_eq!(r.status(), 403);
+    // The successor renews.
+    let client2 = s.client_with_cert(pem(&second).as_bytes(), new_key.serialize_pem().as_bytes());
+    let r = client2
         .post(s.url("/.well-known/est/simplereenroll"))
         .header("content-type", PKCS10)
-        .body(b64(&csr(&new_key, None, &["dev6.example", "more.example"])))
+        .body(b64(&csr(&KeyPair::generate().unwrap(), None, &[])))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 200);
     // Without a client certificate: 401.
     let r = s
         .client()

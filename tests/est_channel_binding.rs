@@ -168,3 +168,35 @@ async fn csr_bound_to_another_channel_or_unbound_is_refused() {
     assert_eq!(status, 200);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn renewal_on_another_path_cannot_skip_the_binding() {
+    let s = Server::start(CONFIG).await;
+    let (u, p) = s
+        .credential(json!({"label": "bound", "common_name": "cb3"}))
+        .await;
+    let key = KeyPair::generate().unwrap();
+    let (status, body) = enroll_bound(
+        &s,
+        "/.well-known/est/bound/simpleenroll",
+        &u,
+        &p,
+        |exp| csr_with_attrs(&key, None, &[], vec![challenge_attr(&b64(&exp.unwrap()))]),
+        false,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let cert = certs_from_pkcs7(&body).remove(0);
+    let client = s.client_with_cert(pem(&cert).as_bytes(), key.serialize_pem().as_bytes());
+    // The default path does not require binding, but the certificate's label does.
+    let r = client
+        .post(s.url("/.well-known/est/simplereenroll"))
+        .header("content-type", "application/pkcs10")
+        .body(b64(&csr(&KeyPair::generate().unwrap(), None, &[])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("channel binding"));
+    s.stop().await;
+}

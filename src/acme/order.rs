@@ -460,6 +460,7 @@ impl Acme {
                 replaces: o.replaces.clone(),
                 issued_at: t.unix_timestamp(),
                 account: Some(acct.id.clone()),
+                renewed_by: None,
                 renewal_window: None,
                 der,
             };

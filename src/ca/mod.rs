@@ -159,7 +159,12 @@ impl Ca {
         keys::write_secret_file(&paths.issuing_key, key.serialize_pem().as_bytes())?;
         std::fs::write(&paths.issuing_cert, pem_encode("CERTIFICATE", first))?;
         let chain: String = if rest.is_empty() {
-            // A self-signed import is its own trust anchor.
+            // Only a self-signed import is its own trust anchor; an intermediate needs its chain.
+            if parsed.subject() != parsed.issuer() || parsed.verify_signature(None).is_err() {
+                return Err(Error::BadRequest(
+                    "import: the CA certificate is not self-signed; append its chain up to the root to the PEM file".into(),
+                ));
+            }
             pem_encode("CERTIFICATE", first)
         } else {
             rest.iter().map(|c| pem_encode("CERTIFICATE", c)).collect()

@@ -45,6 +45,9 @@ impl BootstrapCa {
             .find(|a| a.attr_type().to_id_string() == OID_SERIAL_NUMBER)
             .and_then(|a| a.as_str().ok())
             .map(str::to_owned);
-        Some(from_subject.unwrap_or_else(|| hex::encode(c.raw_serial())))
+        let fallback = crate::ids::Serial::from_bytes(c.raw_serial())
+            .ok()?
+            .to_hex();
+        Some(from_subject.unwrap_or(fallback))
     }
 }

@@ -20,7 +20,9 @@ use crate::config::{Config, KeyType, Profile};
 use crate::error::{Error, Result};
 use crate::ids::{Label, ProfileName, Serial};
 use crate::registry::{credentials, Secrets};
-use crate::store::{CertStatus, CertificateRecord, CredentialSpend, InsertOutcome, Store};
+use crate::store::{
+    CertStatus, CertificateRecord, Consumes, CredentialSpend, InsertOutcome, Store,
+};
 use bootstrap::BootstrapCa;
 
 /// How the client authenticated at the HTTP and TLS layers.
@@ -204,16 +206,32 @@ impl Est {
         let label_policy = self.policy(label)?;
         let current = self.current_certificate(auth)?;
         let csr = Csr::parse(&wire::decode_body(body)?)?;
-        check_channel_binding(&label_policy, auth, &csr)?;
+        // Binding is required if the path's label or the certificate's own label requires it:
+        // renewing on another path must not skip the proof of possession.
+        let original_requires = match &current.label {
+            Some(l) => self
+                .policy(Some(l))
+                .is_ok_and(|p| p.require_channel_binding),
+            None => self.cfg.est.require_channel_binding,
+        };
         let policy = LabelPolicy {
             label: current.label.clone(),
             profile_name: current.profile.clone(),
             profile: self.cfg.profile(&current.profile).map_err(|_| {
                 Error::Forbidden("the certificate's profile no longer exists".into())
             })?,
-            require_channel_binding: label_policy.require_channel_binding,
+            require_channel_binding: label_policy.require_channel_binding || original_requires,
             bootstrap: &[],
         };
+        check_channel_binding(&policy, auth, &csr)?;
+        if let Some(u) = &current.renewed_by {
+            if u.csr_fingerprint == csr.fingerprint() {
+                return self.redeliver(&u.serial).await;
+            }
+            return Err(Error::Forbidden(
+                "this certificate was renewed already; renew with its successor".into(),
+            ));
+        }
         let sans = current
             .sans
             .iter()
@@ -345,7 +363,7 @@ impl Est {
         if let Some(cred) = &ent.credential {
             // An identical retry gets the same certificate back.
             if let Some(u) = cred.uses.iter().find(|u| u.csr_fingerprint == fingerprint) {
-                return self.redeliver(&u.serial);
+                return self.redeliver(&u.serial).await;
             }
             if cred.uses_left == 0 {
                 return Err(Error::Forbidden(
@@ -365,11 +383,18 @@ impl Est {
         let now = OffsetDateTime::now_utc();
         let not_before = now - Duration::minutes(5);
         let not_after = now + Duration::days(i64::from(policy.profile.validity_days));
-        let spend = ent.credential.as_ref().map(|c| CredentialSpend {
-            id: c.id.clone(),
-            csr_fingerprint: fingerprint.clone(),
-            now: now.unix_timestamp(),
-        });
+        let consumes = match (&ent.credential, &replaces) {
+            (Some(c), _) => Some(Consumes::Credential(CredentialSpend {
+                id: c.id.clone(),
+                csr_fingerprint: fingerprint.clone(),
+                now: now.unix_timestamp(),
+            })),
+            (None, Some(old)) => Some(Consumes::Renewal {
+                old: old.clone(),
+                csr_fingerprint: fingerprint.clone(),
+            }),
+            (None, None) => None,
+        };
         for _ in 0..4 {
             let serial = serial::random_serial()?;
             let der = self.ca.issue(&IssueParams {
@@ -398,17 +423,23 @@ impl Est {
                 replaces: replaces.clone(),
                 issued_at: now.unix_timestamp(),
                 account: None,
+                renewed_by: None,
                 renewal_window: None,
                 der: der.clone(),
             };
-            match self.store.insert_certificate(&rec, spend.as_ref())? {
+            match self.store.insert_certificate(&rec, consumes.as_ref())? {
                 InsertOutcome::Inserted => {
                     self.flush().await?;
                     tracing::info!(serial = %serial, subject = %cn, channel = ent.channel, "certificate issued");
                     return Ok(Issued { der, serial });
                 }
                 InsertOutcome::SerialTaken => continue,
-                InsertOutcome::AlreadyIssued(s) => return self.redeliver(&s),
+                InsertOutcome::AlreadyIssued(s) => return self.redeliver(&s).await,
+                InsertOutcome::CredentialUnusable if replaces.is_some() => {
+                    return Err(Error::Forbidden(
+                        "this certificate was renewed already or revoked".into(),
+                    ))
+                }
                 InsertOutcome::CredentialUnusable => {
                     return Err(Error::Forbidden(
                         "enrolment credential already used for another request".into(),
@@ -419,7 +450,10 @@ impl Est {
         Err(Error::Internal("no free serial after 4 attempts".into()))
     }
 
-    fn redeliver(&self, serial: &Serial) -> Result<Issued> {
+    /// Answers a retry with the certificate issued before, once it is durable (the first
+    /// request may still be flushing).
+    async fn redeliver(&self, serial: &Serial) -> Result<Issued> {
+        self.flush().await?;
         let rec = self.store.get_certificate(serial)?.ok_or_else(|| {
             Error::Internal(format!("credential names missing certificate {serial}"))
         })?;

@@ -26,7 +26,8 @@ pub fn decode_body(body: &[u8]) -> Result<Vec<u8>> {
         .map_err(|_| Error::BadRequest("body is not valid base64 (RFC 8951 §3)".into()))
 }
 
-/// Base64 with CRLF line breaks every 64 characters, as most EST clients expect.
+/// Base64 with LF line breaks every 64 characters (RFC 8951 §3: line breaks are optional;
+/// LF keeps shell tools such as `base64 -d` happy).
 pub fn encode_base64_lines(der: &[u8]) -> String {
     let b64 = Base64::encode_string(der);
     let mut out = String::with_capacity(b64.len() + b64.len() / 32 + 2);

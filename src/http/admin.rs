@@ -43,17 +43,27 @@ fn json_body<T: DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| Error::BadRequest(format!("invalid JSON: {e}")))
 }
 
+/// Runs store work that flushes to disk on the blocking pool, not on an async worker.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(Error::internal)?
+}
+
 /// `POST /api/v1/est/credentials`.
 pub async fn create_est_credential(
     State(s): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let r = (|| {
+    let r = blocking(move || {
         s.admin.authorize(bearer(&headers), scope::ISSUE)?;
         let req = json_body(&headers, body)?;
         s.admin.create_est_credential(req)
-    })();
+    })
+    .await;
     match r {
         Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
         Err(e) => problem_response(&e),
@@ -82,11 +92,12 @@ pub async fn create_eab_key(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let r = (|| {
+    let r = blocking(move || {
         s.admin.authorize(bearer(&headers), scope::ISSUE)?;
         let req = json_body(&headers, body)?;
         s.acme.create_eab_key(req)
-    })();
+    })
+    .await;
     match r {
         Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
         Err(e) => problem_response(&e),

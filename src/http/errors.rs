@@ -13,6 +13,7 @@ fn status_of(e: &Error) -> StatusCode {
         Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -71,6 +72,7 @@ pub fn acme_response(e: &Error) -> Response {
     let (status, kind) = match e {
         Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "serverInternal"),
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "malformed"),
+        Error::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "malformed"),
         Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "malformed"),
         Error::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "malformed"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "malformed"),
@@ -161,6 +163,7 @@ fn kind_of(e: &Error) -> &'static str {
         Error::Unauthorized(_) => "unauthorized",
         Error::Forbidden(_) => "forbidden",
         Error::NotFound(_) => "notFound",
+        Error::MethodNotAllowed(_) => "methodNotAllowed",
         Error::PayloadTooLarge(_) => "payloadTooLarge",
         Error::UnsupportedMediaType(_) => "unsupportedMediaType",
         Error::NotImplemented(_) => "notImplemented",

@@ -62,7 +62,7 @@ async fn dispatch(
         if method == m {
             Ok(())
         } else {
-            Err(Error::NotFound(format!("{op} expects {m}")))
+            Err(Error::MethodNotAllowed(format!("{op} expects {m}")))
         }
     };
     let result: Result<Response, Error> = async {

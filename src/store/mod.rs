@@ -27,6 +27,21 @@ pub struct CredentialSpend {
     pub now: i64,
 }
 
+/// What an issuance uses up, recorded in the same transaction as the certificate.
+#[derive(Debug, Clone)]
+pub enum Consumes {
+    /// One use of an enrolment credential.
+    Credential(CredentialSpend),
+    /// The one renewal a certificate allows (RFC 7030 §4.2.2); identical retries are answered
+    /// with the same certificate.
+    Renewal {
+        /// The certificate being renewed.
+        old: Serial,
+        /// SHA-256 of the renewal CSR (hex).
+        csr_fingerprint: String,
+    },
+}
+
 /// Result of [`Store::insert_certificate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertOutcome {
@@ -36,18 +51,19 @@ pub enum InsertOutcome {
     SerialTaken,
     /// The credential already paid for this very CSR: here is that certificate's serial.
     AlreadyIssued(Serial),
-    /// The credential has no uses left, is disabled, expired or gone.
+    /// The credential has no uses left, is disabled, expired or gone; or the certificate to
+    /// renew was renewed already or revoked.
     CredentialUnusable,
 }
 
 /// The store. Every write that must survive a crash is followed by [`Store::flush`] before a
 /// client learns of it.
 pub trait Store: Send + Sync {
-    /// Inserts a certificate and its indexes, atomically with spending `spend` if given.
+    /// Inserts a certificate and its indexes, atomically with recording what it `consumes`.
     fn insert_certificate(
         &self,
         cert: &CertificateRecord,
-        spend: Option<&CredentialSpend>,
+        consumes: Option<&Consumes>,
     ) -> Result<InsertOutcome>;
     /// A certificate by serial.
     fn get_certificate(&self, serial: &Serial) -> Result<Option<CertificateRecord>>;

@@ -53,6 +53,9 @@ pub struct CertificateRecord {
     /// The ACME account that ordered it, if any (may revoke it, RFC 8555 §7.6).
     #[serde(default)]
     pub account: Option<AccountId>,
+    /// The renewal that replaced this certificate (EST simplereenroll), if any.
+    #[serde(default)]
+    pub renewed_by: Option<CredentialUse>,
     /// ARI (RFC 9773) renewal window set by an administrator: (start, end), unix seconds.
     #[serde(default)]
     pub renewal_window: Option<(i64, i64)>,

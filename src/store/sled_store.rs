@@ -10,8 +10,8 @@ use std::path::Path;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::{
-    AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialSpend,
-    CredentialUse, InsertOutcome, Store,
+    AdminTokenRecord, CertStatus, CertificateRecord, Consumes, CredentialRecord, CredentialUse,
+    InsertOutcome, Store,
 };
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, Serial};
@@ -113,7 +113,7 @@ impl Store for SledStore {
     fn insert_certificate(
         &self,
         cert: &CertificateRecord,
-        spend: Option<&CredentialSpend>,
+        consumes: Option<&Consumes>,
     ) -> Result<InsertOutcome> {
         let value = serde_json::to_vec(cert)?;
         let serial_key = cert.serial.as_bytes().to_vec();
@@ -129,36 +129,70 @@ impl Store for SledStore {
                 if certs.get(&serial_key)?.is_some() {
                     return Err(ConflictableTransactionError::Abort(Abort::SerialTaken));
                 }
-                if let Some(spend) = spend {
-                    let raw = credentials.get(spend.id.as_str().as_bytes())?.ok_or(
-                        ConflictableTransactionError::Abort(Abort::CredentialUnusable),
-                    )?;
-                    let mut cred: CredentialRecord = serde_json::from_slice(&raw).map_err(|e| {
-                        ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))
-                    })?;
-                    if let Some(u) = cred
-                        .uses
-                        .iter()
-                        .find(|u| u.csr_fingerprint == spend.csr_fingerprint)
-                    {
-                        return Err(ConflictableTransactionError::Abort(Abort::AlreadyIssued(
-                            u.serial.clone(),
-                        )));
+                let json_abort = |e: serde_json::Error| {
+                    ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))
+                };
+                match consumes {
+                    None => {}
+                    Some(Consumes::Credential(spend)) => {
+                        let raw = credentials.get(spend.id.as_str().as_bytes())?.ok_or(
+                            ConflictableTransactionError::Abort(Abort::CredentialUnusable),
+                        )?;
+                        let mut cred: CredentialRecord =
+                            serde_json::from_slice(&raw).map_err(json_abort)?;
+                        if let Some(u) = cred
+                            .uses
+                            .iter()
+                            .find(|u| u.csr_fingerprint == spend.csr_fingerprint)
+                        {
+                            return Err(ConflictableTransactionError::Abort(Abort::AlreadyIssued(
+                                u.serial.clone(),
+                            )));
+                        }
+                        if cred.uses_left == 0 || cred.disabled || cred.expires_at <= spend.now {
+                            return Err(ConflictableTransactionError::Abort(
+                                Abort::CredentialUnusable,
+                            ));
+                        }
+                        cred.uses_left -= 1;
+                        cred.uses.push(CredentialUse {
+                            csr_fingerprint: spend.csr_fingerprint.clone(),
+                            serial: cert.serial.clone(),
+                        });
+                        let v = serde_json::to_vec(&cred).map_err(json_abort)?;
+                        credentials.insert(spend.id.as_str().as_bytes(), v)?;
                     }
-                    if cred.uses_left == 0 || cred.disabled || cred.expires_at <= spend.now {
-                        return Err(ConflictableTransactionError::Abort(
-                            Abort::CredentialUnusable,
-                        ));
+                    Some(Consumes::Renewal {
+                        old,
+                        csr_fingerprint,
+                    }) => {
+                        let raw = certs.get(old.as_bytes())?.ok_or(
+                            ConflictableTransactionError::Abort(Abort::CredentialUnusable),
+                        )?;
+                        let mut prev: CertificateRecord =
+                            serde_json::from_slice(&raw).map_err(json_abort)?;
+                        if let Some(u) = &prev.renewed_by {
+                            if &u.csr_fingerprint == csr_fingerprint {
+                                return Err(ConflictableTransactionError::Abort(
+                                    Abort::AlreadyIssued(u.serial.clone()),
+                                ));
+                            }
+                            return Err(ConflictableTransactionError::Abort(
+                                Abort::CredentialUnusable,
+                            ));
+                        }
+                        if prev.status != CertStatus::Good {
+                            return Err(ConflictableTransactionError::Abort(
+                                Abort::CredentialUnusable,
+                            ));
+                        }
+                        prev.renewed_by = Some(CredentialUse {
+                            csr_fingerprint: csr_fingerprint.clone(),
+                            serial: cert.serial.clone(),
+                        });
+                        let v = serde_json::to_vec(&prev).map_err(json_abort)?;
+                        certs.insert(old.as_bytes(), v)?;
                     }
-                    cred.uses_left -= 1;
-                    cred.uses.push(CredentialUse {
-                        csr_fingerprint: spend.csr_fingerprint.clone(),
-                        serial: cert.serial.clone(),
-                    });
-                    let v = serde_json::to_vec(&cred).map_err(|e| {
-                        ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))
-                    })?;
-                    credentials.insert(spend.id.as_str().as_bytes(), v)?;
                 }
                 certs.insert(serial_key.as_slice(), value.as_slice())?;
                 by_subject.insert(sk.as_slice(), &[] as &[u8])?;
@@ -304,6 +338,7 @@ impl Store for SledStore {
 mod tests {
     use super::*;
     use crate::ids::ProfileName;
+    use crate::store::CredentialSpend;
 
     #[test]
     fn revoke_is_idempotent() {
@@ -343,6 +378,7 @@ mod tests {
             replaces: None,
             issued_at: 0,
             account: None,
+            renewed_by: None,
             renewal_window: None,
             der: vec![1, 2, 3],
         }
@@ -400,10 +436,12 @@ mod tests {
         let s = SledStore::open(dir.path()).unwrap();
         s.create_credential(&cred("u1", 1)).unwrap();
         assert!(s.create_credential(&cred("u1", 1)).is_err());
-        let spend = |fp: &str| CredentialSpend {
-            id: CredentialId::parse("u1").unwrap(),
-            csr_fingerprint: fp.into(),
-            now: 1,
+        let spend = |fp: &str| {
+            Consumes::Credential(CredentialSpend {
+                id: CredentialId::parse("u1").unwrap(),
+                csr_fingerprint: fp.into(),
+                now: 1,
+            })
         };
         assert_eq!(
             s.insert_certificate(&cert("0a", "dev1", 9), Some(&spend("aa")))
