@@ -20,6 +20,8 @@ pub mod scope {
     pub const READ: &str = "read";
     /// Create enrolment credentials and issue.
     pub const ISSUE: &str = "issue";
+    /// Revoke certificates.
+    pub const REVOKE: &str = "revoke";
 }
 
 /// The admin service.
@@ -119,6 +121,32 @@ impl Admin {
     /// `POST /api/v1/est/credentials`.
     pub fn create_est_credential(&self, req: NewEstCredential) -> Result<IssuedEstCredential> {
         credentials::create(&*self.store, &self.secrets, &self.cfg, req, now())
+    }
+
+    /// Revokes a certificate with an RFC 5280 §5.3.1 reason (idempotent) and answers its
+    /// record.
+    pub fn revoke(&self, serial_hex: &str, reason: &str) -> Result<CertificateView> {
+        const ALLOWED: &[&str] = &[
+            "unspecified",
+            "keyCompromise",
+            "affiliationChanged",
+            "superseded",
+            "cessationOfOperation",
+            "certificateHold",
+            "privilegeWithdrawn",
+        ];
+        if !ALLOWED.contains(&reason) {
+            return Err(Error::BadRequest(format!(
+                "reason must be one of {}",
+                ALLOWED.join(", ")
+            )));
+        }
+        let serial = Serial::parse_hex(serial_hex)?;
+        if self.store.revoke_certificate(&serial, now(), reason)? {
+            self.store.flush()?;
+            tracing::info!(serial = %serial, reason, "certificate revoked by an administrator");
+        }
+        self.certificate(serial_hex)
     }
 
     /// `GET /api/v1/certificates/<serial>`.

@@ -22,9 +22,21 @@ pub struct Config {
     /// Where the store, CA keys, TLS files, `ca-bundle.pem` and `admin-token` live.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
-    /// Public base URL used in certificates (CDP, AIA). Defaults to `https://<listen>`.
+    /// Public base URL clients use (directory, EST) and, without an HTTP listener, the one
+    /// certificates name for CRL, OCSP and caIssuers. Defaults to `https://<listen>`.
     #[serde(default)]
     pub public_base_url: Option<String>,
+    /// Optional plain-HTTP listener serving only CRLs, OCSP and CA certificates
+    /// (RFC 5280 §4.2.1.13, RFC 6960 Appendix A: relying parties fetch these over HTTP).
+    #[serde(default)]
+    pub http_listen: Option<SocketAddr>,
+    /// Public URL of the plain-HTTP listener, used in certificates when it is configured.
+    /// Defaults to `http://<http_listen>`.
+    #[serde(default)]
+    pub public_http_base_url: Option<String>,
+    /// CRL and OCSP settings.
+    #[serde(default)]
+    pub status: StatusConfig,
     /// The TLS listener's certificate.
     #[serde(default)]
     pub tls: TlsConfig,
@@ -43,6 +55,31 @@ pub struct Config {
     /// Certificate profiles by name; `device` and `person` exist unless overridden.
     #[serde(default)]
     pub profiles: BTreeMap<ProfileName, Profile>,
+}
+
+/// Revocation status service settings (CRL, OCSP).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusConfig {
+    /// CRL lifetime (nextUpdate − thisUpdate) in seconds; regenerated at half-life.
+    #[serde(default = "default_crl_validity")]
+    pub crl_validity_secs: u64,
+    /// OCSP response lifetime in seconds; cached responses are re-signed after a quarter.
+    #[serde(default = "default_ocsp_validity")]
+    pub ocsp_validity_secs: u64,
+    /// Ignore OCSP nonces, so every response can come from the cache (RFC 8954 allows it).
+    #[serde(default)]
+    pub ocsp_ignore_nonces: bool,
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        StatusConfig {
+            crl_validity_secs: default_crl_validity(),
+            ocsp_validity_secs: default_ocsp_validity(),
+            ocsp_ignore_nonces: false,
+        }
+    }
 }
 
 /// ACME settings.
@@ -497,6 +534,40 @@ impl Config {
         }
     }
 
+    /// Base URL of the status endpoints (CRL, OCSP, CA certificates) named in certificates.
+    pub fn status_base_url(&self) -> String {
+        if let Some(u) = &self.public_http_base_url {
+            return u.trim_end_matches('/').to_owned();
+        }
+        match self.http_listen {
+            Some(a) => {
+                let host = if a.ip().is_unspecified() || a.ip().is_loopback() {
+                    "localhost".to_owned()
+                } else if a.is_ipv6() {
+                    format!("[{}]", a.ip())
+                } else {
+                    a.ip().to_string()
+                };
+                format!("http://{host}:{}", a.port())
+            }
+            None => self.base_url(),
+        }
+    }
+
+    /// Gives every profile without explicit URLs the server's own CRL, OCSP and caIssuers
+    /// URLs, so certificates from every channel carry working CDP and AIA extensions. An
+    /// explicit empty string leaves the extension out.
+    pub fn apply_status_defaults(&mut self) {
+        let base = self.status_base_url();
+        for p in self.profiles.values_mut() {
+            p.crl_url
+                .get_or_insert_with(|| format!("{base}/crl/issuing.crl"));
+            p.ocsp_url.get_or_insert_with(|| format!("{base}/ocsp"));
+            p.ca_issuers_url
+                .get_or_insert_with(|| format!("{base}/ca/issuing.crt"));
+        }
+    }
+
     /// Profile by name.
     pub fn profile(&self, name: &ProfileName) -> Result<&Profile> {
         self.profiles
@@ -519,6 +590,9 @@ fn unreachable_default() -> Config {
         listen: default_listen(),
         data_dir: default_data_dir(),
         public_base_url: None,
+        http_listen: None,
+        public_http_base_url: None,
+        status: StatusConfig::default(),
         tls: TlsConfig::default(),
         ca: CaConfig::default(),
         limits: Limits::default(),
@@ -563,6 +637,12 @@ fn default_profile() -> ProfileName {
 }
 fn default_cred_ttl() -> u64 {
     7 * 24 * 3600
+}
+fn default_crl_validity() -> u64 {
+    24 * 3600
+}
+fn default_ocsp_validity() -> u64 {
+    24 * 3600
 }
 fn yes() -> bool {
     true

@@ -26,4 +26,5 @@ pub mod http;
 pub mod ids;
 pub mod registry;
 pub mod server;
+pub mod status;
 pub mod store;

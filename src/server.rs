@@ -96,7 +96,10 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
     if created {
         match import {
             Some(i) => Ca::import(&paths.dir, &i.cert, &i.key)?,
-            None => Ca::create(&paths.dir, &cfg.ca)?,
+            None => {
+                let root_crl = format!("{}/crl/root.crl", cfg.status_base_url());
+                Ca::create(&paths.dir, &cfg.ca, Some(&root_crl))?
+            }
         }
     } else if import.is_some() {
         return Err(Error::BadRequest(format!(
@@ -210,6 +213,7 @@ pub async fn run(
 ) -> Result<()> {
     let init = initialise(&cfg, None)?;
     cfg.listen = listener.local_addr()?;
+    cfg.apply_status_defaults();
     let cfg = Arc::new(cfg);
     let store: Arc<dyn Store> = init.store.clone();
     let est = Arc::new(Est::new(
@@ -243,7 +247,32 @@ pub async fn run(
     let mut anchors: Vec<Vec<u8>> = init.ca.chain().to_vec();
     anchors.extend(est.bootstrap_anchors());
     let tls = http::tls::server_config(&init.tls_cert_pem, &init.tls_key_pem, &anchors)?;
-    let router = http::router(AppState { est, admin, acme }, cfg.limits.max_body_bytes);
+    let status = http::status::StatusState {
+        status: Arc::new(crate::status::StatusService::new(
+            init.ca.clone(),
+            store.clone(),
+            cfg.status.clone(),
+        )?),
+        issuing_der: Arc::new(init.ca.issuing_der().to_vec()),
+        root_der: Arc::new(init.ca.root_der().to_vec()),
+    };
+    if let Some(addr) = cfg.http_listen {
+        let plain = tokio::net::TcpListener::bind(addr).await?;
+        let router = http::status_router(status.clone());
+        tracing::info!(listen = %plain.local_addr()?, "plain-HTTP status listener (CRL, OCSP, CA certificates)");
+        tokio::spawn(http::tls::serve_plain(plain, router));
+    }
+    if cfg.public_base_url.is_none() && !cfg.listen.ip().is_loopback() {
+        tracing::warn!(
+            "public_base_url is not set: certificates name {} for CRL and OCSP; set it explicitly, these URLs must last as long as the certificates",
+            cfg.status_base_url()
+        );
+    }
+    let router = http::router(
+        AppState { est, admin, acme },
+        status,
+        cfg.limits.max_body_bytes,
+    );
     println!("{}", banner(&cfg, &init.paths));
     tracing::info!(listen = %cfg.listen, "serving");
     let result = http::tls::serve(listener, tls, router, cfg.limits.clone(), shutdown).await;

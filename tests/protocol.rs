@@ -43,3 +43,10 @@ fn est_curl_openssl() {
 fn persistence_kill_9() {
     run_script("persistence.sh");
 }
+
+/// `protocol-tests/status.sh`: CRL and OCSP with openssl and curl over the plain-HTTP status
+/// listener — good, revoked with reason, GET form, CRL checks, malformed requests.
+#[test]
+fn status_crl_ocsp() {
+    run_script("status.sh");
+}

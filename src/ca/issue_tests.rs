@@ -19,7 +19,7 @@ fn test_ca(kt: KeyType) -> (tempfile::TempDir, Ca) {
         key_type: kt,
         ..CaConfig::default()
     };
-    Ca::create(dir.path(), &cfg).unwrap();
+    Ca::create(dir.path(), &cfg, Some("http://ca.example/crl/root.crl")).unwrap();
     let ca = Ca::load(dir.path()).unwrap();
     (dir, ca)
 }

@@ -2,8 +2,10 @@
 //!
 //! Nothing here knows about HTTP or about which protocol asked for a certificate.
 
+pub mod crl;
 pub mod csr;
 pub mod keys;
+pub mod ocsp;
 pub mod pkcs7;
 pub mod profile;
 pub mod serial;
@@ -35,6 +37,8 @@ pub struct Ca {
     issuer_name: String,
     /// The issuing CA's key type, for csrattrs and logs.
     key_type: KeyType,
+    /// The root CA (when enrolld holds its key), to sign the root CRL.
+    root: Option<Issuer<'static, KeyPair>>,
 }
 
 /// Everything that goes into one end-entity certificate. The caller decided the names.
@@ -89,7 +93,9 @@ impl CaPaths {
 
 impl Ca {
     /// Creates a root and an issuing CA under `dir` (which must not contain one).
-    pub fn create(dir: &Path, cfg: &CaConfig) -> Result<()> {
+    /// `root_crl_url` becomes the issuing CA certificate's CRL distribution point (relying
+    /// parties such as Windows NPS check the whole chain).
+    pub fn create(dir: &Path, cfg: &CaConfig, root_crl_url: Option<&str>) -> Result<()> {
         let paths = CaPaths::new(dir);
         std::fs::create_dir_all(dir.join("ca"))?;
         let now = OffsetDateTime::now_utc();
@@ -124,6 +130,11 @@ impl Ca {
             KeyUsagePurpose::CrlSign,
         ];
         inter.use_authority_key_identifier_extension = true;
+        if let Some(url) = root_crl_url {
+            inter.crl_distribution_points = vec![CrlDistributionPoint {
+                uris: vec![url.to_owned()],
+            }];
+        }
         let inter_cert = inter.signed_by(&issuing_key, &root_issuer)?;
 
         keys::write_secret_file(
@@ -192,11 +203,22 @@ impl Ca {
         let issuer_name = parsed.subject().to_string();
         let key_type = key_type_of_cert(&parsed)?;
         let issuer = Issuer::from_ca_cert_der(&issuing.clone().into(), key)?;
+        let root = match (paths.root_key.exists(), chain.last()) {
+            (true, Some(root_der)) if chain.len() > 1 => {
+                let root_key = keys::load_pem(&paths.root_key)?;
+                Some(Issuer::from_ca_cert_der(
+                    &root_der.clone().into(),
+                    root_key,
+                )?)
+            }
+            _ => None,
+        };
         Ok(Ca {
             issuer,
             chain,
             issuer_name,
             key_type,
+            root,
         })
     }
 
@@ -285,6 +307,28 @@ impl Ca {
         self.key_type
     }
 
+    /// rcgen's issuing CA, for CRLs.
+    pub(crate) fn issuer(&self) -> &Issuer<'static, KeyPair> {
+        &self.issuer
+    }
+
+    /// rcgen's root CA, when its key is here.
+    pub(crate) fn root_issuer(&self) -> Option<&Issuer<'static, KeyPair>> {
+        self.root.as_ref()
+    }
+
+    /// DER of the root (last certificate of the chain).
+    pub fn root_der(&self) -> &[u8] {
+        self.chain.last().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Signs `msg` with the issuing CA key; returns (AlgorithmIdentifier DER, signature).
+    pub fn sign_raw(&self, msg: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+        use rcgen::SigningKey;
+        let sig = self.issuer.key().sign(msg)?;
+        Ok((signature_algorithm_id(self.key_type), sig))
+    }
+
     /// PEM of every CA certificate: what `ca-bundle.pem` holds.
     pub fn bundle_pem(&self) -> String {
         self.chain
@@ -293,6 +337,27 @@ impl Ca {
             .map(|c| pem_encode("CERTIFICATE", c))
             .collect()
     }
+}
+
+/// The AlgorithmIdentifier (DER) of signatures made by a CA key of type `kt`.
+pub fn signature_algorithm_id(kt: KeyType) -> Vec<u8> {
+    use yasna::models::ObjectIdentifier;
+    let (oid, null): (&[u64], bool) = match kt {
+        KeyType::P256 => (&[1, 2, 840, 10045, 4, 3, 2], false),
+        KeyType::P384 => (&[1, 2, 840, 10045, 4, 3, 3], false),
+        KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+            (&[1, 2, 840, 113549, 1, 1, 11], true)
+        }
+        KeyType::Ed25519 => (&[1, 3, 101, 112], false),
+    };
+    yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_oid(&ObjectIdentifier::from_slice(oid));
+            if null {
+                w.next().write_null();
+            }
+        })
+    })
 }
 
 fn dn(cn: &str, org: &str) -> DistinguishedName {

@@ -161,6 +161,38 @@ pub async fn set_renewal_window(
     }
 }
 
+/// `POST /api/v1/certificates/{serial}/revoke` with `{"reason": "<RFC 5280 name>"}`:
+/// idempotent; answers the certificate record.
+pub async fn revoke_certificate(
+    State(s): State<AppState>,
+    Path(serial): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Req {
+        #[serde(default)]
+        reason: Option<String>,
+    }
+    let r = blocking(move || {
+        s.admin.authorize(bearer(&headers), scope::REVOKE)?;
+        let has_body = body.as_ref().is_ok_and(|b| !b.is_empty());
+        let req: Req = if has_body {
+            json_body(&headers, body)?
+        } else {
+            Req { reason: None }
+        };
+        s.admin
+            .revoke(&serial, req.reason.as_deref().unwrap_or("unspecified"))
+    })
+    .await;
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => problem_response(&e),
+    }
+}
+
 /// Anything else under `/api/`.
 pub async fn not_found() -> Response {
     problem_response(&Error::NotFound("no such endpoint".into()))

@@ -4,6 +4,7 @@ pub mod acme;
 pub mod admin;
 pub mod errors;
 pub mod est;
+pub mod status;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -44,8 +45,8 @@ pub struct ConnInfo {
     pub tls_exporter: Option<Vec<u8>>,
 }
 
-/// Builds the router.
-pub fn router(state: AppState, max_body: usize) -> Router {
+/// Builds the router of the HTTPS listener.
+pub fn router(state: AppState, status: status::StatusState, max_body: usize) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/.well-known/est/{op}", any(est::default_label))
@@ -68,10 +69,22 @@ pub fn router(state: AppState, max_body: usize) -> Router {
             post(admin::set_renewal_window),
         )
         .route("/api/v1/certificates/{serial}", get(admin::get_certificate))
+        .route(
+            "/api/v1/certificates/{serial}/revoke",
+            post(admin::revoke_certificate),
+        )
         .route("/api/{*rest}", any(admin::not_found))
+        .with_state(state)
+        .merge(status::routes(status))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(request_id))
-        .with_state(state)
+}
+
+/// The router of the optional plain-HTTP listener: status routes only.
+pub fn status_router(status: status::StatusState) -> Router {
+    status::routes(status)
+        .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(middleware::from_fn(request_id))
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);

@@ -54,6 +54,36 @@ pub fn server_config(
     Ok(Arc::new(cfg))
 }
 
+/// Serves `router` over plain HTTP/1.1 (the status listener) until the process ends.
+pub async fn serve_plain(listener: TcpListener, router: Router) {
+    loop {
+        let Ok((tcp, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let router = router.clone();
+        tokio::spawn(async move {
+            let info = Arc::new(ConnInfo {
+                peer,
+                client_cert: None,
+                tls_exporter: None,
+            });
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(info.clone());
+                    router.clone().oneshot(req)
+                },
+            );
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10));
+            let _ = builder.serve_connection(TokioIo::new(tcp), svc).await;
+        });
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests
 /// finish (up to 30 s).
 pub async fn serve(

@@ -86,6 +86,16 @@ pub trait Store: Send + Sync {
     /// Replaces a certificate record's mutable fields (status, renewal window), compare-and-swap
     /// on the previous record.
     fn update_certificate(&self, old: &CertificateRecord, new: &CertificateRecord) -> Result<()>;
+    /// Calls `f(serial, revoked_at, reason, not_after)` for every revoked certificate.
+    fn scan_revoked(&self, f: &mut dyn FnMut(Serial, i64, &str, i64)) -> Result<()>;
+    /// The status of a serial without loading its record: `None` if unknown, `Some(None)` if
+    /// good, `Some(Some((revoked_at, reason)))` if revoked (the OCSP fast path).
+    #[allow(clippy::type_complexity)]
+    fn revocation_of(&self, serial: &Serial) -> Result<Option<Option<(i64, String)>>>;
+    /// A counter bumped by every revocation, so status caches know when to look again.
+    fn revocation_epoch(&self) -> Result<u64>;
+    /// The next value of a monotonic counter (CRL numbers), durable after [`Store::flush`].
+    fn next_counter(&self, name: &str) -> Result<u64>;
     /// Calls `f` for every certificate record, in serial order, until it returns false.
     fn scan_certificates(&self, f: &mut dyn FnMut(CertificateRecord) -> bool) -> Result<()>;
     /// Makes every write so far durable (fsync).

@@ -30,6 +30,10 @@ pub struct SledStore {
     credentials: sled::Tree,
     /// id → AdminTokenRecord (JSON).
     admin_tokens: sled::Tree,
+    /// serial → revoked_at(be i64) ‖ not_after(be i64) ‖ reason: the CRL's source.
+    revoked: sled::Tree,
+    /// Counters: revocation epoch, CRL numbers.
+    meta: sled::Tree,
     /// ACME trees.
     pub(super) acme: AcmeTrees,
 }
@@ -63,6 +67,8 @@ impl SledStore {
             by_expiry: db.open_tree("certs_by_expiry")?,
             credentials: db.open_tree("credentials")?,
             admin_tokens: db.open_tree("admin_tokens")?,
+            revoked: db.open_tree("revoked")?,
+            meta: db.open_tree("meta")?,
             acme: AcmeTrees {
                 eab_keys: db.open_tree("acme_eab_keys")?,
                 accounts: db.open_tree("acme_accounts")?,
@@ -101,6 +107,9 @@ pub(super) fn expiry_key(not_after: i64, serial: &Serial) -> Vec<u8> {
     k.extend_from_slice(serial.as_bytes());
     k
 }
+
+/// Meta key of the revocation epoch.
+const EPOCH: &[u8] = b"revocation_epoch";
 
 enum Abort {
     SerialTaken,
@@ -290,12 +299,27 @@ impl Store for SledStore {
                 reason: reason.to_owned(),
             };
             let new = serde_json::to_vec(&rec)?;
-            if self
-                .certs
-                .compare_and_swap(serial.as_bytes(), Some(old_raw), Some(new))?
-                .is_ok()
-            {
-                return Ok(true);
+            let mut entry = at.to_be_bytes().to_vec();
+            entry.extend_from_slice(&rec.not_after.to_be_bytes());
+            entry.extend_from_slice(reason.as_bytes());
+            let res =
+                (&self.certs, &self.revoked, &self.meta).transaction(|(certs, revoked, meta)| {
+                    if certs.get(serial.as_bytes())?.as_deref() != Some(&old_raw[..]) {
+                        return Err(ConflictableTransactionError::Abort(()));
+                    }
+                    certs.insert(serial.as_bytes(), new.as_slice())?;
+                    revoked.insert(serial.as_bytes(), entry.as_slice())?;
+                    let epoch = meta
+                        .get(EPOCH)?
+                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                        .map_or(0, u64::from_be_bytes);
+                    meta.insert(EPOCH, &(epoch + 1).to_be_bytes())?;
+                    Ok(())
+                });
+            match res {
+                Ok(()) => return Ok(true),
+                Err(TransactionError::Abort(())) => continue,
+                Err(TransactionError::Storage(e)) => return Err(e.into()),
             }
         }
     }
@@ -316,6 +340,59 @@ impl Store for SledStore {
                 Some(serde_json::to_vec(new)?),
             )?
             .map_err(|_| Error::Conflict("certificate changed concurrently".into()))
+    }
+
+    fn scan_revoked(&self, f: &mut dyn FnMut(Serial, i64, &str, i64)) -> Result<()> {
+        for kv in self.revoked.iter() {
+            let (k, v) = kv?;
+            if v.len() < 16 {
+                return Err(Error::Internal("corrupt revoked entry".into()));
+            }
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&v[..8]);
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&v[8..16]);
+            let reason = std::str::from_utf8(&v[16..]).unwrap_or("unspecified");
+            f(
+                Serial::from_bytes(&k)?,
+                i64::from_be_bytes(a),
+                reason,
+                i64::from_be_bytes(b),
+            );
+        }
+        Ok(())
+    }
+
+    fn revocation_of(&self, serial: &Serial) -> Result<Option<Option<(i64, String)>>> {
+        if let Some(v) = self.revoked.get(serial.as_bytes())? {
+            if v.len() >= 16 {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(&v[..8]);
+                let reason = String::from_utf8_lossy(&v[16..]).to_string();
+                return Ok(Some(Some((i64::from_be_bytes(a), reason))));
+            }
+        }
+        Ok(self.certs.contains_key(serial.as_bytes())?.then_some(None))
+    }
+
+    fn revocation_epoch(&self) -> Result<u64> {
+        Ok(self
+            .meta
+            .get(EPOCH)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    fn next_counter(&self, name: &str) -> Result<u64> {
+        let key = format!("counter:{name}");
+        let v = self.meta.update_and_fetch(key.as_bytes(), |old| {
+            let n = old
+                .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        Ok(v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(1, u64::from_be_bytes))
     }
 
     fn scan_certificates(&self, f: &mut dyn FnMut(CertificateRecord) -> bool) -> Result<()> {

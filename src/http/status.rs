@@ -1,0 +1,215 @@
+//! Status routes for relying parties: CRLs, OCSP (GET and POST) and CA certificates. Served on
+//! the HTTPS listener and, when configured, on the plain-HTTP listener (which serves only these).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64ct::{Base64, Encoding};
+
+use crate::status::{CachedCrl, StatusService};
+
+/// Shared state of the status routes.
+#[derive(Clone)]
+pub struct StatusState {
+    /// CRL and OCSP.
+    pub status: Arc<StatusService>,
+    /// DER of the issuing CA and root certificates.
+    pub issuing_der: Arc<Vec<u8>>,
+    /// DER of the root.
+    pub root_der: Arc<Vec<u8>>,
+}
+
+/// The status routes (mounted on both listeners).
+pub fn routes(state: StatusState) -> Router {
+    Router::new()
+        .route("/crl/issuing.crl", get(issuing_crl))
+        .route("/crl/root.crl", get(root_crl))
+        .route("/ca/issuing.crt", get(issuing_cert))
+        .route("/ca/root.crt", get(root_cert))
+        .route("/ocsp", post(ocsp_post))
+        .route("/ocsp/", post(ocsp_post))
+        .route("/ocsp/{*req}", get(ocsp_get))
+        .with_state(state)
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn crl_response(c: &CachedCrl, headers: &HeaderMap) -> Response {
+    let max_age = (c.next_update - now()).clamp(0, 300);
+    let cache = format!("public, max-age={max_age}, no-transform");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == c.etag)
+    {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [
+                (header::ETAG, c.etag.clone()),
+                (header::CACHE_CONTROL, cache),
+            ],
+        )
+            .into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "application/pkix-crl".to_owned()),
+            (header::ETAG, c.etag.clone()),
+            (header::CACHE_CONTROL, cache),
+        ],
+        c.der.clone(),
+    )
+        .into_response()
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "status temporarily unavailable\n",
+    )
+        .into_response()
+}
+
+async fn issuing_crl(State(s): State<StatusState>, headers: HeaderMap) -> Response {
+    let svc = s.status.clone();
+    match tokio::task::spawn_blocking(move || svc.issuing_crl()).await {
+        Ok(Ok(c)) => crl_response(&c, &headers),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "CRL generation failed");
+            unavailable()
+        }
+        Err(_) => unavailable(),
+    }
+}
+
+async fn root_crl(State(s): State<StatusState>, headers: HeaderMap) -> Response {
+    let svc = s.status.clone();
+    match tokio::task::spawn_blocking(move || svc.root_crl()).await {
+        Ok(Ok(Some(c))) => crl_response(&c, &headers),
+        Ok(Ok(None)) => (
+            StatusCode::NOT_FOUND,
+            "the root key is not held by this server\n",
+        )
+            .into_response(),
+        _ => unavailable(),
+    }
+}
+
+fn cert_response(der: &[u8]) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/pkix-cert"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        der.to_vec(),
+    )
+        .into_response()
+}
+
+async fn issuing_cert(State(s): State<StatusState>) -> Response {
+    cert_response(&s.issuing_der)
+}
+
+async fn root_cert(State(s): State<StatusState>) -> Response {
+    cert_response(&s.root_der)
+}
+
+/// Largest OCSP request accepted.
+const MAX_OCSP_REQUEST: usize = 8 * 1024;
+
+fn ocsp_response(der: Arc<Vec<u8>>, next_update: Option<i64>, cacheable: bool) -> Response {
+    let mut r = (
+        [(header::CONTENT_TYPE, "application/ocsp-response")],
+        (*der).clone(),
+    )
+        .into_response();
+    if let (true, Some(nu)) = (cacheable, next_update) {
+        // RFC 5019 §6.2: GET responses may be cached until shortly before nextUpdate.
+        let max_age = ((nu - now()) / 4).clamp(0, 3600);
+        if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}, no-transform")) {
+            r.headers_mut().insert(header::CACHE_CONTROL, v);
+        }
+    } else {
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    r
+}
+
+fn malformed() -> Response {
+    ocsp_response(
+        Arc::new(crate::ca::ocsp::error_response(
+            crate::ca::ocsp::OcspError::MalformedRequest,
+        )),
+        None,
+        false,
+    )
+}
+
+/// `POST /ocsp` with `application/ocsp-request`.
+async fn ocsp_post(State(s): State<StatusState>, body: Result<Bytes, BytesRejection>) -> Response {
+    let Ok(body) = body else { return malformed() };
+    if body.len() > MAX_OCSP_REQUEST {
+        return malformed();
+    }
+    let svc = s.status.clone();
+    match tokio::task::spawn_blocking(move || svc.ocsp(&body)).await {
+        Ok((der, _)) => ocsp_response(der, None, false),
+        Err(_) => unavailable(),
+    }
+}
+
+/// `GET /ocsp/{base64}` (RFC 6960 Appendix A.1): the base64 may contain `/` and be
+/// percent-encoded.
+async fn ocsp_get(State(s): State<StatusState>, Path(req): Path<String>) -> Response {
+    if req.len() > MAX_OCSP_REQUEST * 2 {
+        return malformed();
+    }
+    let decoded = percent_decode(&req);
+    let Ok(der) = Base64::decode_vec(decoded.trim()) else {
+        return malformed();
+    };
+    let svc = s.status.clone();
+    match tokio::task::spawn_blocking(move || svc.ocsp(&der)).await {
+        Ok((der, next)) => ocsp_response(der, next, true),
+        Err(_) => unavailable(),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("ab%2Fcd%2b%3D"), "ab/cd+=");
+        assert_eq!(percent_decode("%zz%"), "%zz%");
+        assert_eq!(percent_decode("x%2"), "x%2");
+    }
+}

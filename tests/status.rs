@@ -1,0 +1,279 @@
+//! CRL and OCSP black-box tests (RFC 5280 §5, RFC 6960) on a server bound to 127.0.0.1:0.
+
+mod common;
+
+use common::*;
+use rcgen::KeyPair;
+use serde_json::json;
+use yasna::models::ObjectIdentifier;
+use yasna::Tag;
+
+const SHA1: &[u64] = &[1, 3, 14, 3, 2, 26];
+const SHA256: &[u64] = &[2, 16, 840, 1, 101, 3, 4, 2, 1];
+
+async fn enrol(s: &Server, cn: &str) -> Vec<u8> {
+    let (u, p) = s.credential(json!({"common_name": cn})).await;
+    let r = s
+        .client()
+        .post(s.url("/.well-known/est/simpleenroll"))
+        .basic_auth(u, Some(p))
+        .header("content-type", "application/pkcs10")
+        .body(b64(&csr(&KeyPair::generate().unwrap(), None, &[])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    certs_from_pkcs7(&r.text().await.unwrap()).remove(0)
+}
+
+fn issuing(s: &Server) -> Vec<u8> {
+    enrolld::ca::pem_certs(&String::from_utf8(s.ca_bundle()).unwrap())
+        .unwrap()
+        .remove(1)
+}
+
+/// An OCSP request for `serials` of `issuer_der` with `hash`, and a nonce if given.
+fn ocsp_request(
+    issuer_der: &[u8],
+    serials: &[Vec<u8>],
+    sha256: bool,
+    nonce: Option<&[u8]>,
+) -> Vec<u8> {
+    let (_, c) = x509_parser::parse_x509_certificate(issuer_der).unwrap();
+    let alg = if sha256 {
+        &aws_lc_rs::digest::SHA256
+    } else {
+        &aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY
+    };
+    let name_hash = aws_lc_rs::digest::digest(alg, c.subject().as_raw());
+    let key_hash = aws_lc_rs::digest::digest(alg, &c.public_key().subject_public_key.data);
+    yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_sequence(|w| {
+                w.next().write_sequence(|w| {
+                    for serial in serials {
+                        w.next().write_sequence(|w| {
+                            w.next().write_sequence(|w| {
+                                w.next().write_sequence(|w| {
+                                    w.next().write_oid(&ObjectIdentifier::from_slice(if sha256 {
+                                        SHA256
+                                    } else {
+                                        SHA1
+                                    }));
+                                    w.next().write_null();
+                                });
+                                w.next().write_bytes(name_hash.as_ref());
+                                w.next().write_bytes(key_hash.as_ref());
+                                w.next().write_bigint_bytes(serial, true);
+                            });
+                        });
+                    }
+                });
+                if let Some(n) = nonce {
+                    w.next().write_tagged(Tag::context(2), |w| {
+                        w.write_sequence(|w| {
+                            w.next().write_sequence(|w| {
+                                w.next().write_oid(&ObjectIdentifier::from_slice(&[
+                                    1, 3, 6, 1, 5, 5, 7, 48, 1, 2,
+                                ]));
+                                w.next()
+                                    .write_bytes(&yasna::construct_der(|w| w.write_bytes(n)));
+                            });
+                        });
+                    });
+                }
+            });
+        })
+    })
+}
+
+async fn post_ocsp(s: &Server, req: Vec<u8>) -> Vec<u8> {
+    let r = s
+        .client()
+        .post(s.url("/ocsp"))
+        .header("content-type", "application/ocsp-request")
+        .body(req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/ocsp-response");
+    r.bytes().await.unwrap().to_vec()
+}
+
+/// Finds the DER of `needle` TLV inside `hay`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn serial_bytes(der: &[u8]) -> Vec<u8> {
+    let (_, c) = x509_parser::parse_x509_certificate(der).unwrap();
+    c.raw_serial().to_vec()
+}
+
+#[tokio::test]
+async fn ocsp_good_revoked_unknown_with_both_hashes_and_nonce() {
+    let s = Server::start("").await;
+    let a = enrol(&s, "a").await;
+    let b = enrol(&s, "b").await;
+    let iss = issuing(&s);
+    for sha256 in [false, true] {
+        let resp = post_ocsp(&s, ocsp_request(&iss, &[serial_bytes(&a)], sha256, None)).await;
+        assert_eq!(
+            &resp[..5],
+            &[0x30, 0x82, resp[2], resp[3], 0x0a],
+            "successful, with bytes"
+        );
+        // good [0] IMPLICIT NULL
+        assert!(contains(&resp, &[0x80, 0x00]), "good");
+    }
+    let r = s
+        .client()
+        .post(s.url(&format!("/api/v1/certificates/{}/revoke", serial_hex(&a))))
+        .bearer_auth(s.admin_token())
+        .json(&json!({"reason": "cessationOfOperation"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let resp = post_ocsp(&s, ocsp_request(&iss, &[serial_bytes(&a)], true, None)).await;
+    // revoked [1] with reason [0] EXPLICIT ENUMERATED 5
+    assert!(
+        contains(&resp, &[0xa0, 0x03, 0x0a, 0x01, 0x05]),
+        "revoked with reason 5"
+    );
+    // Two certificates and an unknown serial in one request, with a nonce echoed.
+    let nonce = [0x42u8; 16];
+    let resp = post_ocsp(
+        &s,
+        ocsp_request(
+            &iss,
+            &[serial_bytes(&a), serial_bytes(&b), vec![0x01, 0x02, 0x03]],
+            false,
+            Some(&nonce),
+        ),
+    )
+    .await;
+    assert!(contains(&resp, &nonce), "nonce echoed");
+    assert!(contains(&resp, &[0x82, 0x00]), "unknown");
+    // RFC 8954: a nonce over 32 octets is malformed.
+    let resp = post_ocsp(
+        &s,
+        ocsp_request(&iss, &[serial_bytes(&b)], false, Some(&[1u8; 33])),
+    )
+    .await;
+    assert_eq!(resp, vec![0x30, 0x03, 0x0a, 0x01, 0x01]);
+    // Another issuer: unauthorized (6).
+    let resp = post_ocsp(&s, ocsp_request(&a, &[serial_bytes(&b)], false, None)).await;
+    assert_eq!(resp, vec![0x30, 0x03, 0x0a, 0x01, 0x06]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn crl_numbers_increase_and_revocations_appear_at_once() {
+    let s = Server::start("").await;
+    let a = enrol(&s, "c1").await;
+    let get = || async {
+        let r = s
+            .client()
+            .get(s.url("/crl/issuing.crl"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/pkix-crl");
+        r.bytes().await.unwrap().to_vec()
+    };
+    let crl1 = get().await;
+    let (_, c1) = x509_parser::parse_x509_crl(&crl1).unwrap();
+    assert_eq!(c1.iter_revoked_certificates().count(), 0);
+    let n1 = c1.crl_number().unwrap().clone();
+    // Unchanged: served from cache (same number).
+    let crl_again = get().await;
+    let (_, again) = x509_parser::parse_x509_crl(&crl_again).unwrap();
+    assert_eq!(again.crl_number().unwrap(), &n1);
+    s.client()
+        .post(s.url(&format!("/api/v1/certificates/{}/revoke", serial_hex(&a))))
+        .bearer_auth(s.admin_token())
+        .json(&json!({"reason": "keyCompromise"}))
+        .send()
+        .await
+        .unwrap();
+    let crl2 = get().await;
+    let (_, c2) = x509_parser::parse_x509_crl(&crl2).unwrap();
+    assert!(c2.crl_number().unwrap() > &n1);
+    let revoked: Vec<_> = c2.iter_revoked_certificates().collect();
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].raw_serial(), serial_bytes(&a).as_slice());
+    // Signed by the issuing CA.
+    let iss = issuing(&s);
+    let (_, ic) = x509_parser::parse_x509_certificate(&iss).unwrap();
+    c2.verify_signature(ic.public_key()).unwrap();
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn acme_revocation_shows_in_crl_and_ocsp() {
+    use instant_acme::{
+        Account, ExternalAccountKey, Identifier, NewAccount, NewOrder, RetryPolicy,
+    };
+    let s = Server::start("").await;
+    let (kid, key) = s
+        .eab(json!({"allowed_identifiers": [{"type": "dns", "value": "rv.fleet.example"}]}))
+        .await;
+    let (acct, _) = Account::builder_with_root(s.data("ca-bundle.pem"))
+        .unwrap()
+        .create(
+            &NewAccount {
+                contact: &[],
+                terms_of_service_agreed: true,
+                only_return_existing: false,
+            },
+            s.url("/acme/directory"),
+            Some(&ExternalAccountKey::new(kid, &key)),
+        )
+        .await
+        .unwrap();
+    let ids = [Identifier::Dns("rv.fleet.example".into())];
+    let mut order = acct.new_order(&NewOrder::new(&ids)).await.unwrap();
+    order
+        .finalize_csr(&csr(
+            &KeyPair::generate().unwrap(),
+            None,
+            &["rv.fleet.example"],
+        ))
+        .await
+        .unwrap();
+    let chain = order
+        .poll_certificate(&RetryPolicy::default())
+        .await
+        .unwrap();
+    let der = enrolld::ca::pem_certs(&chain).unwrap().remove(0);
+    acct.revoke(&instant_acme::RevocationRequest {
+        certificate: &rustls_pki_types::CertificateDer::from(der.clone()),
+        reason: Some(instant_acme::RevocationReason::Superseded),
+    })
+    .await
+    .unwrap();
+    let resp = post_ocsp(
+        &s,
+        ocsp_request(&issuing(&s), &[serial_bytes(&der)], false, None),
+    )
+    .await;
+    assert!(
+        contains(&resp, &[0xa0, 0x03, 0x0a, 0x01, 0x04]),
+        "revoked, superseded"
+    );
+    let r = s
+        .client()
+        .get(s.url("/crl/issuing.crl"))
+        .send()
+        .await
+        .unwrap();
+    let crl = r.bytes().await.unwrap();
+    let (_, c) = x509_parser::parse_x509_crl(&crl).unwrap();
+    assert!(c
+        .iter_revoked_certificates()
+        .any(|e| e.raw_serial() == serial_bytes(&der).as_slice()));
+    s.stop().await;
+}
