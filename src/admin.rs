@@ -125,7 +125,7 @@ impl Admin {
 
     /// Revokes a certificate with an RFC 5280 §5.3.1 reason (idempotent) and answers its
     /// record.
-    pub fn revoke(&self, serial_hex: &str, reason: &str) -> Result<CertificateView> {
+    pub fn revoke(&self, actor: &str, serial_hex: &str, reason: &str) -> Result<CertificateView> {
         const ALLOWED: &[&str] = &[
             "unspecified",
             "keyCompromise",
@@ -145,6 +145,14 @@ impl Admin {
         if self.store.revoke_certificate(&serial, now(), reason)? {
             self.store.flush()?;
             tracing::info!(serial = %serial, reason, "certificate revoked by an administrator");
+            let _ = self.store.append_audit(
+                actor,
+                "certificate.revoke",
+                &serial.to_hex(),
+                "ok",
+                reason,
+                now(),
+            );
         }
         self.certificate(serial_hex)
     }

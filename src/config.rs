@@ -37,6 +37,9 @@ pub struct Config {
     /// CRL and OCSP settings.
     #[serde(default)]
     pub status: StatusConfig,
+    /// Registry (people and devices) settings.
+    #[serde(default)]
+    pub registry: RegistryConfig,
     /// The TLS listener's certificate.
     #[serde(default)]
     pub tls: TlsConfig,
@@ -55,6 +58,24 @@ pub struct Config {
     /// Certificate profiles by name; `device` and `person` exist unless overridden.
     #[serde(default)]
     pub profiles: BTreeMap<ProfileName, Profile>,
+}
+
+/// Registry settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Suspending a subject puts its certificates on hold (RFC 5280 certificateHold); the hold
+    /// is lifted on reactivation.
+    #[serde(default = "yes")]
+    pub hold_on_suspend: bool,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            hold_on_suspend: true,
+        }
+    }
 }
 
 /// Revocation status service settings (CRL, OCSP).
@@ -593,6 +614,7 @@ fn unreachable_default() -> Config {
         http_listen: None,
         public_http_base_url: None,
         status: StatusConfig::default(),
+        registry: RegistryConfig::default(),
         tls: TlsConfig::default(),
         ca: CaConfig::default(),
         limits: Limits::default(),

@@ -242,3 +242,11 @@ random_id!(
     /// An External Account Binding key id (RFC 8555 §7.3.4).
     EabKid
 );
+random_id!(
+    /// A registered person or device.
+    SubjectId
+);
+random_id!(
+    /// An admin API token's public id.
+    TokenId
+);

@@ -34,7 +34,22 @@ struct Common {
 }
 
 #[derive(Subcommand)]
+enum AuditCmd {
+    /// Checks the audit log's hash chain (run with the server stopped, or on a backup).
+    Verify {
+        /// Data directory (default ./enrolld-data).
+        #[arg(long, default_value = "./enrolld-data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum Cmd {
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+    },
     /// Run the server, initialising the data directory on first start.
     Serve {
         #[command(flatten)]
@@ -90,6 +105,19 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
+        Cmd::Audit {
+            cmd: AuditCmd::Verify { data_dir },
+        } => {
+            let store = enrolld::store::sled_store::SledStore::open(&data_dir.join("store"))
+                .map_err(|e| format!("cannot open the store (is the server running?): {e}"))?;
+            match enrolld::store::sled_registry::verify_audit(&store).map_err(|e| e.to_string())? {
+                Ok(n) => {
+                    println!("audit log OK: {n} entries, hash chain intact");
+                    Ok(())
+                }
+                Err(why) => Err(format!("audit log verification FAILED: {why}")),
+            }
+        }
         Cmd::Init {
             common,
             key_type,

@@ -268,8 +268,19 @@ pub async fn run(
             cfg.status_base_url()
         );
     }
+    let registry = Arc::new(crate::registry::service::Registry {
+        store: store.clone(),
+        secrets: init.secrets.clone(),
+        cfg: cfg.clone(),
+        acme: acme.clone(),
+    });
     let router = http::router(
-        AppState { est, admin, acme },
+        AppState {
+            est,
+            admin,
+            acme,
+            registry,
+        },
         status,
         cfg.limits.max_body_bytes,
     );

@@ -109,6 +109,7 @@ impl Acme {
             contact,
             status: "valid".into(),
             tos_agreed: p.terms_of_service_agreed.unwrap_or(false),
+            subject_id: eab.as_ref().and_then(|e| e.subject_id.clone()),
             eab_kid: eab.map(|e| e.kid),
             created_at: now(),
         };

@@ -26,6 +26,9 @@ pub struct NewEabKey {
     /// Lifetime in seconds; no expiry otherwise.
     #[serde(default)]
     pub expires_in: Option<u64>,
+    /// The registered subject (set by the registry, not by API clients).
+    #[serde(skip)]
+    pub subject_id: Option<crate::ids::SubjectId>,
 }
 
 /// The answer: shown once.
@@ -41,7 +44,8 @@ pub struct IssuedEabKey {
 
 impl Acme {
     /// Creates an EAB key after checking its allow-list.
-    pub fn create_eab_key(&self, req: NewEabKey) -> Result<IssuedEabKey> {
+    pub fn create_eab_key(&self, mut req: NewEabKey) -> Result<IssuedEabKey> {
+        let subject_id = req.subject_id.take();
         let profile = match req.profile {
             Some(p) => ProfileName(p),
             None => self.cfg.acme.default_profile.clone(),
@@ -107,6 +111,7 @@ impl Acme {
             expires_at,
             withdrawn: false,
             account: None,
+            subject_id,
         })?;
         self.store.flush()?;
         Ok(IssuedEabKey {

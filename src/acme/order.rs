@@ -248,6 +248,7 @@ impl Acme {
             certificate: None,
             replaces,
             created_at: t,
+            subject_id: acct.subject_id.clone(),
         };
         self.acme_store.create_order(&order, &authzs)?;
         self.store.flush()?;
@@ -460,6 +461,7 @@ impl Acme {
                 replaces: o.replaces.clone(),
                 issued_at: t.unix_timestamp(),
                 account: Some(acct.id.clone()),
+                subject_id: o.subject_id.clone(),
                 renewed_by: None,
                 renewal_window: None,
                 der,
@@ -471,9 +473,23 @@ impl Acme {
                 InsertOutcome::Inserted => {
                     self.flush().await?;
                     tracing::info!(serial = %serial, account = %acct.id, "certificate issued over ACME");
+                    let _ = self.store.append_audit(
+                        &format!("acme:{}", acct.id),
+                        "certificate.issue",
+                        &serial.to_hex(),
+                        "ok",
+                        "acme",
+                        now(),
+                    );
                     return Ok(self.order_response(200, &done));
                 }
                 InsertOutcome::SerialTaken => continue,
+                InsertOutcome::SubjectInactive => {
+                    return Err(Error::acme(
+                        AcmeProblem::Unauthorized,
+                        "the certificate's subject is suspended or off-boarded",
+                    ))
+                }
                 _ => return Err(Error::Internal("unexpected finalize outcome".into())),
             }
         }
@@ -710,6 +726,14 @@ impl Acme {
         }
         self.flush().await?;
         tracing::info!(serial = %serial, reason, "certificate revoked over ACME");
+        let _ = self.store.append_audit(
+            "acme",
+            "certificate.revoke",
+            &serial.to_hex(),
+            "ok",
+            reason,
+            now(),
+        );
         Ok(Response {
             status: 200,
             location: None,

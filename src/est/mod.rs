@@ -60,6 +60,10 @@ struct Entitlement {
     sans: Vec<SanName>,
     /// The credential to spend, for credential-authenticated enrolment.
     credential: Option<crate::store::CredentialRecord>,
+    /// The registered subject, checked inside the issuance transaction.
+    subject_id: Option<crate::ids::SubjectId>,
+    /// A profile the credential names, overriding the label's.
+    profile: Option<ProfileName>,
     channel: &'static str,
 }
 
@@ -240,6 +244,8 @@ impl Est {
         let ent = Entitlement {
             common_name: current.subject.clone(),
             sans,
+            subject_id: current.subject_id.clone(),
+            profile: None,
             credential: None,
             channel: "est-simplereenroll",
         };
@@ -305,6 +311,8 @@ impl Est {
             return Ok(Entitlement {
                 common_name: cred.common_name.clone(),
                 sans,
+                subject_id: cred.subject_id.clone(),
+                profile: cred.profile.clone(),
                 credential: Some(cred),
                 channel: "est-simpleenroll",
             });
@@ -315,6 +323,8 @@ impl Est {
                     return Ok(Entitlement {
                         common_name: name,
                         sans: Vec::new(),
+                        subject_id: None,
+                        profile: None,
                         credential: None,
                         channel: "est-simpleenroll-bootstrap",
                     });
@@ -359,6 +369,20 @@ impl Est {
         csr: &Csr,
         replaces: Option<Serial>,
     ) -> Result<Issued> {
+        let overridden;
+        let policy = match &ent.profile {
+            Some(p) => {
+                overridden = LabelPolicy {
+                    label: policy.label.clone(),
+                    profile_name: p.clone(),
+                    profile: self.cfg.profile(p)?,
+                    require_channel_binding: policy.require_channel_binding,
+                    bootstrap: policy.bootstrap,
+                };
+                &overridden
+            }
+            None => policy,
+        };
         let fingerprint = csr.fingerprint();
         if let Some(cred) = &ent.credential {
             // An identical retry gets the same certificate back.
@@ -423,6 +447,7 @@ impl Est {
                 replaces: replaces.clone(),
                 issued_at: now.unix_timestamp(),
                 account: None,
+                subject_id: ent.subject_id.clone(),
                 renewed_by: None,
                 renewal_window: None,
                 der: der.clone(),
@@ -431,10 +456,28 @@ impl Est {
                 InsertOutcome::Inserted => {
                     self.flush().await?;
                     tracing::info!(serial = %serial, subject = %cn, channel = ent.channel, "certificate issued");
+                    let actor = match (&ent.credential, &replaces) {
+                        (Some(c), _) => format!("est:{}", c.id),
+                        (None, Some(old)) => format!("est:certificate:{old}"),
+                        (None, None) => "est:bootstrap".to_owned(),
+                    };
+                    let _ = self.store.append_audit(
+                        &actor,
+                        "certificate.issue",
+                        &serial.to_hex(),
+                        "ok",
+                        ent.channel,
+                        now.unix_timestamp(),
+                    );
                     return Ok(Issued { der, serial });
                 }
                 InsertOutcome::SerialTaken => continue,
                 InsertOutcome::AlreadyIssued(s) => return self.redeliver(&s).await,
+                InsertOutcome::SubjectInactive => {
+                    return Err(Error::Forbidden(
+                        "the subject of this enrolment is suspended or off-boarded".into(),
+                    ))
+                }
                 InsertOutcome::CredentialUnusable if replaces.is_some() => {
                     return Err(Error::Forbidden(
                         "this certificate was renewed already or revoked".into(),

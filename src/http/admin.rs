@@ -14,13 +14,13 @@ use super::AppState;
 use crate::admin::scope;
 use crate::error::Error;
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn json_body<T: DeserializeOwned>(
+pub(super) fn json_body<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, Error> {
@@ -44,7 +44,7 @@ fn json_body<T: DeserializeOwned>(
 }
 
 /// Runs store work that flushes to disk on the blocking pool, not on an async worker.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
     tokio::task::spawn_blocking(f)
@@ -176,15 +176,18 @@ pub async fn revoke_certificate(
         reason: Option<String>,
     }
     let r = blocking(move || {
-        s.admin.authorize(bearer(&headers), scope::REVOKE)?;
+        let tok = s.admin.authorize(bearer(&headers), scope::REVOKE)?;
         let has_body = body.as_ref().is_ok_and(|b| !b.is_empty());
         let req: Req = if has_body {
             json_body(&headers, body)?
         } else {
             Req { reason: None }
         };
-        s.admin
-            .revoke(&serial, req.reason.as_deref().unwrap_or("unspecified"))
+        s.admin.revoke(
+            &format!("token:{}", tok.id),
+            &serial,
+            req.reason.as_deref().unwrap_or("unspecified"),
+        )
     })
     .await;
     match r {

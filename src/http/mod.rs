@@ -4,6 +4,7 @@ pub mod acme;
 pub mod admin;
 pub mod errors;
 pub mod est;
+pub mod registry;
 pub mod status;
 pub mod tls;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     pub admin: Arc<Admin>,
     /// ACME operations.
     pub acme: Arc<Acme>,
+    /// People, devices, tokens, inventory, audit.
+    pub registry: Arc<crate::registry::service::Registry>,
 }
 
 /// What the TLS layer learnt about a connection, attached to each of its requests.
@@ -73,6 +76,27 @@ pub fn router(state: AppState, status: status::StatusState, max_body: usize) -> 
             "/api/v1/certificates/{serial}/revoke",
             post(admin::revoke_certificate),
         )
+        .route("/api/v1/people", post(registry::register_person))
+        .route("/api/v1/devices", post(registry::register_device))
+        .route("/api/v1/subjects", get(registry::list))
+        .route("/api/v1/subjects/bulk", post(registry::bulk))
+        .route(
+            "/api/v1/subjects/{id}",
+            get(registry::get).patch(registry::patch),
+        )
+        .route(
+            "/api/v1/subjects/{id}/credentials",
+            post(registry::create_credential),
+        )
+        .route("/api/v1/certificates", get(registry::inventory))
+        .route("/api/v1/certificates/revoke", post(registry::bulk_revoke))
+        .route(
+            "/api/v1/tokens",
+            post(registry::create_token).get(registry::list_tokens),
+        )
+        .route("/api/v1/tokens/{id}", delete(registry::delete_token))
+        .route("/api/v1/audit", get(registry::audit))
+        .route("/api/v1/audit/verify", get(registry::audit_verify))
         .route("/api/{*rest}", any(admin::not_found))
         .with_state(state)
         .merge(status::routes(status))

@@ -27,6 +27,12 @@ pub struct NewEstCredential {
     /// How many enrolments it allows (1: one-time, the default).
     #[serde(default)]
     pub uses: Option<u32>,
+    /// The registered subject (set by the registry, not by API clients).
+    #[serde(skip)]
+    pub subject_id: Option<crate::ids::SubjectId>,
+    /// Profile override (set by the registry for subject credentials).
+    #[serde(skip)]
+    pub profile: Option<crate::ids::ProfileName>,
 }
 
 /// The answer: the only time the password is seen.
@@ -65,9 +71,10 @@ pub fn create(
         }
         None => None,
     };
-    let profile_name = match &label {
-        Some(l) => cfg.est.labels[l].profile.clone(),
-        None => cfg.est.default_profile.clone(),
+    let profile_name = match (&req.profile, &label) {
+        (Some(p), _) => p.clone(),
+        (None, Some(l)) => cfg.est.labels[l].profile.clone(),
+        (None, None) => cfg.est.default_profile.clone(),
     };
     let profile = cfg.profile(&profile_name)?;
     let cn = req.common_name.trim();
@@ -115,6 +122,8 @@ pub fn create(
         uses_left: uses,
         uses: Vec::new(),
         disabled: false,
+        subject_id: req.subject_id.clone(),
+        profile: req.profile.clone(),
     };
     store.create_credential(&rec)?;
     store.flush()?;

@@ -6,6 +6,8 @@
 
 pub mod credentials;
 pub mod secrets;
+pub mod service;
+pub mod subjects;
 pub mod tokens;
 
 pub use secrets::Secrets;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{AccountId, AuthzId, EabKid, OrderId, ProfileName, Serial};
+use crate::ids::{AccountId, AuthzId, EabKid, OrderId, ProfileName, Serial, SubjectId};
 
 /// An identifier (RFC 8555 §9.7.7): `dns`, `email` or `permanent-identifier`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -49,6 +49,9 @@ pub struct EabKeyRecord {
     pub withdrawn: bool,
     /// The one account bound to it.
     pub account: Option<AccountId>,
+    /// The registered person or device it belongs to.
+    #[serde(default)]
+    pub subject_id: Option<SubjectId>,
 }
 
 /// An ACME account (RFC 8555 §7.1.2).
@@ -72,6 +75,9 @@ pub struct AccountRecord {
     pub eab_kid: Option<EabKid>,
     /// Creation, unix seconds.
     pub created_at: i64,
+    /// The registered person or device (from the EAB key), checked at finalize.
+    #[serde(default)]
+    pub subject_id: Option<SubjectId>,
 }
 
 /// A challenge inside an authorization (RFC 8555 §7.1.5).
@@ -140,4 +146,7 @@ pub struct OrderRecord {
     pub replaces: Option<Serial>,
     /// Creation, unix seconds.
     pub created_at: i64,
+    /// The registered person or device (from the EAB key), checked at finalize.
+    #[serde(default)]
+    pub subject_id: Option<SubjectId>,
 }

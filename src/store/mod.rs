@@ -3,11 +3,13 @@
 
 pub mod acme_records;
 pub mod records;
+pub mod registry_records;
 pub mod sled_acme;
+pub mod sled_registry;
 pub mod sled_store;
 
 use crate::error::Result;
-use crate::ids::{AccountId, AuthzId, CredentialId, EabKid, OrderId, Serial};
+use crate::ids::{AccountId, AuthzId, CredentialId, EabKid, OrderId, Serial, SubjectId};
 pub use acme_records::{
     AccountRecord, AllowedIdentifier, AuthzRecord, ChallengeRecord, EabKeyRecord, Identifier,
     OrderRecord,
@@ -15,6 +17,7 @@ pub use acme_records::{
 pub use records::{
     AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialUse,
 };
+pub use registry_records::{AuditRecord, SubjectRecord};
 
 /// Spending one use of a credential together with inserting the certificate it paid for.
 #[derive(Debug, Clone)]
@@ -54,11 +57,13 @@ pub enum InsertOutcome {
     /// The credential has no uses left, is disabled, expired or gone; or the certificate to
     /// renew was renewed already or revoked.
     CredentialUnusable,
+    /// The certificate's subject is suspended or off-boarded (checked inside the transaction).
+    SubjectInactive,
 }
 
 /// The store. Every write that must survive a crash is followed by [`Store::flush`] before a
 /// client learns of it.
-pub trait Store: Send + Sync {
+pub trait Store: RegistryStore + Send + Sync {
     /// Inserts a certificate and its indexes, atomically with recording what it `consumes`.
     fn insert_certificate(
         &self,
@@ -86,6 +91,12 @@ pub trait Store: Send + Sync {
     /// Replaces a certificate record's mutable fields (status, renewal window), compare-and-swap
     /// on the previous record.
     fn update_certificate(&self, old: &CertificateRecord, new: &CertificateRecord) -> Result<()>;
+    /// Lifts a certificateHold (RFC 5280 §5.3.1): `Ok(false)` if the certificate is not on hold.
+    fn release_hold(&self, serial: &Serial) -> Result<bool>;
+    /// Every admin token.
+    fn list_admin_tokens(&self) -> Result<Vec<AdminTokenRecord>>;
+    /// Deletes an admin token; `Ok(false)` if there was none.
+    fn delete_admin_token(&self, id: &str) -> Result<bool>;
     /// Calls `f(serial, revoked_at, reason, not_after)` for every revoked certificate.
     fn scan_revoked(&self, f: &mut dyn FnMut(Serial, i64, &str, i64)) -> Result<()>;
     /// The status of a serial without loading its record: `None` if unknown, `Some(None)` if
@@ -100,6 +111,69 @@ pub trait Store: Send + Sync {
     fn scan_certificates(&self, f: &mut dyn FnMut(CertificateRecord) -> bool) -> Result<()>;
     /// Makes every write so far durable (fsync).
     fn flush(&self) -> Result<()>;
+}
+
+/// Result of [`RegistryStore::create_subject`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum CreateSubject {
+    /// Created.
+    Created,
+    /// A subject with this kind and external id exists: here it is.
+    Exists(Box<SubjectRecord>),
+}
+
+/// What off-boarding did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OffboardSummary {
+    /// Certificates revoked now (already revoked ones are not counted).
+    pub certificates_revoked: usize,
+    /// Credentials disabled.
+    pub credentials_disabled: usize,
+    /// EAB keys withdrawn (their ACME accounts deactivated).
+    pub eab_keys_withdrawn: usize,
+    /// ACME accounts deactivated.
+    pub accounts_deactivated: usize,
+}
+
+/// The registry: people and devices, their links, the audit log.
+pub trait RegistryStore: Send + Sync {
+    /// Creates a subject unless one with the same kind and external id exists.
+    fn create_subject(&self, s: &SubjectRecord) -> Result<CreateSubject>;
+    /// A subject by id.
+    fn get_subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>>;
+    /// A subject by kind and external id.
+    fn get_subject_by_external(
+        &self,
+        kind: &str,
+        external_id: &str,
+    ) -> Result<Option<SubjectRecord>>;
+    /// Replaces a subject's fields (compare-and-swap on the previous record).
+    fn update_subject(&self, old: &SubjectRecord, new: &SubjectRecord) -> Result<bool>;
+    /// Calls `f` for every subject until it returns false.
+    fn scan_subjects(&self, f: &mut dyn FnMut(SubjectRecord) -> bool) -> Result<()>;
+    /// Serials of the subject's certificates.
+    fn subject_certificates(&self, id: &SubjectId) -> Result<Vec<Serial>>;
+    /// Ids of the subject's EST credentials.
+    fn subject_credentials(&self, id: &SubjectId) -> Result<Vec<CredentialId>>;
+    /// Kids of the subject's EAB keys.
+    fn subject_eab_keys(&self, id: &SubjectId) -> Result<Vec<EabKid>>;
+    /// Off-boards a subject in one transaction: status `offboarded`, every certificate revoked
+    /// (`reason`), every credential disabled, every EAB key withdrawn and its account
+    /// deactivated. Certificates issued concurrently cannot escape: issuance checks the status
+    /// inside its own transaction and bumps the subject's generation, which this compares.
+    fn offboard_subject(&self, id: &SubjectId, at: i64, reason: &str) -> Result<OffboardSummary>;
+    /// Appends an audit entry, chained to the previous one by hash.
+    fn append_audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        outcome: &str,
+        detail: &str,
+        at: i64,
+    ) -> Result<AuditRecord>;
+    /// Audit entries with seq > `after`, at most `limit`.
+    fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>>;
 }
 
 /// Result of [`AcmeStore::create_account`].

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, CredentialId, Label, ProfileName, Serial};
+use crate::ids::{AccountId, CredentialId, Label, ProfileName, Serial, SubjectId};
 
 /// Revocation state of a certificate (RFC 5280 §5.3.1 reasons are added by the CRL work).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +53,9 @@ pub struct CertificateRecord {
     /// The ACME account that ordered it, if any (may revoke it, RFC 8555 §7.6).
     #[serde(default)]
     pub account: Option<AccountId>,
+    /// The registered person or device it belongs to.
+    #[serde(default)]
+    pub subject_id: Option<SubjectId>,
     /// The renewal that replaced this certificate (EST simplereenroll), if any.
     #[serde(default)]
     pub renewed_by: Option<CredentialUse>,
@@ -98,6 +101,12 @@ pub struct CredentialRecord {
     pub uses: Vec<CredentialUse>,
     /// Withdrawn by an administrator.
     pub disabled: bool,
+    /// The registered person or device it belongs to.
+    #[serde(default)]
+    pub subject_id: Option<SubjectId>,
+    /// Profile it enrols (overrides the label's), set for subject credentials.
+    #[serde(default)]
+    pub profile: Option<ProfileName>,
 }
 
 /// An admin API token (the secret is kept only as an HMAC).

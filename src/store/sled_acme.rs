@@ -41,6 +41,12 @@ fn tx_json<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
 
 impl AcmeStore for SledStore {
     fn create_eab_key(&self, key: &EabKeyRecord) -> Result<()> {
+        if let Some(sid) = &key.subject_id {
+            self.reg.links.insert(
+                super::sled_store::link_key(sid, b'e', key.kid.as_str().as_bytes()),
+                &[] as &[u8],
+            )?;
+        }
         self.acme
             .eab_keys
             .compare_and_swap(
@@ -215,11 +221,20 @@ impl AcmeStore for SledStore {
             &self.by_subject_tree(),
             &self.by_expiry_tree(),
             &self.acme.orders,
+            &self.reg.subjects,
+            &self.reg.links,
         )
-            .transaction(|(certs, by_subject, by_expiry, orders)| {
+            .transaction(|(certs, by_subject, by_expiry, orders, subjects, links)| {
                 if certs.get(cert.serial.as_bytes())?.is_some() {
                     return Err(ConflictableTransactionError::Abort(Abort::SerialTaken));
                 }
+                super::sled_store::guard_subject(
+                    subjects,
+                    links,
+                    cert,
+                    || Abort::EabTaken,
+                    Abort::Json,
+                )?;
                 certs.insert(cert.serial.as_bytes(), cv.as_slice())?;
                 by_subject.insert(sk.as_slice(), &[] as &[u8])?;
                 by_expiry.insert(ek.as_slice(), &[] as &[u8])?;
@@ -229,6 +244,7 @@ impl AcmeStore for SledStore {
         match res {
             Ok(()) => Ok(InsertOutcome::Inserted),
             Err(TransactionError::Abort(Abort::SerialTaken)) => Ok(InsertOutcome::SerialTaken),
+            Err(TransactionError::Abort(Abort::EabTaken)) => Ok(InsertOutcome::SubjectInactive),
             Err(TransactionError::Abort(_)) => Err(Error::Internal("finalize aborted".into())),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }

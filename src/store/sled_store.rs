@@ -14,7 +14,8 @@ use super::{
     InsertOutcome, Store,
 };
 use crate::error::{Error, Result};
-use crate::ids::{CredentialId, Serial};
+use crate::ids::{CredentialId, Serial, SubjectId};
+use crate::store::SubjectRecord;
 
 /// sled-backed [`Store`].
 pub struct SledStore {
@@ -36,6 +37,58 @@ pub struct SledStore {
     meta: sled::Tree,
     /// ACME trees.
     pub(super) acme: AcmeTrees,
+    /// Registry trees.
+    pub(super) reg: RegistryTrees,
+}
+
+/// Trees of the registry.
+pub(super) struct RegistryTrees {
+    /// subject id → SubjectRecord.
+    pub(super) subjects: sled::Tree,
+    /// kind 0x00 external id → subject id.
+    pub(super) by_external: sled::Tree,
+    /// subject id 0x00 link kind (`c` certificate, `r` credential, `e` EAB key) 0x00 id → ().
+    pub(super) links: sled::Tree,
+    /// seq (be u64) → AuditRecord.
+    pub(super) audit: sled::Tree,
+}
+
+/// Key of a subject link.
+pub(super) fn link_key(subject: &SubjectId, kind: u8, id: &[u8]) -> Vec<u8> {
+    let mut k = subject.as_str().as_bytes().to_vec();
+    k.push(0);
+    k.push(kind);
+    k.push(0);
+    k.extend_from_slice(id);
+    k
+}
+
+/// Inside an issuance transaction: the subject must be active; bumps its generation and links
+/// the certificate.
+pub(super) fn guard_subject<A>(
+    subjects: &sled::transaction::TransactionalTree,
+    links: &sled::transaction::TransactionalTree,
+    cert: &CertificateRecord,
+    inactive: impl Fn() -> A,
+    corrupt: impl Fn(String) -> A,
+) -> std::result::Result<(), ConflictableTransactionError<A>> {
+    let Some(sid) = &cert.subject_id else {
+        return Ok(());
+    };
+    let raw = subjects
+        .get(sid.as_str().as_bytes())?
+        .ok_or_else(|| ConflictableTransactionError::Abort(inactive()))?;
+    let mut subj: SubjectRecord = serde_json::from_slice(&raw)
+        .map_err(|e| ConflictableTransactionError::Abort(corrupt(e.to_string())))?;
+    if subj.status != "active" {
+        return Err(ConflictableTransactionError::Abort(inactive()));
+    }
+    subj.generation += 1;
+    let v = serde_json::to_vec(&subj)
+        .map_err(|e| ConflictableTransactionError::Abort(corrupt(e.to_string())))?;
+    subjects.insert(sid.as_str().as_bytes(), v)?;
+    links.insert(link_key(sid, b'c', cert.serial.as_bytes()), &[] as &[u8])?;
+    Ok(())
 }
 
 /// Trees of the ACME objects.
@@ -69,6 +122,12 @@ impl SledStore {
             admin_tokens: db.open_tree("admin_tokens")?,
             revoked: db.open_tree("revoked")?,
             meta: db.open_tree("meta")?,
+            reg: RegistryTrees {
+                subjects: db.open_tree("subjects")?,
+                by_external: db.open_tree("subjects_by_external")?,
+                links: db.open_tree("subject_links")?,
+                audit: db.open_tree("audit")?,
+            },
             acme: AcmeTrees {
                 eab_keys: db.open_tree("acme_eab_keys")?,
                 accounts: db.open_tree("acme_accounts")?,
@@ -92,6 +151,15 @@ impl SledStore {
     pub(super) fn by_expiry_tree(&self) -> sled::Tree {
         self.by_expiry.clone()
     }
+    pub(super) fn revoked_tree(&self) -> sled::Tree {
+        self.revoked.clone()
+    }
+    pub(super) fn meta_tree(&self) -> sled::Tree {
+        self.meta.clone()
+    }
+    pub(super) fn credentials_tree(&self) -> sled::Tree {
+        self.credentials.clone()
+    }
 }
 
 pub(super) fn subject_key(subject: &str, serial: &Serial) -> Vec<u8> {
@@ -112,6 +180,7 @@ pub(super) fn expiry_key(not_after: i64, serial: &Serial) -> Vec<u8> {
 const EPOCH: &[u8] = b"revocation_epoch";
 
 enum Abort {
+    SubjectInactive,
     SerialTaken,
     AlreadyIssued(Serial),
     CredentialUnusable,
@@ -133,81 +202,93 @@ impl Store for SledStore {
             &self.by_subject,
             &self.by_expiry,
             &self.credentials,
+            &self.reg.subjects,
+            &self.reg.links,
         )
-            .transaction(|(certs, by_subject, by_expiry, credentials)| {
-                if certs.get(&serial_key)?.is_some() {
-                    return Err(ConflictableTransactionError::Abort(Abort::SerialTaken));
-                }
-                let json_abort = |e: serde_json::Error| {
-                    ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))
-                };
-                match consumes {
-                    None => {}
-                    Some(Consumes::Credential(spend)) => {
-                        let raw = credentials.get(spend.id.as_str().as_bytes())?.ok_or(
-                            ConflictableTransactionError::Abort(Abort::CredentialUnusable),
-                        )?;
-                        let mut cred: CredentialRecord =
-                            serde_json::from_slice(&raw).map_err(json_abort)?;
-                        if let Some(u) = cred
-                            .uses
-                            .iter()
-                            .find(|u| u.csr_fingerprint == spend.csr_fingerprint)
-                        {
-                            return Err(ConflictableTransactionError::Abort(Abort::AlreadyIssued(
-                                u.serial.clone(),
-                            )));
-                        }
-                        if cred.uses_left == 0 || cred.disabled || cred.expires_at <= spend.now {
-                            return Err(ConflictableTransactionError::Abort(
-                                Abort::CredentialUnusable,
-                            ));
-                        }
-                        cred.uses_left -= 1;
-                        cred.uses.push(CredentialUse {
-                            csr_fingerprint: spend.csr_fingerprint.clone(),
-                            serial: cert.serial.clone(),
-                        });
-                        let v = serde_json::to_vec(&cred).map_err(json_abort)?;
-                        credentials.insert(spend.id.as_str().as_bytes(), v)?;
+            .transaction(
+                |(certs, by_subject, by_expiry, credentials, subjects, links)| {
+                    if certs.get(&serial_key)?.is_some() {
+                        return Err(ConflictableTransactionError::Abort(Abort::SerialTaken));
                     }
-                    Some(Consumes::Renewal {
-                        old,
-                        csr_fingerprint,
-                    }) => {
-                        let raw = certs.get(old.as_bytes())?.ok_or(
-                            ConflictableTransactionError::Abort(Abort::CredentialUnusable),
-                        )?;
-                        let mut prev: CertificateRecord =
-                            serde_json::from_slice(&raw).map_err(json_abort)?;
-                        if let Some(u) = &prev.renewed_by {
-                            if &u.csr_fingerprint == csr_fingerprint {
+                    guard_subject(
+                        subjects,
+                        links,
+                        cert,
+                        || Abort::SubjectInactive,
+                        Abort::Corrupt,
+                    )?;
+                    let json_abort = |e: serde_json::Error| {
+                        ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))
+                    };
+                    match consumes {
+                        None => {}
+                        Some(Consumes::Credential(spend)) => {
+                            let raw = credentials.get(spend.id.as_str().as_bytes())?.ok_or(
+                                ConflictableTransactionError::Abort(Abort::CredentialUnusable),
+                            )?;
+                            let mut cred: CredentialRecord =
+                                serde_json::from_slice(&raw).map_err(json_abort)?;
+                            if let Some(u) = cred
+                                .uses
+                                .iter()
+                                .find(|u| u.csr_fingerprint == spend.csr_fingerprint)
+                            {
                                 return Err(ConflictableTransactionError::Abort(
                                     Abort::AlreadyIssued(u.serial.clone()),
                                 ));
                             }
-                            return Err(ConflictableTransactionError::Abort(
-                                Abort::CredentialUnusable,
-                            ));
+                            if cred.uses_left == 0 || cred.disabled || cred.expires_at <= spend.now
+                            {
+                                return Err(ConflictableTransactionError::Abort(
+                                    Abort::CredentialUnusable,
+                                ));
+                            }
+                            cred.uses_left -= 1;
+                            cred.uses.push(CredentialUse {
+                                csr_fingerprint: spend.csr_fingerprint.clone(),
+                                serial: cert.serial.clone(),
+                            });
+                            let v = serde_json::to_vec(&cred).map_err(json_abort)?;
+                            credentials.insert(spend.id.as_str().as_bytes(), v)?;
                         }
-                        if prev.status != CertStatus::Good {
-                            return Err(ConflictableTransactionError::Abort(
-                                Abort::CredentialUnusable,
-                            ));
+                        Some(Consumes::Renewal {
+                            old,
+                            csr_fingerprint,
+                        }) => {
+                            let raw = certs.get(old.as_bytes())?.ok_or(
+                                ConflictableTransactionError::Abort(Abort::CredentialUnusable),
+                            )?;
+                            let mut prev: CertificateRecord =
+                                serde_json::from_slice(&raw).map_err(json_abort)?;
+                            if let Some(u) = &prev.renewed_by {
+                                if &u.csr_fingerprint == csr_fingerprint {
+                                    return Err(ConflictableTransactionError::Abort(
+                                        Abort::AlreadyIssued(u.serial.clone()),
+                                    ));
+                                }
+                                return Err(ConflictableTransactionError::Abort(
+                                    Abort::CredentialUnusable,
+                                ));
+                            }
+                            if prev.status != CertStatus::Good {
+                                return Err(ConflictableTransactionError::Abort(
+                                    Abort::CredentialUnusable,
+                                ));
+                            }
+                            prev.renewed_by = Some(CredentialUse {
+                                csr_fingerprint: csr_fingerprint.clone(),
+                                serial: cert.serial.clone(),
+                            });
+                            let v = serde_json::to_vec(&prev).map_err(json_abort)?;
+                            certs.insert(old.as_bytes(), v)?;
                         }
-                        prev.renewed_by = Some(CredentialUse {
-                            csr_fingerprint: csr_fingerprint.clone(),
-                            serial: cert.serial.clone(),
-                        });
-                        let v = serde_json::to_vec(&prev).map_err(json_abort)?;
-                        certs.insert(old.as_bytes(), v)?;
                     }
-                }
-                certs.insert(serial_key.as_slice(), value.as_slice())?;
-                by_subject.insert(sk.as_slice(), &[] as &[u8])?;
-                by_expiry.insert(ek.as_slice(), &[] as &[u8])?;
-                Ok(())
-            });
+                    certs.insert(serial_key.as_slice(), value.as_slice())?;
+                    by_subject.insert(sk.as_slice(), &[] as &[u8])?;
+                    by_expiry.insert(ek.as_slice(), &[] as &[u8])?;
+                    Ok(())
+                },
+            );
         match res {
             Ok(()) => Ok(InsertOutcome::Inserted),
             Err(TransactionError::Abort(Abort::SerialTaken)) => Ok(InsertOutcome::SerialTaken),
@@ -216,6 +297,9 @@ impl Store for SledStore {
             }
             Err(TransactionError::Abort(Abort::CredentialUnusable)) => {
                 Ok(InsertOutcome::CredentialUnusable)
+            }
+            Err(TransactionError::Abort(Abort::SubjectInactive)) => {
+                Ok(InsertOutcome::SubjectInactive)
             }
             Err(TransactionError::Abort(Abort::Corrupt(e))) => {
                 Err(Error::Internal(format!("corrupt credential record: {e}")))
@@ -257,6 +341,12 @@ impl Store for SledStore {
     }
 
     fn create_credential(&self, cred: &CredentialRecord) -> Result<()> {
+        if let Some(sid) = &cred.subject_id {
+            self.reg.links.insert(
+                link_key(sid, b'r', cred.id.as_str().as_bytes()),
+                &[] as &[u8],
+            )?;
+        }
         let v = serde_json::to_vec(cred)?;
         self.credentials
             .compare_and_swap(cred.id.as_str().as_bytes(), None as Option<&[u8]>, Some(v))?
@@ -340,6 +430,53 @@ impl Store for SledStore {
                 Some(serde_json::to_vec(new)?),
             )?
             .map_err(|_| Error::Conflict("certificate changed concurrently".into()))
+    }
+
+    fn release_hold(&self, serial: &Serial) -> Result<bool> {
+        loop {
+            let Some(old_raw) = self.certs.get(serial.as_bytes())? else {
+                return Ok(false);
+            };
+            let mut rec: CertificateRecord = serde_json::from_slice(&old_raw)?;
+            if !matches!(&rec.status, CertStatus::Revoked { reason, .. } if reason == "certificateHold")
+            {
+                return Ok(false);
+            }
+            rec.status = CertStatus::Good;
+            let new = serde_json::to_vec(&rec)?;
+            let res =
+                (&self.certs, &self.revoked, &self.meta).transaction(|(certs, revoked, meta)| {
+                    if certs.get(serial.as_bytes())?.as_deref() != Some(&old_raw[..]) {
+                        return Err(ConflictableTransactionError::Abort(()));
+                    }
+                    certs.insert(serial.as_bytes(), new.as_slice())?;
+                    revoked.remove(serial.as_bytes())?;
+                    let epoch = meta
+                        .get(EPOCH)?
+                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                        .map_or(0, u64::from_be_bytes);
+                    meta.insert(EPOCH, &(epoch + 1).to_be_bytes())?;
+                    Ok(())
+                });
+            match res {
+                Ok(()) => return Ok(true),
+                Err(TransactionError::Abort(())) => continue,
+                Err(TransactionError::Storage(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn list_admin_tokens(&self) -> Result<Vec<AdminTokenRecord>> {
+        let mut out = Vec::new();
+        for kv in self.admin_tokens.iter() {
+            let (_, v) = kv?;
+            out.push(serde_json::from_slice(&v)?);
+        }
+        Ok(out)
+    }
+
+    fn delete_admin_token(&self, id: &str) -> Result<bool> {
+        Ok(self.admin_tokens.remove(id.as_bytes())?.is_some())
     }
 
     fn scan_revoked(&self, f: &mut dyn FnMut(Serial, i64, &str, i64)) -> Result<()> {
@@ -455,6 +592,7 @@ mod tests {
             replaces: None,
             issued_at: 0,
             account: None,
+            subject_id: None,
             renewed_by: None,
             renewal_window: None,
             der: vec![1, 2, 3],
@@ -474,6 +612,8 @@ mod tests {
             uses_left: uses,
             uses: vec![],
             disabled: false,
+            subject_id: None,
+            profile: None,
         }
     }
 

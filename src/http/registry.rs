@@ -1,0 +1,337 @@
+//! Registry routes: people, devices, bulk import, credentials per subject, status changes,
+//! inventory, bulk revocation, tokens and the audit log.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::admin::{bearer, blocking, json_body};
+use super::errors::problem_response;
+use super::AppState;
+use crate::error::Error;
+use crate::registry::service::{CertQuery, NewSubjectCredential};
+use crate::registry::subjects::{parse_csv, SubjectInput};
+
+fn reply<T: serde::Serialize>(status: StatusCode, r: Result<T, Error>) -> Response {
+    match r {
+        Ok(v) => (status, Json(v)).into_response(),
+        Err(e) => problem_response(&e),
+    }
+}
+
+/// Authorizes and returns the actor name for the audit log.
+fn actor(s: &AppState, headers: &HeaderMap, scope: &str) -> Result<String, Error> {
+    Ok(format!(
+        "token:{}",
+        s.admin.authorize(bearer(headers), scope)?.id
+    ))
+}
+
+/// `POST /api/v1/people`.
+pub async fn register_person(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    register(s, headers, body, "person").await
+}
+
+/// `POST /api/v1/devices`.
+pub async fn register_device(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    register(s, headers, body, "device").await
+}
+
+async fn register(
+    s: AppState,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    kind: &'static str,
+) -> Response {
+    let r = blocking(move || {
+        let who = actor(&s, &headers, "register")?;
+        let mut input: SubjectInput = json_body(&headers, body)?;
+        if input.kind.as_deref().is_some_and(|k| k != kind) {
+            return Err(Error::BadRequest(format!(
+                "this endpoint registers a {kind}"
+            )));
+        }
+        input.kind = Some(kind.to_owned());
+        s.registry.register(&who, kind, &input)
+    })
+    .await;
+    let status = match &r {
+        Ok(reg) if reg.result == "created" => StatusCode::CREATED,
+        _ => StatusCode::OK,
+    };
+    reply(status, r)
+}
+
+/// `POST /api/v1/subjects/bulk`: a JSON array of subjects, or `text/csv` with a header row.
+pub async fn bulk(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let r = blocking(move || {
+        let who = actor(&s, &headers, "register")?;
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let rows = if ct.starts_with("text/csv") {
+            let body = body.map_err(super::est::body_error)?;
+            let text = std::str::from_utf8(&body)
+                .map_err(|_| Error::BadRequest("CSV must be UTF-8".into()))?;
+            parse_csv(text)?
+        } else {
+            let items: Vec<serde_json::Value> = json_body(&headers, body)?;
+            items
+                .into_iter()
+                .map(|v| {
+                    serde_json::from_value::<SubjectInput>(v)
+                        .map_err(|e| format!("invalid row: {e}"))
+                })
+                .collect()
+        };
+        let results = s.registry.bulk(&who, rows)?;
+        let errors = results.iter().filter(|r| r.result == "error").count();
+        Ok(json!({"rows": results.len(), "errors": errors, "results": results}))
+    })
+    .await;
+    reply(StatusCode::OK, r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectFilter {
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    department: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/subjects`.
+pub async fn list(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<SubjectFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let r = blocking(move || {
+        actor(&s, &headers, "read")?;
+        let Query(q) = q.map_err(|e| Error::BadRequest(e.body_text()))?;
+        let list = s.registry.list(
+            q.kind.as_deref(),
+            q.status.as_deref(),
+            q.department.as_deref(),
+            q.limit.unwrap_or(1000).clamp(1, 10_000),
+        )?;
+        Ok(json!({"subjects": list}))
+    })
+    .await;
+    reply(StatusCode::OK, r)
+}
+
+/// `GET /api/v1/subjects/{id}`.
+pub async fn get(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let r = blocking(move || {
+        actor(&s, &headers, "read")?;
+        s.registry.get(&id)
+    })
+    .await;
+    reply(StatusCode::OK, r)
+}
+
+/// `PATCH /api/v1/subjects/{id}` with `{"status": "active"|"suspended"|"offboarded"}`.
+pub async fn patch(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Req {
+        status: String,
+    }
+    let r = blocking(move || {
+        let req: Req = json_body(&headers, body)?;
+        // Off-boarding revokes: it needs the revoke scope.
+        let scope = if req.status == "offboarded" {
+            "revoke"
+        } else {
+            "register"
+        };
+        let who = actor(&s, &headers, scope)?;
+        s.registry.set_status(&who, &id, &req.status)
+    })
+    .await;
+    reply(StatusCode::OK, r)
+}
+
+/// `POST /api/v1/subjects/{id}/credentials`.
+pub async fn create_credential(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let r = blocking(move || {
+        let who = actor(&s, &headers, "issue")?;
+        let req: NewSubjectCredential = json_body(&headers, body)?;
+        s.registry.create_credential(&who, &id, req)
+    })
+    .await;
+    reply(StatusCode::CREATED, r)
+}
+
+/// `GET /api/v1/certificates?...`: the inventory.
+pub async fn inventory(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<CertQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let r = blocking(move || {
+        actor(&s, &headers, "read")?;
+        let Query(q) = q.map_err(|e| Error::BadRequest(e.body_text()))?;
+        s.registry.inventory(&q)
+    })
+    .await;
+    reply(StatusCode::OK, r)
+}
+
+/// `POST /api/v1/certificates/revoke` with `{"query": {...}, "reason": "..."}`.
+pub async fn bulk_revoke(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Req {
+        query: CertQuery,
+        #[serde(default)]
+        reason: Option<String>,
+    }
+    let r = blocking(move || {
+        let who = actor(&s, &headers, "revoke")?;
+        let req: Req = json_body(&headers, body)?;
+        let reason = req.reason.unwrap_or_else(|| "unspecified".into());
+        if crate::ca::crl::reason_code(&reason).is_none()
+            || reason == "cACompromise"
+            || reason == "aACompromise"
+        {
+            return Err(Error::BadRequest(format!("invalid reason {reason:?}")));
+        }
+        s.registry.bulk_revoke(&who, &req.query, &reason)
+    })
+    .await;
+    reply(StatusCode::OK, r)
+}
+
+/// `POST /api/v1/tokens` with `{"name", "scopes": [...], "expires_in"?}`.
+pub async fn create_token(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Req {
+        name: String,
+        scopes: Vec<String>,
+        #[serde(default)]
+        expires_in: Option<u64>,
+    }
+    let r = blocking(move || {
+        let who = actor(&s, &headers, "admin")?;
+        let req: Req = json_body(&headers, body)?;
+        s.registry
+            .create_token(&who, &req.name, &req.scopes, req.expires_in)
+    })
+    .await;
+    reply(StatusCode::CREATED, r)
+}
+
+/// `GET /api/v1/tokens`.
+pub async fn list_tokens(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let r = blocking(move || {
+        actor(&s, &headers, "admin")?;
+        s.registry.list_tokens()
+    })
+    .await;
+    reply(StatusCode::OK, r)
+}
+
+/// `DELETE /api/v1/tokens/{id}`.
+pub async fn delete_token(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let r = blocking(move || {
+        let who = actor(&s, &headers, "admin")?;
+        s.registry.delete_token(&who, &id)
+    })
+    .await;
+    match r {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => problem_response(&e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    #[serde(default)]
+    after: Option<u64>,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/audit?after=&limit=`.
+pub async fn audit(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let r = blocking(move || {
+        actor(&s, &headers, "read")?;
+        let Query(q) = q.map_err(|e| Error::BadRequest(e.body_text()))?;
+        let entries = s
+            .registry
+            .audit_log(q.after.unwrap_or(0), q.limit.unwrap_or(100))?;
+        Ok(json!({"entries": entries}))
+    })
+    .await;
+    reply(StatusCode::OK, r)
+}
+
+/// `GET /api/v1/audit/verify`: checks the hash chain.
+pub async fn audit_verify(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let r = blocking(move || {
+        actor(&s, &headers, "read")?;
+        match crate::store::sled_registry::verify_audit(&*s.registry.store)? {
+            Ok(n) => Ok(json!({"valid": true, "entries": n})),
+            Err(why) => Ok(json!({"valid": false, "error": why})),
+        }
+    })
+    .await;
+    reply(StatusCode::OK, r)
+}

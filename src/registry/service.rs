@@ -1,0 +1,557 @@
+//! The registry service: what the admin API does with people, devices, credentials, tokens,
+//! the certificate inventory and the audit log (no HTTP here).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::subjects::{self, Registered, SubjectInput};
+use super::{credentials, tokens, Secrets};
+use crate::acme::eab::NewEabKey;
+use crate::acme::Acme;
+use crate::admin::CertificateView;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ids::{ProfileName, Serial, SubjectId};
+use crate::store::{AllowedIdentifier, AuditRecord, CertStatus, Store, SubjectRecord};
+
+/// The registry service.
+pub struct Registry {
+    /// Everything.
+    pub store: Arc<dyn Store>,
+    /// Token and credential hashing.
+    pub secrets: Arc<Secrets>,
+    /// Profiles, labels, registry settings.
+    pub cfg: Arc<Config>,
+    /// EAB key creation.
+    pub acme: Arc<Acme>,
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// One row of a bulk import's answer.
+#[derive(Debug, Serialize)]
+pub struct RowResult {
+    /// Row number (1 = first data row).
+    pub row: usize,
+    /// The row's external id, if it had one.
+    pub external_id: Option<String>,
+    /// `created`, `updated`, `unchanged` or `error`.
+    pub result: String,
+    /// The subject id, on success.
+    pub id: Option<String>,
+    /// Why the row failed.
+    pub error: Option<String>,
+}
+
+/// `POST /api/v1/subjects/{id}/credentials` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubjectCredential {
+    /// `est` or `acme`.
+    pub kind: String,
+    /// Lifetime in seconds.
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    /// EST: enrolments allowed (default 1).
+    #[serde(default)]
+    pub uses: Option<u32>,
+    /// EST: label the credential is scoped to (default: none, the default path).
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// Filters of the certificate inventory and bulk revocation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertQuery {
+    /// Subject id.
+    #[serde(default)]
+    pub subject_id: Option<String>,
+    /// Subject CN (case-insensitive).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// `good` or `revoked`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Profile name.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Channel (`est-simpleenroll`, `acme`, …).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Expiring before this RFC 3339 time.
+    #[serde(default)]
+    pub expiring_before: Option<String>,
+    /// Department of the subject.
+    #[serde(default)]
+    pub department: Option<String>,
+    /// Page size (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Serial after which the page starts (from the previous page's `next`).
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+impl Registry {
+    /// Appends an audit entry; failures are logged, not fatal to the action already done.
+    pub fn audit(&self, actor: &str, action: &str, target: &str, outcome: &str, detail: &str) {
+        if let Err(e) = self
+            .store
+            .append_audit(actor, action, target, outcome, detail, now())
+        {
+            tracing::error!(error = %e, action, "audit append failed");
+        }
+    }
+
+    /// Registers one subject.
+    pub fn register(&self, actor: &str, kind: &str, input: &SubjectInput) -> Result<Registered> {
+        let r = subjects::register(&*self.store, kind, input, now())?;
+        if r.result != "unchanged" {
+            self.store.flush()?;
+            self.audit(
+                actor,
+                &format!("subject.{}", r.result),
+                r.subject.id.as_str(),
+                "ok",
+                &r.subject.external_id,
+            );
+        }
+        Ok(r)
+    }
+
+    /// Registers many subjects; a bad row does not stop the others.
+    pub fn bulk(
+        &self,
+        actor: &str,
+        rows: Vec<std::result::Result<SubjectInput, String>>,
+    ) -> Result<Vec<RowResult>> {
+        if rows.len() > 100_000 {
+            return Err(Error::PayloadTooLarge("at most 100,000 rows".into()));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        let mut changed = 0;
+        for (i, row) in rows.into_iter().enumerate() {
+            let res = row.map_err(Error::BadRequest).and_then(|input| {
+                let kind = input.kind.clone().ok_or_else(|| {
+                    Error::BadRequest("kind is required (person or device)".into())
+                })?;
+                subjects::register(&*self.store, &kind, &input, now()).map(|r| (input, r))
+            });
+            out.push(match res {
+                Ok((input, r)) => {
+                    if r.result != "unchanged" {
+                        changed += 1;
+                    }
+                    RowResult {
+                        row: i + 1,
+                        external_id: Some(input.external_id),
+                        result: r.result.into(),
+                        id: Some(r.subject.id.to_string()),
+                        error: None,
+                    }
+                }
+                Err(e) => RowResult {
+                    row: i + 1,
+                    external_id: None,
+                    result: "error".into(),
+                    id: None,
+                    error: Some(e.public_message().to_owned()),
+                },
+            });
+        }
+        self.store.flush()?;
+        self.audit(
+            actor,
+            "subject.bulk",
+            "-",
+            "ok",
+            &format!("{} rows, {changed} changed", out.len()),
+        );
+        Ok(out)
+    }
+
+    fn subject(&self, id: &str) -> Result<SubjectRecord> {
+        let id = SubjectId::parse(id)?;
+        self.store
+            .get_subject(&id)?
+            .ok_or_else(|| Error::NotFound("no such subject".into()))
+    }
+
+    /// A subject with its certificates and credentials.
+    pub fn get(&self, id: &str) -> Result<Value> {
+        let s = self.subject(id)?;
+        let certs: Vec<String> = self
+            .store
+            .subject_certificates(&s.id)?
+            .iter()
+            .map(Serial::to_hex)
+            .collect();
+        let creds: Vec<String> = self
+            .store
+            .subject_credentials(&s.id)?
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let eabs: Vec<String> = self
+            .store
+            .subject_eab_keys(&s.id)?
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let mut v = serde_json::to_value(&s)?;
+        v["certificates"] = json!(certs);
+        v["est_credentials"] = json!(creds);
+        v["eab_keys"] = json!(eabs);
+        Ok(v)
+    }
+
+    /// Subjects matching the filters.
+    pub fn list(
+        &self,
+        kind: Option<&str>,
+        status: Option<&str>,
+        department: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SubjectRecord>> {
+        let mut out = Vec::new();
+        self.store.scan_subjects(&mut |s| {
+            let ok = kind.is_none_or(|k| s.kind == k)
+                && status.is_none_or(|st| s.status == st)
+                && department.is_none_or(|d| s.department.as_deref() == Some(d));
+            if ok {
+                out.push(s);
+            }
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
+
+    /// Changes a subject's status: `suspended` (certificates on hold when configured),
+    /// `active` (holds lifted) or `offboarded` (everything revoked and disabled, final).
+    pub fn set_status(&self, actor: &str, id: &str, status: &str) -> Result<Value> {
+        let s = self.subject(id)?;
+        let t = now();
+        let mut detail = json!({});
+        match (s.status.as_str(), status) {
+            ("offboarded", _) => {
+                return Err(Error::Conflict(
+                    "an off-boarded subject cannot change status".into(),
+                ))
+            }
+            (_, "offboarded") => {
+                let sum = self
+                    .store
+                    .offboard_subject(&s.id, t, "cessationOfOperation")?;
+                detail = serde_json::to_value(&sum)?;
+            }
+            (from, "suspended" | "active") if from == status => {}
+            (_, "suspended") => {
+                let mut new = s.clone();
+                new.status = "suspended".into();
+                new.updated_at = t;
+                if !self.store.update_subject(&s, &new)? {
+                    return Err(Error::Conflict(
+                        "subject changed concurrently; retry".into(),
+                    ));
+                }
+                let mut held = 0;
+                if self.cfg.registry.hold_on_suspend {
+                    for serial in self.store.subject_certificates(&s.id)? {
+                        if self
+                            .store
+                            .revoke_certificate(&serial, t, "certificateHold")?
+                        {
+                            held += 1;
+                        }
+                    }
+                }
+                detail = json!({"certificates_on_hold": held});
+            }
+            (_, "active") => {
+                let mut new = s.clone();
+                new.status = "active".into();
+                new.updated_at = t;
+                if !self.store.update_subject(&s, &new)? {
+                    return Err(Error::Conflict(
+                        "subject changed concurrently; retry".into(),
+                    ));
+                }
+                let mut released = 0;
+                for serial in self.store.subject_certificates(&s.id)? {
+                    if self.store.release_hold(&serial)? {
+                        released += 1;
+                    }
+                }
+                detail = json!({"holds_released": released});
+            }
+            (_, other) => {
+                return Err(Error::BadRequest(format!(
+                    "status must be active, suspended or offboarded, not {other:?}"
+                )))
+            }
+        }
+        self.store.flush()?;
+        self.audit(
+            actor,
+            &format!("subject.{status}"),
+            s.id.as_str(),
+            "ok",
+            &detail.to_string(),
+        );
+        let mut v = self.get(id)?;
+        v["changes"] = detail;
+        Ok(v)
+    }
+
+    /// A credential for a subject: an EST Basic credential or an ACME EAB key whose names come
+    /// from the registry.
+    pub fn create_credential(
+        &self,
+        actor: &str,
+        id: &str,
+        req: NewSubjectCredential,
+    ) -> Result<Value> {
+        let s = self.subject(id)?;
+        if s.status != "active" {
+            return Err(Error::Forbidden(format!("the subject is {}", s.status)));
+        }
+        let profile = ProfileName(s.kind.clone());
+        let (cn, sans, allowed) = match s.kind.as_str() {
+            "person" => {
+                let email = s.email.clone().unwrap_or_default();
+                (
+                    s.display_name.clone().unwrap_or_else(|| email.clone()),
+                    vec![format!("email:{email}")],
+                    vec![AllowedIdentifier {
+                        kind: "email".into(),
+                        value: email,
+                        challenge: false,
+                    }],
+                )
+            }
+            _ => {
+                let mut allowed: Vec<AllowedIdentifier> = s
+                    .dns_names
+                    .iter()
+                    .map(|d| AllowedIdentifier {
+                        kind: "dns".into(),
+                        value: d.clone(),
+                        challenge: false,
+                    })
+                    .collect();
+                if let Some(sn) = &s.serial_number {
+                    allowed.push(AllowedIdentifier {
+                        kind: "permanent-identifier".into(),
+                        value: sn.clone(),
+                        challenge: false,
+                    });
+                }
+                (
+                    s.name.clone().unwrap_or_default(),
+                    s.dns_names.iter().map(|d| format!("dns:{d}")).collect(),
+                    allowed,
+                )
+            }
+        };
+        let v = match req.kind.as_str() {
+            "est" => {
+                let issued = credentials::create(
+                    &*self.store,
+                    &self.secrets,
+                    &self.cfg,
+                    credentials::NewEstCredential {
+                        label: req.label,
+                        common_name: cn,
+                        sans,
+                        expires_in: req.expires_in,
+                        uses: req.uses,
+                        subject_id: Some(s.id.clone()),
+                        profile: Some(profile),
+                    },
+                    now(),
+                )?;
+                serde_json::to_value(&issued)?
+            }
+            "acme" => {
+                if allowed.is_empty() {
+                    return Err(Error::BadRequest(
+                        "the device has no DNS names or serial number to order".into(),
+                    ));
+                }
+                let issued = self.acme.create_eab_key(NewEabKey {
+                    profile: Some(profile.0),
+                    allowed_identifiers: allowed,
+                    expires_in: req.expires_in,
+                    subject_id: Some(s.id.clone()),
+                })?;
+                serde_json::to_value(&issued)?
+            }
+            other => {
+                return Err(Error::BadRequest(format!(
+                    "kind must be est or acme, not {other:?}"
+                )))
+            }
+        };
+        self.audit(
+            actor,
+            &format!("credential.{}", req.kind),
+            s.id.as_str(),
+            "ok",
+            "",
+        );
+        Ok(v)
+    }
+
+    /// The certificate inventory, filtered and paginated by serial.
+    pub fn inventory(&self, q: &CertQuery) -> Result<Value> {
+        let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+        let (items, next) = self.query(q, limit)?;
+        Ok(json!({"certificates": items, "next": next}))
+    }
+
+    fn query(&self, q: &CertQuery, limit: usize) -> Result<(Vec<CertificateView>, Option<String>)> {
+        let before = match &q.expiring_before {
+            Some(t) => Some(
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| Error::BadRequest("expiring_before must be RFC 3339".into()))?
+                    .unix_timestamp(),
+            ),
+            None => None,
+        };
+        let after = q.after.as_deref().map(Serial::parse_hex).transpose()?;
+        let dept_subjects: Option<Vec<SubjectId>> = match &q.department {
+            Some(d) => Some(
+                self.list(None, None, Some(d), usize::MAX)?
+                    .into_iter()
+                    .map(|s| s.id)
+                    .collect(),
+            ),
+            None => None,
+        };
+        let sid = q.subject_id.as_deref().map(SubjectId::parse).transpose()?;
+        let mut out = Vec::new();
+        let mut next = None;
+        self.store.scan_certificates(&mut |r| {
+            if after.as_ref().is_some_and(|a| &r.serial <= a) {
+                return true;
+            }
+            let status = match r.status {
+                CertStatus::Good => "good",
+                CertStatus::Revoked { .. } => "revoked",
+            };
+            let ok = q.status.as_deref().is_none_or(|s| s == status)
+                && q.profile.as_deref().is_none_or(|p| r.profile.0 == p)
+                && q.channel.as_deref().is_none_or(|c| r.channel == c)
+                && q.subject
+                    .as_deref()
+                    .is_none_or(|s| r.subject.eq_ignore_ascii_case(s))
+                && before.is_none_or(|b| r.not_after < b)
+                && sid
+                    .as_ref()
+                    .is_none_or(|s| r.subject_id.as_ref() == Some(s))
+                && dept_subjects
+                    .as_ref()
+                    .is_none_or(|ids| r.subject_id.as_ref().is_some_and(|s| ids.contains(s)));
+            if ok {
+                if out.len() == limit {
+                    next = out.last().map(|v: &CertificateView| v.serial.clone());
+                    return false;
+                }
+                out.push(CertificateView::from(r));
+            }
+            true
+        })?;
+        Ok((out, next))
+    }
+
+    /// Revokes every certificate matching the query (at most 100,000).
+    pub fn bulk_revoke(&self, actor: &str, q: &CertQuery, reason: &str) -> Result<Value> {
+        if q.subject_id.is_none()
+            && q.subject.is_none()
+            && q.status.is_none()
+            && q.profile.is_none()
+            && q.channel.is_none()
+            && q.expiring_before.is_none()
+            && q.department.is_none()
+        {
+            return Err(Error::BadRequest(
+                "a bulk revocation needs at least one filter".into(),
+            ));
+        }
+        let (items, _) = self.query(q, 100_000)?;
+        let mut revoked = 0;
+        for c in &items {
+            let serial = Serial::parse_hex(&c.serial)?;
+            if self.store.revoke_certificate(&serial, now(), reason)? {
+                revoked += 1;
+            }
+        }
+        self.store.flush()?;
+        self.audit(
+            actor,
+            "certificate.bulk_revoke",
+            "-",
+            "ok",
+            &format!("{revoked} revoked ({reason})"),
+        );
+        Ok(json!({"matched": items.len(), "revoked": revoked}))
+    }
+
+    /// Creates an admin token.
+    pub fn create_token(
+        &self,
+        actor: &str,
+        name: &str,
+        scopes: &[String],
+        expires_in: Option<u64>,
+    ) -> Result<Value> {
+        const SCOPES: &[&str] = &["read", "register", "issue", "revoke", "admin"];
+        if scopes.is_empty() || scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
+            return Err(Error::BadRequest(format!(
+                "scopes must be among {}",
+                SCOPES.join(", ")
+            )));
+        }
+        if name.is_empty() || name.len() > 128 {
+            return Err(Error::BadRequest("name must be 1 to 128 characters".into()));
+        }
+        let t = now();
+        let expires_at = expires_in.map(|e| t.saturating_add(e.min(10 * 366 * 86400) as i64));
+        let refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+        let token = tokens::create(&*self.store, &self.secrets, name, &refs, t, expires_at)?;
+        let id = token.split('.').next().unwrap_or_default().to_owned();
+        self.audit(actor, "token.create", &id, "ok", &scopes.join(","));
+        Ok(json!({"id": id, "token": token, "scopes": scopes, "expires_at": expires_at}))
+    }
+
+    /// Lists tokens (never their secrets).
+    pub fn list_tokens(&self) -> Result<Value> {
+        let list: Vec<Value> = self
+            .store
+            .list_admin_tokens()?
+            .into_iter()
+            .map(|t| json!({"id": t.id, "name": t.name, "scopes": t.scopes, "created_at": t.created_at, "expires_at": t.expires_at}))
+            .collect();
+        Ok(json!({"tokens": list}))
+    }
+
+    /// Revokes a token.
+    pub fn delete_token(&self, actor: &str, id: &str) -> Result<()> {
+        if !self.store.delete_admin_token(id)? {
+            return Err(Error::NotFound("no such token".into()));
+        }
+        self.store.flush()?;
+        self.audit(actor, "token.revoke", id, "ok", "");
+        Ok(())
+    }
+
+    /// Audit entries after `after`.
+    pub fn audit_log(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>> {
+        self.store.audit_entries(after, limit.clamp(1, 1000))
+    }
+}

@@ -1,0 +1,74 @@
+//! Storage records of the registry: people, devices and the audit log.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::SubjectId;
+
+/// A person or a device (the subject certificates and credentials belong to).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubjectRecord {
+    /// Record layout version.
+    pub version: u32,
+    /// Internal id.
+    pub id: SubjectId,
+    /// `person` or `device`.
+    pub kind: String,
+    /// The HR or MDM system's id (unique; bulk imports are idempotent on it).
+    pub external_id: String,
+    /// Person: mail address (rfc822Name SAN).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Person: display name (certificate CN).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Person: department (bulk queries).
+    #[serde(default)]
+    pub department: Option<String>,
+    /// Device: name (certificate CN).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Device: hardware serial number (ACME permanent-identifier).
+    #[serde(default)]
+    pub serial_number: Option<String>,
+    /// Device: owner's external id.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Device: DNS names (dNSName SANs).
+    #[serde(default)]
+    pub dns_names: Vec<String>,
+    /// Device: MDM id.
+    #[serde(default)]
+    pub mdm_id: Option<String>,
+    /// `active`, `suspended` or `offboarded`.
+    pub status: String,
+    /// Bumped by every issuance and credential creation: off-boarding compares it inside its
+    /// transaction so nothing issued meanwhile escapes revocation.
+    pub generation: u64,
+    /// Creation, unix seconds.
+    pub created_at: i64,
+    /// Last change, unix seconds.
+    pub updated_at: i64,
+}
+
+/// One audit log entry; `hash` chains it to the previous entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// Unix seconds.
+    pub time: i64,
+    /// Who: `token:<id>`, `est:<credential>`, `acme:<account>`, `system`.
+    pub actor: String,
+    /// What: `certificate.issue`, `certificate.revoke`, `subject.register`, …
+    pub action: String,
+    /// On what: a serial, a subject id, a token id.
+    pub target: String,
+    /// `ok` or the refusal.
+    pub outcome: String,
+    /// Free-form detail (never secrets).
+    pub detail: String,
+    /// Hash of the previous entry (hex), or 64 zeros for the first.
+    pub prev_hash: String,
+    /// SHA-256 over the entry's canonical serialisation and `prev_hash` (hex).
+    pub hash: String,
+}

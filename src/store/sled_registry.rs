@@ -1,0 +1,344 @@
+//! [`RegistryStore`] on sled.
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use super::sled_store::{link_key, SledStore};
+use super::{
+    AccountRecord, AuditRecord, CertStatus, CertificateRecord, CreateSubject, CredentialRecord,
+    EabKeyRecord, OffboardSummary, RegistryStore, SubjectRecord,
+};
+use crate::error::{Error, Result};
+use crate::ids::{CredentialId, EabKid, Serial, SubjectId};
+
+fn external_key(kind: &str, external_id: &str) -> Vec<u8> {
+    let mut k = kind.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(external_id.as_bytes());
+    k
+}
+
+/// The hash of an audit entry: SHA-256 over its fields (length-prefixed) and the previous hash.
+pub fn audit_hash(e: &AuditRecord) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for part in [
+        e.seq.to_string().as_str(),
+        e.time.to_string().as_str(),
+        &e.actor,
+        &e.action,
+        &e.target,
+        &e.outcome,
+        &e.detail,
+        &e.prev_hash,
+    ] {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part.as_bytes());
+    }
+    hex::encode(ctx.finish())
+}
+
+const AUDIT_HEAD: &[u8] = b"audit_head";
+const EPOCH: &[u8] = b"revocation_epoch";
+
+enum Abort {
+    Retry,
+    Json(String),
+}
+
+fn jerr(e: serde_json::Error) -> ConflictableTransactionError<Abort> {
+    ConflictableTransactionError::Abort(Abort::Json(e.to_string()))
+}
+
+impl SledStore {
+    fn links(&self, id: &SubjectId, kind: u8) -> Result<Vec<Vec<u8>>> {
+        let prefix = link_key(id, kind, b"");
+        let mut out = Vec::new();
+        for kv in self.reg.links.scan_prefix(&prefix) {
+            let (k, _) = kv?;
+            out.push(k[prefix.len()..].to_vec());
+        }
+        Ok(out)
+    }
+}
+
+impl RegistryStore for SledStore {
+    fn create_subject(&self, s: &SubjectRecord) -> Result<CreateSubject> {
+        let ek = external_key(&s.kind, &s.external_id);
+        let v = serde_json::to_vec(s)?;
+        let res = (&self.reg.subjects, &self.reg.by_external).transaction(|(subjects, by_ext)| {
+            if let Some(id) = by_ext.get(&ek)? {
+                let raw = subjects
+                    .get(&id)?
+                    .ok_or(ConflictableTransactionError::Abort(Abort::Json(
+                        "dangling external id".into(),
+                    )))?;
+                let existing: SubjectRecord = serde_json::from_slice(&raw).map_err(jerr)?;
+                return Ok(Some(existing));
+            }
+            subjects.insert(s.id.as_str().as_bytes(), v.as_slice())?;
+            by_ext.insert(ek.as_slice(), s.id.as_str().as_bytes())?;
+            Ok(None)
+        });
+        match res {
+            Ok(None) => Ok(CreateSubject::Created),
+            Ok(Some(existing)) => Ok(CreateSubject::Exists(Box::new(existing))),
+            Err(TransactionError::Abort(Abort::Json(e))) => Err(Error::Internal(e)),
+            Err(TransactionError::Abort(Abort::Retry)) => Err(Error::Conflict("retry".into())),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    fn get_subject(&self, id: &SubjectId) -> Result<Option<SubjectRecord>> {
+        match self.reg.subjects.get(id.as_str().as_bytes())? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn get_subject_by_external(
+        &self,
+        kind: &str,
+        external_id: &str,
+    ) -> Result<Option<SubjectRecord>> {
+        match self.reg.by_external.get(external_key(kind, external_id))? {
+            Some(id) => self.get_subject(&SubjectId::parse(&String::from_utf8_lossy(&id))?),
+            None => Ok(None),
+        }
+    }
+
+    fn update_subject(&self, old: &SubjectRecord, new: &SubjectRecord) -> Result<bool> {
+        let key = old.id.as_str().as_bytes();
+        let Some(raw) = self.reg.subjects.get(key)? else {
+            return Ok(false);
+        };
+        let cur: SubjectRecord = serde_json::from_slice(&raw)?;
+        if &cur != old {
+            return Ok(false);
+        }
+        Ok(self
+            .reg
+            .subjects
+            .compare_and_swap(key, Some(raw), Some(serde_json::to_vec(new)?))?
+            .is_ok())
+    }
+
+    fn scan_subjects(&self, f: &mut dyn FnMut(SubjectRecord) -> bool) -> Result<()> {
+        for kv in self.reg.subjects.iter() {
+            let (_, v) = kv?;
+            if !f(serde_json::from_slice(&v)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn subject_certificates(&self, id: &SubjectId) -> Result<Vec<Serial>> {
+        self.links(id, b'c')?
+            .iter()
+            .map(|b| Serial::from_bytes(b))
+            .collect()
+    }
+
+    fn subject_credentials(&self, id: &SubjectId) -> Result<Vec<CredentialId>> {
+        self.links(id, b'r')?
+            .iter()
+            .map(|b| CredentialId::parse(&String::from_utf8_lossy(b)))
+            .collect()
+    }
+
+    fn subject_eab_keys(&self, id: &SubjectId) -> Result<Vec<EabKid>> {
+        self.links(id, b'e')?
+            .iter()
+            .map(|b| EabKid::parse(&String::from_utf8_lossy(b)))
+            .collect()
+    }
+
+    fn offboard_subject(&self, id: &SubjectId, at: i64, reason: &str) -> Result<OffboardSummary> {
+        for _ in 0..16 {
+            let snapshot = self
+                .get_subject(id)?
+                .ok_or_else(|| Error::NotFound("no such subject".into()))?;
+            let certs = self.subject_certificates(id)?;
+            let creds = self.subject_credentials(id)?;
+            let eabs = self.subject_eab_keys(id)?;
+            let res = (
+                &self.reg.subjects,
+                &self.certs_tree(),
+                &self.revoked_tree(),
+                &self.meta_tree(),
+                &self.credentials_tree(),
+                &self.acme.eab_keys,
+                &self.acme.accounts,
+            )
+                .transaction(|(subjects, certs_t, revoked, meta, credentials, eab_keys, accounts)| {
+                    let raw = subjects
+                        .get(id.as_str().as_bytes())?
+                        .ok_or(ConflictableTransactionError::Abort(Abort::Retry))?;
+                    let mut subj: SubjectRecord = serde_json::from_slice(&raw).map_err(jerr)?;
+                    if subj.generation != snapshot.generation {
+                        return Err(ConflictableTransactionError::Abort(Abort::Retry));
+                    }
+                    let mut sum = OffboardSummary::default();
+                    subj.status = "offboarded".into();
+                    subj.updated_at = at;
+                    subjects.insert(id.as_str().as_bytes(), serde_json::to_vec(&subj).map_err(jerr)?)?;
+                    for serial in &certs {
+                        let Some(raw) = certs_t.get(serial.as_bytes())? else { continue };
+                        let mut rec: CertificateRecord = serde_json::from_slice(&raw).map_err(jerr)?;
+                        // A certificate on hold is revoked for good.
+                        let on_hold = matches!(&rec.status, CertStatus::Revoked { reason, .. } if reason == "certificateHold");
+                        if rec.status != CertStatus::Good && !on_hold {
+                            continue;
+                        }
+                        rec.status = CertStatus::Revoked { revoked_at: at, reason: reason.to_owned() };
+                        let mut entry = at.to_be_bytes().to_vec();
+                        entry.extend_from_slice(&rec.not_after.to_be_bytes());
+                        entry.extend_from_slice(reason.as_bytes());
+                        revoked.insert(serial.as_bytes(), entry)?;
+                        certs_t.insert(serial.as_bytes(), serde_json::to_vec(&rec).map_err(jerr)?)?;
+                        sum.certificates_revoked += 1;
+                    }
+                    if sum.certificates_revoked > 0 {
+                        let epoch = meta
+                            .get(EPOCH)?
+                            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                            .map_or(0, u64::from_be_bytes);
+                        meta.insert(EPOCH, &(epoch + 1).to_be_bytes())?;
+                    }
+                    for c in &creds {
+                        let Some(raw) = credentials.get(c.as_str().as_bytes())? else { continue };
+                        let mut rec: CredentialRecord = serde_json::from_slice(&raw).map_err(jerr)?;
+                        if !rec.disabled {
+                            rec.disabled = true;
+                            credentials.insert(c.as_str().as_bytes(), serde_json::to_vec(&rec).map_err(jerr)?)?;
+                            sum.credentials_disabled += 1;
+                        }
+                    }
+                    for k in &eabs {
+                        let Some(raw) = eab_keys.get(k.as_str().as_bytes())? else { continue };
+                        let mut rec: EabKeyRecord = serde_json::from_slice(&raw).map_err(jerr)?;
+                        if !rec.withdrawn {
+                            rec.withdrawn = true;
+                            eab_keys.insert(k.as_str().as_bytes(), serde_json::to_vec(&rec).map_err(jerr)?)?;
+                            sum.eab_keys_withdrawn += 1;
+                        }
+                        if let Some(acct_id) = &rec.account {
+                            if let Some(raw) = accounts.get(acct_id.as_str().as_bytes())? {
+                                let mut a: AccountRecord = serde_json::from_slice(&raw).map_err(jerr)?;
+                                if a.status == "valid" {
+                                    a.status = "deactivated".into();
+                                    accounts.insert(acct_id.as_str().as_bytes(), serde_json::to_vec(&a).map_err(jerr)?)?;
+                                    sum.accounts_deactivated += 1;
+                                }
+                            }
+                        }
+                    }
+                    Ok(sum)
+                });
+            match res {
+                Ok(sum) => return Ok(sum),
+                Err(TransactionError::Abort(Abort::Retry)) => continue,
+                Err(TransactionError::Abort(Abort::Json(e))) => return Err(Error::Internal(e)),
+                Err(TransactionError::Storage(e)) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict(
+            "the subject kept changing; retry off-boarding".into(),
+        ))
+    }
+
+    fn append_audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        outcome: &str,
+        detail: &str,
+        at: i64,
+    ) -> Result<AuditRecord> {
+        let res = (&self.reg.audit, &self.meta_tree()).transaction(|(audit, meta)| {
+            let (seq, prev) = match meta.get(AUDIT_HEAD)? {
+                Some(v) if v.len() > 8 => {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&v[..8]);
+                    (
+                        u64::from_be_bytes(b),
+                        String::from_utf8_lossy(&v[8..]).to_string(),
+                    )
+                }
+                _ => (0, "0".repeat(64)),
+            };
+            let mut e = AuditRecord {
+                seq: seq + 1,
+                time: at,
+                actor: actor.to_owned(),
+                action: action.to_owned(),
+                target: target.to_owned(),
+                outcome: outcome.to_owned(),
+                detail: detail.to_owned(),
+                prev_hash: prev,
+                hash: String::new(),
+            };
+            e.hash = audit_hash(&e);
+            audit.insert(&e.seq.to_be_bytes(), serde_json::to_vec(&e).map_err(jerr)?)?;
+            let mut head = e.seq.to_be_bytes().to_vec();
+            head.extend_from_slice(e.hash.as_bytes());
+            meta.insert(AUDIT_HEAD, head)?;
+            Ok(e)
+        });
+        match res {
+            Ok(e) => Ok(e),
+            Err(TransactionError::Abort(Abort::Json(e))) => Err(Error::Internal(e)),
+            Err(TransactionError::Abort(Abort::Retry)) => Err(Error::Conflict("retry".into())),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>> {
+        let mut out = Vec::new();
+        for kv in self
+            .reg
+            .audit
+            .range((after + 1).to_be_bytes()..)
+            .take(limit)
+        {
+            let (_, v) = kv?;
+            out.push(serde_json::from_slice(&v)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Checks the whole audit chain: sequence without gaps, each hash recomputed, each entry
+/// linked to its predecessor. Returns the number of entries, or where it breaks.
+pub fn verify_audit(store: &dyn RegistryStore) -> Result<std::result::Result<u64, String>> {
+    let mut prev = "0".repeat(64);
+    let mut expected = 1u64;
+    let mut after = 0;
+    loop {
+        let batch = store.audit_entries(after, 1000)?;
+        if batch.is_empty() {
+            return Ok(Ok(expected - 1));
+        }
+        for e in batch {
+            if e.seq != expected {
+                return Ok(Err(format!(
+                    "entry {expected} is missing (found {})",
+                    e.seq
+                )));
+            }
+            if e.prev_hash != prev {
+                return Ok(Err(format!(
+                    "entry {} does not link to entry {}",
+                    e.seq,
+                    e.seq - 1
+                )));
+            }
+            if audit_hash(&e) != e.hash {
+                return Ok(Err(format!("entry {} was altered (hash mismatch)", e.seq)));
+            }
+            prev = e.hash.clone();
+            expected += 1;
+            after = e.seq;
+        }
+    }
+}
