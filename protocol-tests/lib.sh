@@ -33,6 +33,9 @@ BASE_URL=
 EST_URL=
 # Every server process started by this script, so the exit trap can reap them all.
 ALL_SERVER_PIDS=()
+# Every client process started by run_client (certbot, lego …), reaped the same way, so a
+# client that still holds a challenge port never outlives the script.
+ALL_CLIENT_PIDS=()
 
 # --- reporting ------------------------------------------------------------------------------
 
@@ -115,6 +118,27 @@ header() {
       if (tolower(substr(line, 1, i - 1)) == n) { v = substr(line, i + 1); sub(/^[ \t]+/, "", v); print v } }'
 }
 
+# assert_file_contains FILE NEEDLE WHAT: like assert_contains, but a failure shows only the
+# end of FILE (client logs are long).
+assert_file_contains() {
+  [ -f "$1" ] || fail "$3: $1 does not exist"
+  if grep -qF -- "$2" "$1"; then
+    pass "$3"
+  else
+    fail "$3: expected to find [$2] in $1, whose last lines are:
+$(tail -n 15 "$1")"
+  fi
+}
+
+# assert_file_lacks FILE NEEDLE WHAT
+assert_file_lacks() {
+  [ -f "$1" ] || fail "$3: $1 does not exist"
+  if grep -qF -- "$2" "$1"; then
+    fail "$3: did not expect [$2] in $1: $(grep -F -m 3 -- "$2" "$1")"
+  fi
+  pass "$3"
+}
+
 # assert_header OUT NAME EXPECTED_SUBSTRING WHAT
 assert_header() {
   local value
@@ -140,6 +164,13 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/enrolld-protocol.XXXXXX")
 
 cleanup() {
   local pid
+  for pid in "${ALL_CLIENT_PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      # `timeout` passes the signal on to the client it runs.
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   for pid in "${ALL_SERVER_PIDS[@]}"; do
     if kill -0 "$pid" 2>/dev/null; then
       kill -9 "$pid" 2>/dev/null || true
@@ -350,4 +381,127 @@ ext_values() {
 # subject_of PEM: the subject as openssl prints it.
 subject_of() {
   openssl x509 -in "$1" -noout -subject
+}
+
+# --- ACME -----------------------------------------------------------------------------------
+
+# free_port: a TCP port on 127.0.0.1 that nothing uses right now, for a challenge responder
+# whose port the server must know before it starts. It is drawn below the kernel's ephemeral
+# range, so no outgoing connection or port-0 listener can take it before the client binds it.
+free_port() {
+  python3 - <<'PY' || fail "free_port: no free port found"
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+candidates = list(range(20000, low)) if low > 21000 else []
+random.shuffle(candidates)
+for port in candidates[:200] + [0]:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        print(s.getsockname()[1])
+        break
+else:
+    raise SystemExit(1)
+PY
+}
+
+# acme_test_config FILE HTTP_PORT: a server configuration whose validator checks http-01 on
+# 127.0.0.1:HTTP_PORT (test-only settings; the server warns at start).
+acme_test_config() {
+  printf '[acme.validation]\nhttp_port = %s\nallow_private_addresses = true\n' "$2" >"$1"
+}
+
+# make_eab_key JSON: creates an ACME EAB key (POST /api/v1/acme/eab); sets EAB_KID, EAB_HMAC.
+make_eab_key() {
+  local out=$WORK/eab code
+  code=$(http "$out" -X POST -H "Authorization: Bearer $(admin_token)" \
+    -H 'Content-Type: application/json' --data-binary "$1" "$BASE_URL/api/v1/acme/eab")
+  [ "$code" = 201 ] || fail "creating EAB key $1: expected HTTP 201, got $code: $(head -c 400 "$out.body")"
+  EAB_KID=$(json_string "$out.body" kid)
+  EAB_HMAC=$(json_string "$out.body" hmac_key)
+  [ -n "$EAB_KID" ] && [ -n "$EAB_HMAC" ] || fail "EAB key response lacks kid/hmac_key: $(cat "$out.body")"
+}
+
+# CLIENT_TIMEOUT: seconds one client command may take before it is killed and the test fails.
+CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-60}
+
+# run_client OUT COMMAND...: runs a client with no stdin, stdout and stderr in OUT, bounded by
+# CLIENT_TIMEOUT, reaped by the exit trap if the script dies first. Returns its exit status.
+# Proxies are bypassed: the server is on this machine.
+run_client() {
+  local out=$1 rc=0
+  shift
+  NO_PROXY=localhost,127.0.0.1 no_proxy=localhost,127.0.0.1 \
+    timeout --kill-after=5 "$CLIENT_TIMEOUT" "$@" </dev/null >"$out" 2>&1 &
+  local pid=$!
+  ALL_CLIENT_PIDS+=("$pid")
+  wait "$pid" || rc=$?
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    fail "$1 did not finish within $CLIENT_TIMEOUT s; its last output:
+$(tail -n 15 "$out")"
+  fi
+  return "$rc"
+}
+
+# leaf_of PEM OUT: the first certificate of PEM (a client's bundle) alone in OUT.
+leaf_of() {
+  openssl x509 -in "$1" -out "$2" 2>"$2.err" || fail "$1 holds no certificate: $(cat "$2.err")"
+}
+
+# check_device_cert PEM NAME KEY WHAT: an ACME `device` certificate for the DNS name NAME:
+# chains to the bundle for TLS client use, EKU exactly clientAuth, subject CN=NAME, the one SAN
+# DNS:NAME, not a CA, and it certifies the P-256 key in KEY.
+check_device_cert() {
+  local pem=$1 name=$2 key=$3 what=$4 verdict
+  verdict=$(openssl verify -CAfile "$SERVER_DIR/ca-bundle.pem" -purpose sslclient "$pem" 2>&1) ||
+    fail "$what: openssl verify -purpose sslclient failed: $verdict"
+  assert_eq "$pem: OK" "$verdict" "$what: openssl verify -purpose sslclient"
+  assert_eq "TLS Web Client Authentication" "$(ext_values "$pem" extendedKeyUsage)" \
+    "$what: EKU is clientAuth only"
+  assert_eq "subject=CN = $name" "$(subject_of "$pem")" "$what: subject is CN=$name"
+  assert_eq "DNS:$name" "$(ext_values "$pem" subjectAltName)" "$what: the only SAN is DNS:$name"
+  assert_contains "$(ext_values "$pem" basicConstraints)" "CA:FALSE" "$what: basicConstraints CA:FALSE"
+  assert_contains "$(openssl x509 -in "$pem" -noout -text)" "ASN1 OID: prime256v1" "$what: P-256 key"
+  assert_eq "$(pubkey_of_key "$key")" "$(pubkey_of_cert "$pem")" "$what: certifies the client's key"
+}
+
+# check_chain_from_ca CHAIN WHAT: every certificate in CHAIN (the issuer part a client saved)
+# is one of the server's CA certificates.
+check_chain_from_ca() {
+  local fp bundle
+  bundle=$(fingerprints "$SERVER_DIR/ca-bundle.pem")
+  [ "$(cert_count "$1")" -ge 1 ] || fail "$2: $1 holds no certificate"
+  while IFS= read -r fp; do
+    case $'\n'$bundle$'\n' in
+      *$'\n'"$fp"$'\n'*) ;;
+      *) fail "$2: $1 holds a certificate that is not in ca-bundle.pem ($fp)" ;;
+    esac
+  done < <(fingerprints "$1")
+  pass "$2"
+}
+
+# check_acme_record SERIAL STATUS PROFILE SUBJECT [REASON]: the admin API's view of a
+# certificate issued over ACME.
+check_acme_record() {
+  local serial=$1 out=$WORK/record code
+  code=$(get_certificate "$out" "$serial")
+  assert_status 200 "$code" "$out" "admin API knows serial $serial"
+  assert_eq acme "$(json_string "$out.body" channel)" "record $serial: channel"
+  assert_eq "$2" "$(json_string "$out.body" status)" "record $serial: status"
+  assert_eq "$3" "$(json_string "$out.body" profile)" "record $serial: profile"
+  assert_eq "$4" "$(json_string "$out.body" subject)" "record $serial: subject"
+  if [ $# -ge 5 ]; then
+    assert_eq "$5" "$(json_string "$out.body" revocation_reason)" "record $serial: revocation reason"
+  fi
+}
+
+# set_renewal_window SERIAL START END: moves the ARI (RFC 9773) window of one certificate
+# (POST /api/v1/acme/renewal-window; RFC 3339 times).
+set_renewal_window() {
+  local out=$WORK/window code
+  code=$(http "$out" -X POST -H "Authorization: Bearer $(admin_token)" -H 'Content-Type: application/json' \
+    --data-binary "{\"serials\":[\"$1\"],\"start\":\"$2\",\"end\":\"$3\"}" "$BASE_URL/api/v1/acme/renewal-window")
+  assert_status 200 "$code" "$out" "ARI window of $1 moved to $2 .. $3"
 }

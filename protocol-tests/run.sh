@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every protocol test script in this directory (all *.sh except lib.sh and run.sh), one
-# after the other, and reports which failed. Exit status 0 only if all passed.
+# Runs every protocol test script in this directory (all *.sh except lib.sh, run.sh and
+# bench-full.sh), one after the other, and reports which failed. Exit status 0 only if all passed.
 #
 #   ENROLLD_BIN=path/to/enrolld protocol-tests/run.sh     (default: target/debug/enrolld)
 set -euo pipefail
@@ -12,7 +12,9 @@ count=0
 for script in "$here"/*.sh; do
   name=$(basename "$script")
   case $name in
-    lib.sh | run.sh) continue ;;
+    # bench-full.sh is the full benchmark run that writes docs/benchmarks.md: minutes long,
+    # not a test.
+    lib.sh | run.sh | bench-full.sh) continue ;;
   esac
   count=$((count + 1))
   echo "=== $name"

@@ -40,6 +40,9 @@ pub struct Config {
     /// Registry (people and devices) settings.
     #[serde(default)]
     pub registry: RegistryConfig,
+    /// Outgoing webhooks (signed events on issuance, revocation, expiry); off without a URL.
+    #[serde(default)]
+    pub webhooks: WebhookConfig,
     /// The TLS listener's certificate.
     #[serde(default)]
     pub tls: TlsConfig,
@@ -77,6 +80,120 @@ impl Default for RegistryConfig {
         }
     }
 }
+
+// --- [webhooks] (issue 4: notifications) -------------------------------------------------
+
+/// Outgoing webhooks: the notifier (`src/notify/`) POSTs a JSON event, signed with
+/// HMAC-SHA256, for every subscribed audit action and for certificates about to expire.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Receiver URL, `https://` (or `http://`, with a warning at start); no webhooks if unset.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// File holding the HMAC key that signs every delivery (at least 16 bytes; a trailing
+    /// newline is not part of the key). Required with `url`.
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// PEM CA certificates trusted for an `https` receiver; the system's bundle otherwise.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Event types sent: audit actions (`certificate.issue`, `subject.offboarded`, …) and
+    /// `certificate.expiring`.
+    #[serde(default = "default_webhook_events")]
+    pub events: Vec<String>,
+    /// `certificate.expiring` is sent this many days before a good certificate expires.
+    #[serde(default = "default_expiry_warning_days")]
+    pub expiry_warning_days: u32,
+    /// Seconds between two looks for expiring certificates.
+    #[serde(default = "default_expiry_scan_secs")]
+    pub expiry_scan_secs: u64,
+    /// Seconds one delivery attempt may take, connection included.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_secs: u64,
+    /// Milliseconds before the first retry of a failed delivery; doubled on every further
+    /// failure, up to five minutes.
+    #[serde(default = "default_retry_initial_ms")]
+    pub retry_initial_ms: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            url: None,
+            secret_file: None,
+            ca_file: None,
+            events: default_webhook_events(),
+            expiry_warning_days: default_expiry_warning_days(),
+            expiry_scan_secs: default_expiry_scan_secs(),
+            timeout_secs: default_webhook_timeout(),
+            retry_initial_ms: default_retry_initial_ms(),
+        }
+    }
+}
+
+impl WebhookConfig {
+    /// Checks the section on its own (the secret and CA files are read at start).
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::BadRequest(format!("webhooks: {m}")));
+        if let Some(url) = &self.url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return bad("url must start with https:// or http://");
+            }
+            if url
+                .parse::<axum::http::Uri>()
+                .map_or(true, |u| u.host().is_none())
+            {
+                return bad("url is not a valid URL");
+            }
+            if self.secret_file.is_none() {
+                return bad("secret_file is required when url is set");
+            }
+        }
+        if self.events.is_empty()
+            || self.events.iter().any(|e| {
+                e.is_empty()
+                    || !e
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+            })
+        {
+            return bad("events must list event types such as \"certificate.issue\"");
+        }
+        if self.expiry_warning_days == 0 || self.expiry_warning_days > 366 {
+            return bad("expiry_warning_days must be 1 to 366");
+        }
+        if self.expiry_scan_secs == 0 || self.timeout_secs == 0 || self.retry_initial_ms == 0 {
+            return bad("expiry_scan_secs, timeout_secs and retry_initial_ms must be > 0");
+        }
+        if self.retry_initial_ms > 300_000 {
+            return bad("retry_initial_ms must be at most 300000 (five minutes)");
+        }
+        Ok(())
+    }
+}
+
+fn default_webhook_events() -> Vec<String> {
+    vec![
+        "certificate.issue".into(),
+        "certificate.revoke".into(),
+        "certificate.expiring".into(),
+    ]
+}
+fn default_expiry_warning_days() -> u32 {
+    14
+}
+fn default_expiry_scan_secs() -> u64 {
+    3600
+}
+fn default_webhook_timeout() -> u64 {
+    10
+}
+fn default_retry_initial_ms() -> u64 {
+    1000
+}
+
+// --- end [webhooks] -------------------------------------------------------------------------
 
 /// Revocation status service settings (CRL, OCSP).
 #[derive(Debug, Clone, Deserialize)]
@@ -275,6 +392,10 @@ pub struct CaConfig {
     /// Issuing CA lifetime in days.
     #[serde(default = "default_issuing_days")]
     pub issuing_validity_days: u32,
+    /// File whose first line is the passphrase encrypting the CA keys at rest (AES-256-GCM
+    /// under Argon2id). Without it, `ENROLLD_CA_PASSPHRASE` is used if set.
+    #[serde(default)]
+    pub key_passphrase_file: Option<PathBuf>,
 }
 
 impl Default for CaConfig {
@@ -284,6 +405,7 @@ impl Default for CaConfig {
             organization: default_org(),
             root_validity_days: default_root_days(),
             issuing_validity_days: default_issuing_days(),
+            key_passphrase_file: None,
         }
     }
 }
@@ -304,6 +426,10 @@ pub struct Limits {
     /// Connections served at once; further ones wait in the accept queue.
     #[serde(default = "default_max_conns")]
     pub max_connections: usize,
+    /// Requests per second from one client address (EST, ACME, admin API, pickup); 0 = no
+    /// limit. `ENROLLD_RATE_LIMIT=off` turns it off.
+    #[serde(default = "default_per_ip")]
+    pub requests_per_ip_per_second: u32,
 }
 
 impl Default for Limits {
@@ -313,6 +439,7 @@ impl Default for Limits {
             handshake_timeout_secs: default_handshake(),
             request_timeout_secs: default_request_timeout(),
             max_connections: default_max_conns(),
+            requests_per_ip_per_second: default_per_ip(),
         }
     }
 }
@@ -358,6 +485,9 @@ pub struct EstLabel {
     /// Require the RFC 9266 tls-exporter value in the CSR's challengePassword.
     #[serde(default)]
     pub require_channel_binding: bool,
+    /// Enrolments wait for an administrator's approval (RFC 7030 §4.2.3: 202 + Retry-After).
+    #[serde(default)]
+    pub require_approval: bool,
 }
 
 /// One certificate profile: everything a certificate's extensions are built from.
@@ -383,6 +513,10 @@ pub struct Profile {
     /// SAN types this profile issues: `dns`, `email`, `uri`, `ip`.
     #[serde(default = "default_san_types")]
     pub san_types: Vec<String>,
+    /// EST enrolments for this profile wait for an administrator's approval. (Over ACME the
+    /// approval is the EAB key itself: stock clients give up on an order within a minute.)
+    #[serde(default)]
+    pub require_approval: bool,
     /// URL of the CRL put in the CRL distribution point extension.
     #[serde(default)]
     pub crl_url: Option<String>,
@@ -407,6 +541,7 @@ impl Profile {
             crl_url: None,
             ocsp_url: None,
             ca_issuers_url: None,
+            require_approval: false,
         }
     }
 
@@ -530,6 +665,7 @@ impl Config {
                 "est.credential_ttl_secs must be 1 second to 366 days".into(),
             ));
         }
+        self.webhooks.validate()?;
         if (self.tls.cert_file.is_some()) != (self.tls.key_file.is_some()) {
             return Err(Error::BadRequest(
                 "tls.cert_file and tls.key_file go together".into(),
@@ -615,6 +751,7 @@ fn unreachable_default() -> Config {
         public_http_base_url: None,
         status: StatusConfig::default(),
         registry: RegistryConfig::default(),
+        webhooks: WebhookConfig::default(),
         tls: TlsConfig::default(),
         ca: CaConfig::default(),
         limits: Limits::default(),
@@ -653,6 +790,9 @@ fn default_request_timeout() -> u64 {
 }
 fn default_max_conns() -> usize {
     1024
+}
+fn default_per_ip() -> u32 {
+    500
 }
 fn default_profile() -> ProfileName {
     ProfileName("device".into())

@@ -33,6 +33,9 @@ pub enum Error {
     Conflict(String),
     /// An RFC 8555 §6.7 problem with no EST or admin equivalent (badNonce, rejectedIdentifier…).
     Acme(Box<AcmeError>),
+    /// RFC 7030 §4.2.3: accepted, not yet issued (manual approval); retry after this many
+    /// seconds. Not an error, but it leaves the request the same way.
+    Accepted(String, u64),
     /// Too many requests; retry after this many seconds.
     RateLimited(String, u64),
     /// A server-side failure; the string is for the log only, never for the client.
@@ -120,6 +123,9 @@ pub struct AcmeError {
     pub detail: String,
     /// Subproblems: (type, identifier type, identifier value, detail).
     pub subproblems: Vec<(AcmeProblem, String, String, String)>,
+    /// An HTTP status other than the type's usual one (RFC 8555 §7.3.6: 401 for a
+    /// deactivated account).
+    pub status: Option<u16>,
 }
 
 impl Error {
@@ -129,6 +135,17 @@ impl Error {
             kind,
             detail: detail.into(),
             subproblems: Vec::new(),
+            status: None,
+        }))
+    }
+
+    /// An ACME problem answered with a specific HTTP status.
+    pub fn acme_with_status(kind: AcmeProblem, status: u16, detail: impl Into<String>) -> Self {
+        Error::Acme(Box::new(AcmeError {
+            kind,
+            detail: detail.into(),
+            subproblems: Vec::new(),
+            status: Some(status),
         }))
     }
 }
@@ -155,7 +172,8 @@ impl Error {
             | Error::UnsupportedMediaType(m)
             | Error::NotImplemented(m)
             | Error::Conflict(m)
-            | Error::RateLimited(m, _) => m,
+            | Error::RateLimited(m, _)
+            | Error::Accepted(m, _) => m,
             Error::Acme(a) => &a.detail,
             Error::Internal(_) => "internal error",
         }

@@ -12,18 +12,23 @@
 //! - [`store`]: the storage trait and its sled implementation.
 //! - [`http`]: the only axum code — routes, error mapping, TLS listener.
 //! - [`server`]: first-start initialisation and `run`.
+//! - [`notify`]: signed webhooks from the audit log and upcoming expiries.
+//! - [`cli`]: `enrolld admin`, a command-line client of the admin API.
 //!
 //! Protocol modules do no network I/O of their own; `http` and `server` do.
 #![forbid(unsafe_code)]
 
 pub mod acme;
 pub mod admin;
+pub mod backup;
 pub mod ca;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod est;
 pub mod http;
 pub mod ids;
+pub mod notify;
 pub mod registry;
 pub mod server;
 pub mod status;

@@ -45,6 +45,17 @@ enum AuditCmd {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Admin API client for scripts: `enrolld admin people add …` (see `enrolld admin --help`).
+    Admin(enrolld::cli::admin::AdminArgs),
+    /// Restores a backup (from `GET /api/v1/backup`) into an empty data directory.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// Data directory to create (default ./enrolld-data).
+        #[arg(long, default_value = "./enrolld-data")]
+        data_dir: PathBuf,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -94,6 +105,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Cmd::Admin(args) = cli.cmd {
+        return enrolld::cli::admin::main(args);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
@@ -105,6 +119,15 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
+        Cmd::Admin(_) => Err("admin is handled in main".into()),
+        Cmd::Restore { from, data_dir } => {
+            let data =
+                std::fs::read(&from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+            std::fs::create_dir_all(&data_dir).map_err(|e| e.to_string())?;
+            let n = enrolld::backup::restore(&data_dir, &data).map_err(|e| e.to_string())?;
+            println!("restored {n} store entries into {}", data_dir.display());
+            Ok(())
+        }
         Cmd::Audit {
             cmd: AuditCmd::Verify { data_dir },
         } => {

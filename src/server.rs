@@ -107,7 +107,10 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
             paths.dir.display()
         )));
     }
-    let ca = Arc::new(Ca::load(&paths.dir)?);
+    let ca = Arc::new(Ca::load_with(
+        &paths.dir,
+        keys::passphrase(&cfg.ca)?.as_deref(),
+    )?);
     let secrets = Arc::new(Secrets::load_or_create(&paths.secret_key)?);
     let store = Arc::new(SledStore::open(&paths.store)?);
 
@@ -211,9 +214,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let init = initialise(&cfg, None)?;
+    // The real port first: the CA created on first start names the root CRL URL.
     cfg.listen = listener.local_addr()?;
+    let init = initialise(&cfg, None)?;
     cfg.apply_status_defaults();
+    http::set_per_ip_limit(cfg.limits.requests_per_ip_per_second);
     let cfg = Arc::new(cfg);
     let store: Arc<dyn Store> = init.store.clone();
     let est = Arc::new(Est::new(
@@ -273,6 +278,7 @@ pub async fn run(
         secrets: init.secrets.clone(),
         cfg: cfg.clone(),
         acme: acme.clone(),
+        ca: init.ca.clone(),
     });
     let router = http::router(
         AppState {
@@ -284,9 +290,14 @@ pub async fn run(
         status,
         cfg.limits.max_body_bytes,
     );
+    // Webhooks (issue 4): the notifier tails the audit log until shutdown.
+    let notifier = crate::notify::spawn(&cfg, store.clone())?;
     println!("{}", banner(&cfg, &init.paths));
     tracing::info!(listen = %cfg.listen, "serving");
     let result = http::tls::serve(listener, tls, router, cfg.limits.clone(), shutdown).await;
+    if let Some(n) = notifier {
+        n.abort();
+    }
     store.flush()?;
     tracing::info!("store flushed; bye");
     result

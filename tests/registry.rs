@@ -170,6 +170,50 @@ async fn register_enrol_inventory_and_offboard() {
     .await;
     assert_eq!(subj["certificates"], json!([person_serial]));
 
+    // Pickup link for the person: the third channel.
+    let (st, link) = api(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/subjects/{pid}/credentials"),
+        &admin,
+        Some(json!({"kind": "pickup"})),
+    )
+    .await;
+    assert_eq!(st, 201, "{link}");
+    let r = s
+        .client()
+        .post(link["url"].as_str().unwrap())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("action=generate&key=p256")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, inv) = api(
+        &s,
+        reqwest::Method::GET,
+        &format!("/api/v1/certificates?subject_id={pid}"),
+        &admin,
+        None,
+    )
+    .await;
+    let mut channels: Vec<&str> = inv["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["channel"].as_str().unwrap())
+        .collect();
+    channels.sort();
+    assert_eq!(channels, vec!["est-simpleenroll", "pickup"]);
+    let (_, unused_link) = api(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/subjects/{pid}/credentials"),
+        &admin,
+        Some(json!({"kind": "pickup"})),
+    )
+    .await;
+
     // A second EST credential before off-boarding, to see it refused afterwards.
     let (_, cred2) = api(
         &s,
@@ -190,7 +234,15 @@ async fn register_enrol_inventory_and_offboard() {
     )
     .await;
     assert_eq!(st, 200, "{off}");
-    assert_eq!(off["changes"]["certificates_revoked"], 1);
+    assert_eq!(off["changes"]["certificates_revoked"], 2);
+    // The unused pickup link is dead too.
+    let r = s
+        .client()
+        .get(unused_link["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
     assert_eq!(off["changes"]["credentials_disabled"], 2);
     assert_eq!(s.cert_record(&person_serial).await["status"], "revoked");
     let (st, _) = est_enrol(
@@ -515,4 +567,134 @@ async fn audit_log_verifies_and_detects_tampering() {
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
+}
+
+#[tokio::test]
+async fn est_enrolment_waits_for_approval() {
+    let s =
+        Server::start("[est.labels.vip]\nprofile = \"device\"\nrequire_approval = true\n").await;
+    let admin = s.admin_token();
+    let (u, p) = s
+        .credential(json!({"label": "vip", "common_name": "vip-1"}))
+        .await;
+    let body = b64(&csr(&KeyPair::generate().unwrap(), None, &[]));
+    let send = || {
+        s.client()
+            .post(s.url("/.well-known/est/vip/simpleenroll"))
+            .basic_auth(&u, Some(&p))
+            .header("content-type", "application/pkcs10")
+            .body(body.clone())
+            .send()
+    };
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.headers()["retry-after"], "60");
+    let r = send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        202,
+        "a retry before the decision is still pending"
+    );
+    let (_, list) = api(&s, reqwest::Method::GET, "/api/v1/approvals", &admin, None).await;
+    let pending = list["approvals"].as_array().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0]["common_name"], "vip-1");
+    let id = pending[0]["id"].as_str().unwrap().to_owned();
+    let (st, a) = api(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/approvals/{id}/approve"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(a["status"], "approved");
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(certs_from_pkcs7(&r.text().await.unwrap()).len(), 1);
+    // Deciding twice is a conflict.
+    let (st, _) = api(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/approvals/{id}/reject"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(st, 409);
+
+    // A rejected request is refused on retry.
+    let (u2, p2) = s
+        .credential(json!({"label": "vip", "common_name": "vip-2"}))
+        .await;
+    let body2 = b64(&csr(&KeyPair::generate().unwrap(), None, &[]));
+    let send2 = || {
+        s.client()
+            .post(s.url("/.well-known/est/vip/simpleenroll"))
+            .basic_auth(&u2, Some(&p2))
+            .header("content-type", "application/pkcs10")
+            .body(body2.clone())
+            .send()
+    };
+    assert_eq!(send2().await.unwrap().status(), 202);
+    let (_, list) = api(
+        &s,
+        reqwest::Method::GET,
+        "/api/v1/approvals?status=pending",
+        &admin,
+        None,
+    )
+    .await;
+    let id2 = list["approvals"][0]["id"].as_str().unwrap().to_owned();
+    api(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/approvals/{id2}/reject"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(send2().await.unwrap().status(), 403);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn serverkeygen_waits_for_approval_too() {
+    let s =
+        Server::start("[est.labels.vip]\nprofile = \"device\"\nrequire_approval = true\n").await;
+    let admin = s.admin_token();
+    let (u, p) = s
+        .credential(json!({"label": "vip", "common_name": "vip-kg"}))
+        .await;
+    let body = b64(&csr(&KeyPair::generate().unwrap(), None, &[]));
+    let send = || {
+        s.client()
+            .post(s.url("/.well-known/est/vip/serverkeygen"))
+            .basic_auth(&u, Some(&p))
+            .header("content-type", "application/pkcs10")
+            .body(body.clone())
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), 202);
+    assert_eq!(send().await.unwrap().status(), 202);
+    let (_, list) = api(&s, reqwest::Method::GET, "/api/v1/approvals", &admin, None).await;
+    let pending = list["approvals"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "one request, not one per generated key");
+    let id = pending[0]["id"].as_str().unwrap().to_owned();
+    api(
+        &s,
+        reqwest::Method::POST,
+        &format!("/api/v1/approvals/{id}/approve"),
+        &admin,
+        None,
+    )
+    .await;
+    let r = send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("multipart/mixed"));
+    s.stop().await;
 }

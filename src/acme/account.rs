@@ -238,7 +238,7 @@ impl Acme {
                 location: Some(self.account_url(&other)),
                 links: Vec::new(),
                 retry_after: None,
-                body: Body::Json(json!({
+                body: Body::Problem(json!({
                     "type": "urn:ietf:params:acme:error:malformed",
                     "detail": "the new key belongs to another account",
                     "status": 409,

@@ -124,7 +124,9 @@ impl Jwk {
             Some("RSA") => {
                 let n = strip_zeros(b64u(v, "n")?);
                 let e = strip_zeros(b64u(v, "e")?);
-                let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+                let bits = n
+                    .first()
+                    .map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
                 if !(2048..=8192).contains(&bits) {
                     return Err(bad_key("RSA keys must have 2048 to 8192 bits"));
                 }

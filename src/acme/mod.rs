@@ -61,6 +61,8 @@ pub struct Response {
 pub enum Body {
     /// `application/json`.
     Json(Value),
+    /// `application/problem+json` with a non-error status path (keyChange conflict).
+    Problem(Value),
     /// `application/pem-certificate-chain`.
     PemChain(String),
     /// Nothing.
@@ -276,8 +278,10 @@ impl Acme {
 
     fn check_account(&self, acct: AccountRecord) -> Result<AccountRecord> {
         if acct.status != "valid" {
-            return Err(Error::acme(
+            // RFC 8555 §7.3.6: requests from a deactivated account get 401 unauthorized.
+            return Err(Error::acme_with_status(
                 AcmeProblem::Unauthorized,
+                401,
                 format!("account is {}", acct.status),
             ));
         }

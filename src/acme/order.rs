@@ -170,7 +170,19 @@ impl Acme {
                 kind,
                 detail: "the order names identifiers this account may not have".into(),
                 subproblems,
+                status: None,
             })));
+        }
+        if idents
+            .iter()
+            .filter(|i| i.kind == policy::PERMANENT_ID)
+            .count()
+            > 1
+        {
+            return Err(Error::acme(
+                AcmeProblem::Malformed,
+                "an order may name at most one permanent-identifier",
+            ));
         }
         let t = now();
         let not_before = p.not_before.as_deref().map(parse_time).transpose()?;
@@ -187,6 +199,12 @@ impl Acme {
                     ),
                 ));
             }
+        }
+        if not_before.is_some_and(|nb| nb < t - 3600) {
+            return Err(Error::acme(
+                AcmeProblem::Malformed,
+                "notBefore may be at most one hour in the past",
+            ));
         }
         if not_before.is_some_and(|nb| nb > t + 30 * 86400) {
             return Err(Error::acme(
@@ -350,7 +368,10 @@ impl Acme {
         if (o.status == "pending" || o.status == "ready") && o.expires <= now() {
             o.status = "invalid".into();
             o.error = Some(problem_json(AcmeProblem::Malformed, "order expired"));
-        } else if o.status == "pending" {
+        } else if o.status == "pending" || o.status == "ready" {
+            // A ready order is re-checked too: an authorization deactivated after the order
+            // became ready must stop finalization (RFC 8555 §7.5.2).
+            o.status = "pending".into();
             let mut all_valid = true;
             for a in &o.authorizations {
                 let authz = self
@@ -411,6 +432,12 @@ impl Acme {
             .map_err(|_| Error::acme(AcmeProblem::BadCsr, "csr is not base64url"))?;
         let csr = Csr::parse(&der)
             .map_err(|e| Error::acme(AcmeProblem::BadCsr, e.public_message().to_owned()))?;
+        if jwk_matches_spki(&Jwk::from_json(&acct.jwk)?, &csr.spki_der) {
+            return Err(Error::acme(
+                AcmeProblem::BadCsr,
+                "the certificate key must not be the account key (RFC 8555 §11.1)",
+            ));
+        }
         let (cn, sans) = self.names_for_order(&o, &csr)?;
         let prof = self.cfg.profile(&o.profile)?;
         if !prof.key_types.contains(&csr.key_type) {
@@ -484,6 +511,11 @@ impl Acme {
                     return Ok(self.order_response(200, &done));
                 }
                 InsertOutcome::SerialTaken => continue,
+                InsertOutcome::CredentialUnusable => {
+                    // Another finalize of this order won the race: answer its result.
+                    let current = self.load_order(&acct, id)?;
+                    return Ok(self.order_response(200, &current));
+                }
                 InsertOutcome::SubjectInactive => {
                     return Err(Error::acme(
                         AcmeProblem::Unauthorized,
@@ -610,7 +642,13 @@ impl Acme {
             return Err(Error::NotFound("no such challenge".into()));
         }
         let up = (self.url(&format!("/acme/authz/{}", a.id)), "up".to_owned());
-        if !jws.is_post_as_get() && a.status == "pending" && a.challenges[i].status == "pending" {
+        // One validation at a time per authorization: a second challenge cannot race the first.
+        let busy = a.challenges.iter().any(|c| c.status == "processing");
+        if !jws.is_post_as_get()
+            && a.status == "pending"
+            && a.challenges[i].status == "pending"
+            && !busy
+        {
             a.challenges[i].status = "processing".into();
             self.acme_store.put_authz(&a)?;
             let key = Jwk::from_json(&acct.jwk)?;
@@ -628,6 +666,11 @@ impl Acme {
                 let Ok(Some(mut fresh)) = store.get_authz(&authz_id) else {
                     return;
                 };
+                // Only the validation that is still running may decide the authorization
+                // (it may have been deactivated or have expired meanwhile).
+                if fresh.status != "pending" || fresh.challenges[i].status != "processing" {
+                    return;
+                }
                 let c = &mut fresh.challenges[i];
                 match outcome {
                     Ok(()) => {
@@ -776,13 +819,18 @@ impl Acme {
         if end <= start {
             return Err(Error::BadRequest("end must be after start".into()));
         }
-        let mut n = 0;
+        // Every serial is checked before any is changed.
+        let mut records = Vec::with_capacity(serials.len());
         for s in serials {
             let serial = Serial::parse_hex(s)?;
-            let old = self
-                .store
-                .get_certificate(&serial)?
-                .ok_or_else(|| Error::NotFound(format!("no certificate with serial {serial}")))?;
+            records.push(
+                self.store.get_certificate(&serial)?.ok_or_else(|| {
+                    Error::NotFound(format!("no certificate with serial {serial}"))
+                })?,
+            );
+        }
+        let mut n = 0;
+        for old in records {
             let mut new = old.clone();
             new.renewal_window = Some((start, end));
             self.store.update_certificate(&old, &new)?;

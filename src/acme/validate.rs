@@ -192,8 +192,10 @@ impl Validator {
     async fn tls_alpn01(&self, domain: &str, key_authz: &str) -> Result<()> {
         let addr = self.target(domain, self.cfg.tls_port).await?;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        // TLS 1.3 only: the handshake signature is checked against the raw key, because webpki
+        // refuses the critical acmeIdentifier extension when parsing the certificate.
         let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(Error::internal)?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
@@ -208,10 +210,10 @@ impl Validator {
         })?;
         let name = rustls_pki_types::ServerName::try_from(domain.to_owned())
             .map_err(|_| err(AcmeProblem::Malformed, "invalid name"))?;
-        let tls = connector.connect(name, tcp).await.map_err(|_| {
+        let tls = connector.connect(name, tcp).await.map_err(|e| {
             err(
                 AcmeProblem::Tls,
-                format!("TLS handshake with {domain} failed"),
+                format!("TLS handshake with {domain} failed: {e}"),
             )
         })?;
         let (_, conn) = tls.get_ref();
@@ -362,16 +364,14 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
 
     fn verify_tls12_signature(
         &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
+        _: &[u8],
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
     ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
+        // Unreachable: the validator offers TLS 1.3 only.
+        Err(rustls::Error::General(
+            "TLS 1.2 is not used for tls-alpn-01".into(),
+        ))
     }
 
     fn verify_tls13_signature(
@@ -380,9 +380,13 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
         cert: &rustls_pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
+        // The raw key: webpki would refuse the certificate's critical acmeIdentifier extension.
+        let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref())
+            .map_err(|_| rustls::Error::General("unparsable certificate".into()))?;
+        let spki = rustls_pki_types::SubjectPublicKeyInfoDer::from(parsed.public_key().raw);
+        rustls::crypto::verify_tls13_signature_with_raw_key(
             message,
-            cert,
+            &spki,
             dss,
             &self.0.signature_verification_algorithms,
         )

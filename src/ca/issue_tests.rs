@@ -174,3 +174,21 @@ fn ca_key_files_are_private() {
         assert_eq!(mode, 0o600, "{}", p.display());
     }
 }
+
+#[test]
+fn empty_urls_leave_the_extensions_out() {
+    let (_d, ca) = test_ca(KeyType::P256);
+    let csr = Csr::parse(&vector("p256")).unwrap();
+    let profile = Profile {
+        crl_url: Some(String::new()),
+        ocsp_url: Some(String::new()),
+        ca_issuers_url: Some(String::new()),
+        ..Profile::device()
+    };
+    let der = issue(&ca, &csr, &profile, &[]);
+    let (_, cert) = X509Certificate::from_der(&der).unwrap();
+    assert!(!cert.extensions().iter().any(|e| matches!(
+        e.parsed_extension(),
+        ParsedExtension::CRLDistributionPoints(_) | ParsedExtension::AuthorityInfoAccess(_)
+    )));
+}

@@ -29,12 +29,147 @@ pub fn generate(kt: KeyType) -> Result<KeyPair> {
     Ok(kp)
 }
 
-/// Loads a PKCS#8 (or SEC1 / PKCS#1) PEM private key.
+/// Loads a PKCS#8 (or SEC1 / PKCS#1) PEM private key, decrypting it with the CA passphrase
+/// (`ENROLLD_CA_PASSPHRASE`) if it is encrypted.
 pub fn load_pem(path: &Path) -> Result<KeyPair> {
-    let pem = std::fs::read_to_string(path)
+    load_key(path, passphrase_from_env().as_deref())
+}
+
+/// Loads a private key file: plain PEM, or enrolld's encrypted form with `passphrase`.
+pub fn load_key(path: &Path, passphrase: Option<&str>) -> Result<KeyPair> {
+    let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Internal(format!("cannot read key {}: {e}", path.display())))?;
+    let pem = if text.contains(ENCRYPTED_LABEL) {
+        let pass = passphrase.ok_or_else(|| {
+            Error::Internal(format!(
+                "{} is encrypted: set ENROLLD_CA_PASSPHRASE or ca.key_passphrase_file",
+                path.display()
+            ))
+        })?;
+        decrypt_key(&text, pass)
+            .map_err(|e| Error::Internal(format!("{}: {}", path.display(), e.public_message())))?
+    } else {
+        text
+    };
     KeyPair::from_pem(&pem)
         .map_err(|e| Error::Internal(format!("cannot load key {}: {e}", path.display())))
+}
+
+/// Writes a CA private key: encrypted when a passphrase is configured, mode 0600 either way.
+pub fn write_key(path: &Path, key: &KeyPair, passphrase: Option<&str>) -> Result<()> {
+    match passphrase {
+        Some(p) => write_secret_file(path, encrypt_key(&key.serialize_pem(), p)?.as_bytes()),
+        None => write_secret_file(path, key.serialize_pem().as_bytes()),
+    }
+}
+
+/// The CA key passphrase from `ENROLLD_CA_PASSPHRASE`, if set and not empty.
+pub fn passphrase_from_env() -> Option<String> {
+    std::env::var("ENROLLD_CA_PASSPHRASE")
+        .ok()
+        .filter(|p| !p.is_empty())
+}
+
+/// The CA key passphrase: `ca.key_passphrase_file` (first line) or `ENROLLD_CA_PASSPHRASE`.
+pub fn passphrase(cfg: &crate::config::CaConfig) -> Result<Option<String>> {
+    match &cfg.key_passphrase_file {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| Error::Internal(format!("cannot read {}: {e}", f.display())))?;
+            let line = text.lines().next().unwrap_or("").to_owned();
+            if line.is_empty() {
+                return Err(Error::Internal(format!(
+                    "{} holds no passphrase",
+                    f.display()
+                )));
+            }
+            Ok(Some(line))
+        }
+        None => Ok(passphrase_from_env()),
+    }
+}
+
+const ENCRYPTED_LABEL: &str = "ENROLLD ENCRYPTED PRIVATE KEY";
+/// Argon2id cost: 64 MiB, 3 passes, 1 lane (RFC 9106 second recommended option).
+const ARGON2_M_KIB: u32 = 64 * 1024;
+const ARGON2_T: u32 = 3;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sealed {
+    v: u32,
+    kdf: String,
+    m: u32,
+    t: u32,
+    p: u32,
+    salt: String,
+    nonce: String,
+    ct: String,
+}
+
+fn derive(pass: &str, salt: &[u8], m: u32, t: u32, p: u32) -> Result<[u8; 32]> {
+    let params = argon2::Params::new(m, t, p, Some(32))
+        .map_err(|e| Error::Internal(format!("argon2 parameters: {e}")))?;
+    let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut out = [0u8; 32];
+    a.hash_password_into(pass.as_bytes(), salt, &mut out)
+        .map_err(|e| Error::Internal(format!("argon2: {e}")))?;
+    Ok(out)
+}
+
+/// Encrypts a PEM key: AES-256-GCM under an Argon2id key from the passphrase.
+pub fn encrypt_key(pem: &str, pass: &str) -> Result<String> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    use base64ct::{Base64, Encoding};
+    let salt = crate::registry::secrets::random_bytes(16)?;
+    let nonce: [u8; 12] = crate::registry::secrets::random_bytes(12)?
+        .try_into()
+        .map_err(|_| Error::Internal("nonce".into()))?;
+    let k = derive(pass, &salt, ARGON2_M_KIB, ARGON2_T, 1)?;
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).map_err(Error::internal)?);
+    let mut buf = pem.as_bytes().to_vec();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(ENCRYPTED_LABEL),
+        &mut buf,
+    )
+    .map_err(Error::internal)?;
+    let sealed = Sealed {
+        v: 1,
+        kdf: "argon2id".into(),
+        m: ARGON2_M_KIB,
+        t: ARGON2_T,
+        p: 1,
+        salt: Base64::encode_string(&salt),
+        nonce: Base64::encode_string(&nonce),
+        ct: Base64::encode_string(&buf),
+    };
+    Ok(super::pem_encode(
+        ENCRYPTED_LABEL,
+        &serde_json::to_vec(&sealed)?,
+    ))
+}
+
+/// Reverses [`encrypt_key`]; a wrong passphrase is an error, never garbage.
+pub fn decrypt_key(text: &str, pass: &str) -> Result<String> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    use base64ct::{Base64, Encoding};
+    let bad = || Error::BadRequest("encrypted key is malformed".into());
+    let inner: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let json = Base64::decode_vec(inner.trim()).map_err(|_| bad())?;
+    let s: Sealed = serde_json::from_slice(&json).map_err(|_| bad())?;
+    if s.v != 1 || s.kdf != "argon2id" || s.m > 4 * 1024 * 1024 || s.t > 100 || s.p > 16 {
+        return Err(bad());
+    }
+    let salt = Base64::decode_vec(&s.salt).map_err(|_| bad())?;
+    let nonce = Base64::decode_vec(&s.nonce).map_err(|_| bad())?;
+    let mut ct = Base64::decode_vec(&s.ct).map_err(|_| bad())?;
+    let k = derive(pass, &salt, s.m, s.t, s.p)?;
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).map_err(Error::internal)?);
+    let nonce = Nonce::try_assume_unique_for_key(&nonce).map_err(|_| bad())?;
+    let plain = key
+        .open_in_place(nonce, Aad::from(ENCRYPTED_LABEL), &mut ct)
+        .map_err(|_| Error::BadRequest("wrong CA key passphrase".into()))?;
+    String::from_utf8(plain.to_vec()).map_err(|_| bad())
 }
 
 /// Writes a secret file readable by its owner only (mode 0600), created that way from the start.
@@ -55,4 +190,21 @@ pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<()> {
     f.write_all(contents)?;
     f.sync_all()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encrypted_key_roundtrip_and_wrong_passphrase() {
+        let kp = generate(crate::config::KeyType::P256).unwrap();
+        let pem = kp.serialize_pem();
+        let enc = encrypt_key(&pem, "correct horse").unwrap();
+        assert!(!enc.contains("PRIVATE KEY-----\nMI"));
+        assert!(enc.contains(ENCRYPTED_LABEL));
+        assert_eq!(decrypt_key(&enc, "correct horse").unwrap(), pem);
+        assert!(decrypt_key(&enc, "wrong").is_err());
+        assert!(decrypt_key("-----BEGIN X-----\nAAAA\n-----END X-----\n", "p").is_err());
+    }
 }

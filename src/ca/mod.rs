@@ -4,8 +4,10 @@
 
 pub mod crl;
 pub mod csr;
+pub mod issuance;
 pub mod keys;
 pub mod ocsp;
+pub mod pkcs12;
 pub mod pkcs7;
 pub mod profile;
 pub mod serial;
@@ -137,11 +139,9 @@ impl Ca {
         }
         let inter_cert = inter.signed_by(&issuing_key, &root_issuer)?;
 
-        keys::write_secret_file(
-            &paths.root_key,
-            root_issuer.key().serialize_pem().as_bytes(),
-        )?;
-        keys::write_secret_file(&paths.issuing_key, issuing_key.serialize_pem().as_bytes())?;
+        let pass = keys::passphrase(cfg)?;
+        keys::write_key(&paths.root_key, root_issuer.key(), pass.as_deref())?;
+        keys::write_key(&paths.issuing_key, &issuing_key, pass.as_deref())?;
         std::fs::write(&paths.chain, root_cert.pem())?;
         std::fs::write(&paths.issuing_cert, inter_cert.pem())?;
         Ok(())
@@ -167,7 +167,11 @@ impl Ca {
             ));
         }
         std::fs::create_dir_all(dir.join("ca"))?;
-        keys::write_secret_file(&paths.issuing_key, key.serialize_pem().as_bytes())?;
+        keys::write_key(
+            &paths.issuing_key,
+            &key,
+            keys::passphrase_from_env().as_deref(),
+        )?;
         std::fs::write(&paths.issuing_cert, pem_encode("CERTIFICATE", first))?;
         let chain: String = if rest.is_empty() {
             // Only a self-signed import is its own trust anchor; an intermediate needs its chain.
@@ -184,10 +188,15 @@ impl Ca {
         Ok(())
     }
 
-    /// Loads the CA from `dir`.
+    /// Loads the CA from `dir` (passphrase, if any, from `ENROLLD_CA_PASSPHRASE`).
     pub fn load(dir: &Path) -> Result<Ca> {
+        Ca::load_with(dir, keys::passphrase_from_env().as_deref())
+    }
+
+    /// Loads the CA from `dir`, decrypting its keys with `passphrase` if they are encrypted.
+    pub fn load_with(dir: &Path, passphrase: Option<&str>) -> Result<Ca> {
         let paths = CaPaths::new(dir);
-        let key = keys::load_pem(&paths.issuing_key)?;
+        let key = keys::load_key(&paths.issuing_key, passphrase)?;
         let issuing = pem_certs(&std::fs::read_to_string(&paths.issuing_cert)?)?
             .into_iter()
             .next()
@@ -205,7 +214,7 @@ impl Ca {
         let issuer = Issuer::from_ca_cert_der(&issuing.clone().into(), key)?;
         let root = match (paths.root_key.exists(), chain.last()) {
             (true, Some(root_der)) if chain.len() > 1 => {
-                let root_key = keys::load_pem(&paths.root_key)?;
+                let root_key = keys::load_key(&paths.root_key, passphrase)?;
                 Some(Issuer::from_ca_cert_der(
                     &root_der.clone().into(),
                     root_key,
@@ -247,20 +256,25 @@ impl Ca {
             .map(|e| profile::parse_eku(e))
             .collect::<Result<Vec<ExtendedKeyUsagePurpose>>>()?;
         params.use_authority_key_identifier_extension = true;
-        if let Some(url) = &p.profile.crl_url {
+        // An explicit empty URL leaves the extension (or the AIA entry) out.
+        fn non_empty(u: &Option<String>) -> Option<&str> {
+            u.as_deref().filter(|s| !s.is_empty())
+        }
+        if let Some(url) = non_empty(&p.profile.crl_url) {
             params.crl_distribution_points = vec![CrlDistributionPoint {
-                uris: vec![url.clone()],
+                uris: vec![url.to_owned()],
             }];
         }
-        if p.profile.ocsp_url.is_some() || p.profile.ca_issuers_url.is_some() {
+        let (ocsp, issuers) = (
+            non_empty(&p.profile.ocsp_url),
+            non_empty(&p.profile.ca_issuers_url),
+        );
+        if ocsp.is_some() || issuers.is_some() {
             params
                 .custom_extensions
                 .push(CustomExtension::from_oid_content(
                     OID_AIA,
-                    pkcs7::authority_info_access(
-                        p.profile.ocsp_url.as_deref(),
-                        p.profile.ca_issuers_url.as_deref(),
-                    ),
+                    pkcs7::authority_info_access(ocsp, issuers),
                 ));
         }
         let spki = rcgen::SubjectPublicKeyInfo::from_der(p.spki_der)

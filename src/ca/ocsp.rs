@@ -1,5 +1,5 @@
 //! OCSP (RFC 6960): request parsing and response signing, built with yasna on the CA key
-//! (x509-ocsp has no release on the der 0.8 stack; see docs/ocsp.md).
+//! (x509-ocsp has no release on the der 0.8 stack; see docs/status.md).
 
 use time::OffsetDateTime;
 use yasna::models::{GeneralizedTime, ObjectIdentifier};
@@ -143,6 +143,11 @@ pub fn parse_request(der: &[u8]) -> std::result::Result<OcspRequest, OcspError> 
     if der.is_empty() || der.len() > 8 * 1024 {
         return Err(OcspError::MalformedRequest);
     }
+    // yasna 0.6 adds lengths without overflow checks when it skips an element; refuse any
+    // length that runs past its container before yasna sees the bytes (found by fuzzing).
+    if !der_well_formed(der, 0) {
+        return Err(OcspError::MalformedRequest);
+    }
     yasna::parse_der(der, |r| {
         r.read_sequence(|r| {
             let (certs, nonce) = r.next().read_sequence(|r| {
@@ -179,6 +184,56 @@ pub fn parse_request(der: &[u8]) -> std::result::Result<OcspRequest, OcspError> 
         }
         Ok(req)
     })
+}
+
+/// Whether `data` is a sequence of DER TLVs whose lengths all fit their containers
+/// (definite lengths only, at most 32 levels deep).
+fn der_well_formed(mut data: &[u8], depth: usize) -> bool {
+    if depth > 32 {
+        return false;
+    }
+    while !data.is_empty() {
+        let tag = data[0];
+        let mut pos = 1;
+        if tag & 0x1f == 0x1f {
+            // High tag number: continuation bytes, at most 4.
+            loop {
+                let Some(b) = data.get(pos) else { return false };
+                pos += 1;
+                if b & 0x80 == 0 {
+                    break;
+                }
+                if pos > 5 {
+                    return false;
+                }
+            }
+        }
+        let Some(&first) = data.get(pos) else {
+            return false;
+        };
+        pos += 1;
+        let len = if first < 0x80 {
+            first as usize
+        } else {
+            let n = (first & 0x7f) as usize;
+            if n == 0 || n > 4 {
+                return false;
+            }
+            let Some(bytes) = data.get(pos..pos + n) else {
+                return false;
+            };
+            pos += n;
+            bytes.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize)
+        };
+        let Some(content) = pos.checked_add(len).and_then(|end| data.get(pos..end)) else {
+            return false;
+        };
+        if tag & 0x20 != 0 && !der_well_formed(content, depth + 1) {
+            return false;
+        }
+        data = &data[pos + len..];
+    }
+    true
 }
 
 /// An unsigned OCSPResponse carrying only an error status.
@@ -352,6 +407,23 @@ pub fn serial_of(id: &CertId) -> Option<Serial> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_inner_lengths_are_malformed_not_a_panic() {
+        // Found by `fuzz/run.sh` (target ocsp): yasna overflowed skipping requestorName.
+        for tail in [0xf0u8, 0xff] {
+            let der = [
+                0x30, 0x0e, 0x30, 0x0c, 0xa1, 0x0a, 0x02, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                0xff, tail,
+            ];
+            assert_eq!(
+                parse_request(&der).unwrap_err(),
+                OcspError::MalformedRequest
+            );
+        }
+        assert!(!der_well_formed(&[0x30, 0x80, 0x00, 0x00], 0));
+        assert!(der_well_formed(&[0x30, 0x03, 0x02, 0x01, 0x05], 0));
+    }
 
     #[test]
     fn garbage_and_truncated_requests_are_malformed() {

@@ -4,18 +4,20 @@
 //! [`Error`]s into RFC 7030 status codes and text.
 
 pub mod bootstrap;
+pub mod throttle;
 pub mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::ca::csr::Csr;
+use crate::ca::issuance::{issue_and_record, NewCertificate};
 use crate::ca::pkcs7::{self, AttrOrOid};
 use crate::ca::profile::{check_san_kinds, SanName};
-use crate::ca::{keys, serial, Ca, IssueParams};
+use crate::ca::{keys, Ca};
 use crate::config::{Config, KeyType, Profile};
 use crate::error::{Error, Result};
 use crate::ids::{Label, ProfileName, Serial};
@@ -34,6 +36,8 @@ pub struct ClientAuth {
     pub client_cert: Option<Vec<u8>>,
     /// RFC 9266 tls-exporter value of the connection (TLS 1.3 only).
     pub tls_exporter: Option<Vec<u8>>,
+    /// The client's address (failed-authentication backoff).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 /// A freshly issued or re-delivered certificate.
@@ -51,6 +55,7 @@ struct LabelPolicy<'a> {
     profile_name: ProfileName,
     profile: &'a Profile,
     require_channel_binding: bool,
+    require_approval: bool,
     bootstrap: &'a [BootstrapCa],
 }
 
@@ -64,6 +69,9 @@ struct Entitlement {
     subject_id: Option<crate::ids::SubjectId>,
     /// A profile the credential names, overriding the label's.
     profile: Option<ProfileName>,
+    /// The fingerprint approvals are keyed on when it is not the CSR's own (serverkeygen: the
+    /// client's CSR, not the request rebuilt around a fresh key).
+    approval_fingerprint: Option<String>,
     channel: &'static str,
 }
 
@@ -79,7 +87,12 @@ pub struct Est {
     pub secrets: Arc<Secrets>,
     /// Bootstrap (IDevID) CAs per label.
     bootstrap: BTreeMap<Label, Vec<BootstrapCa>>,
+    /// Backoff after failed Basic authentications.
+    throttle: throttle::Throttle,
 }
+
+/// Seconds a client waiting for approval is told to wait (RFC 7030 §4.2.3 Retry-After).
+pub const APPROVAL_RETRY_AFTER: u64 = 60;
 
 fn unix_now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
@@ -107,6 +120,7 @@ impl Est {
             cfg,
             secrets,
             bootstrap,
+            throttle: throttle::Throttle::from_env(),
         })
     }
 
@@ -126,6 +140,7 @@ impl Est {
                 profile_name: self.cfg.est.default_profile.clone(),
                 profile: self.cfg.profile(&self.cfg.est.default_profile)?,
                 require_channel_binding: self.cfg.est.require_channel_binding,
+                require_approval: false,
                 bootstrap: &[],
             }),
             Some(l) => {
@@ -140,6 +155,7 @@ impl Est {
                     profile_name: lc.profile.clone(),
                     profile: self.cfg.profile(&lc.profile)?,
                     require_channel_binding: lc.require_channel_binding,
+                    require_approval: lc.require_approval,
                     bootstrap: self.bootstrap.get(l).map(Vec::as_slice).unwrap_or(&[]),
                 })
             }
@@ -225,6 +241,8 @@ impl Est {
                 Error::Forbidden("the certificate's profile no longer exists".into())
             })?,
             require_channel_binding: label_policy.require_channel_binding || original_requires,
+            // A renewal of an approved certificate needs no new approval.
+            require_approval: false,
             bootstrap: &[],
         };
         check_channel_binding(&policy, auth, &csr)?;
@@ -246,6 +264,7 @@ impl Est {
             sans,
             subject_id: current.subject_id.clone(),
             profile: None,
+            approval_fingerprint: None,
             credential: None,
             channel: "est-simplereenroll",
         };
@@ -276,6 +295,7 @@ impl Est {
         let key = keys::generate(kt)?;
         let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
         // Each generated key is a distinct request for the credential's bookkeeping.
+        let csr_fingerprint = csr.fingerprint();
         let mut fingerprint_src = csr.der.clone();
         fingerprint_src.extend_from_slice(&spki);
         let keyed = Csr {
@@ -286,6 +306,7 @@ impl Est {
         };
         let mut ent = ent;
         ent.channel = "est-serverkeygen";
+        ent.approval_fingerprint = Some(csr_fingerprint);
         let issued = self.issue_for(&policy, ent, &keyed, None).await?;
         Ok((key.serialize_der(), issued))
     }
@@ -296,8 +317,21 @@ impl Est {
         auth: &ClientAuth,
     ) -> Result<Entitlement> {
         if let Some((user, pass)) = &auth.basic {
-            let cred =
-                credentials::authenticate(&*self.store, &self.secrets, user, pass, unix_now())?;
+            let cred = {
+                let ip = auth.peer.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+                let t = unix_now();
+                self.throttle.check(user, ip, t)?;
+                match credentials::authenticate(&*self.store, &self.secrets, user, pass, t) {
+                    Ok(c) => {
+                        self.throttle.succeeded(user, ip);
+                        c
+                    }
+                    Err(e) => {
+                        self.throttle.failed(user, ip, t);
+                        return Err(e);
+                    }
+                }
+            };
             if cred.label != policy.label {
                 return Err(Error::Forbidden(
                     "this enrolment credential is not valid for this label".into(),
@@ -313,6 +347,7 @@ impl Est {
                 sans,
                 subject_id: cred.subject_id.clone(),
                 profile: cred.profile.clone(),
+                approval_fingerprint: None,
                 credential: Some(cred),
                 channel: "est-simpleenroll",
             });
@@ -325,6 +360,7 @@ impl Est {
                         sans: Vec::new(),
                         subject_id: None,
                         profile: None,
+                        approval_fingerprint: None,
                         credential: None,
                         channel: "est-simpleenroll-bootstrap",
                     });
@@ -377,6 +413,7 @@ impl Est {
                     profile_name: p.clone(),
                     profile: self.cfg.profile(p)?,
                     require_channel_binding: policy.require_channel_binding,
+                    require_approval: policy.require_approval,
                     bootstrap: policy.bootstrap,
                 };
                 &overridden
@@ -403,15 +440,20 @@ impl Est {
         }
         let (cn, sans) = csr.names_for(&ent.common_name, &ent.sans)?;
         check_san_kinds(policy.profile, &policy.profile_name.0, &sans)?;
+        if replaces.is_none() && (policy.require_approval || policy.profile.require_approval) {
+            let approval_fp = ent
+                .approval_fingerprint
+                .clone()
+                .unwrap_or_else(|| fingerprint.clone());
+            self.approval_gate(policy, &ent, &approval_fp, &cn, &sans)?;
+        }
 
-        let now = OffsetDateTime::now_utc();
-        let not_before = now - Duration::minutes(5);
-        let not_after = now + Duration::days(i64::from(policy.profile.validity_days));
+        let now = unix_now();
         let consumes = match (&ent.credential, &replaces) {
             (Some(c), _) => Some(Consumes::Credential(CredentialSpend {
                 id: c.id.clone(),
                 csr_fingerprint: fingerprint.clone(),
-                now: now.unix_timestamp(),
+                now,
             })),
             (None, Some(old)) => Some(Consumes::Renewal {
                 old: old.clone(),
@@ -419,78 +461,113 @@ impl Est {
             }),
             (None, None) => None,
         };
-        for _ in 0..4 {
-            let serial = serial::random_serial()?;
-            let der = self.ca.issue(&IssueParams {
+        let (outcome, serial, der) = issue_and_record(
+            &self.ca,
+            &*self.store,
+            &NewCertificate {
                 spki_der: &csr.spki_der,
                 key_type: csr.key_type,
                 common_name: &cn,
                 sans: &sans,
+                profile_name: &policy.profile_name,
                 profile: policy.profile,
-                serial: &serial,
-                not_before,
-                not_after,
-            })?;
-            let rec = CertificateRecord {
-                version: 1,
-                serial: serial.clone(),
-                issuer: self.ca.issuer_name().to_owned(),
-                subject: cn.clone(),
-                sans: sans.iter().map(|s| s.to_string()).collect(),
-                profile: policy.profile_name.clone(),
-                not_before: not_before.unix_timestamp(),
-                not_after: not_after.unix_timestamp(),
-                status: CertStatus::Good,
-                channel: ent.channel.to_owned(),
+                channel: ent.channel,
                 label: policy.label.clone(),
                 credential: ent.credential.as_ref().map(|c| c.id.clone()),
-                replaces: replaces.clone(),
-                issued_at: now.unix_timestamp(),
-                account: None,
                 subject_id: ent.subject_id.clone(),
-                renewed_by: None,
-                renewal_window: None,
-                der: der.clone(),
-            };
-            match self.store.insert_certificate(&rec, consumes.as_ref())? {
-                InsertOutcome::Inserted => {
-                    self.flush().await?;
-                    tracing::info!(serial = %serial, subject = %cn, channel = ent.channel, "certificate issued");
-                    let actor = match (&ent.credential, &replaces) {
-                        (Some(c), _) => format!("est:{}", c.id),
-                        (None, Some(old)) => format!("est:certificate:{old}"),
-                        (None, None) => "est:bootstrap".to_owned(),
-                    };
-                    let _ = self.store.append_audit(
-                        &actor,
-                        "certificate.issue",
-                        &serial.to_hex(),
-                        "ok",
-                        ent.channel,
-                        now.unix_timestamp(),
-                    );
-                    return Ok(Issued { der, serial });
-                }
-                InsertOutcome::SerialTaken => continue,
-                InsertOutcome::AlreadyIssued(s) => return self.redeliver(&s).await,
-                InsertOutcome::SubjectInactive => {
-                    return Err(Error::Forbidden(
-                        "the subject of this enrolment is suspended or off-boarded".into(),
-                    ))
-                }
-                InsertOutcome::CredentialUnusable if replaces.is_some() => {
-                    return Err(Error::Forbidden(
-                        "this certificate was renewed already or revoked".into(),
-                    ))
-                }
-                InsertOutcome::CredentialUnusable => {
-                    return Err(Error::Forbidden(
-                        "enrolment credential already used for another request".into(),
-                    ))
-                }
+                replaces: replaces.clone(),
+            },
+            consumes.as_ref(),
+        )?;
+        match outcome {
+            InsertOutcome::Inserted => {
+                self.flush().await?;
+                tracing::info!(serial = %serial, subject = %cn, channel = ent.channel, "certificate issued");
+                let actor = match (&ent.credential, &replaces) {
+                    (Some(c), _) => format!("est:{}", c.id),
+                    (None, Some(old)) => format!("est:certificate:{old}"),
+                    (None, None) => "est:bootstrap".to_owned(),
+                };
+                let _ = self.store.append_audit(
+                    &actor,
+                    "certificate.issue",
+                    &serial.to_hex(),
+                    "ok",
+                    ent.channel,
+                    now,
+                );
+                Ok(Issued { der, serial })
             }
+            InsertOutcome::AlreadyIssued(s) => self.redeliver(&s).await,
+            InsertOutcome::SubjectInactive => Err(Error::Forbidden(
+                "the subject of this enrolment is suspended or off-boarded".into(),
+            )),
+            InsertOutcome::CredentialUnusable if replaces.is_some() => Err(Error::Forbidden(
+                "this certificate was renewed already or revoked".into(),
+            )),
+            InsertOutcome::CredentialUnusable | InsertOutcome::SerialTaken => Err(
+                Error::Forbidden("enrolment credential already used for another request".into()),
+            ),
         }
-        Err(Error::Internal("no free serial after 4 attempts".into()))
+    }
+
+    /// RFC 7030 §4.2.3 manual approval: the first request records a pending approval and every
+    /// retry with the same credential and CSR answers 202 + Retry-After until an administrator
+    /// approves (then this returns and the certificate is issued) or rejects (403).
+    fn approval_gate(
+        &self,
+        policy: &LabelPolicy<'_>,
+        ent: &Entitlement,
+        fingerprint: &str,
+        cn: &str,
+        sans: &[SanName],
+    ) -> Result<()> {
+        let Some(cred) = &ent.credential else {
+            return Err(Error::Forbidden(
+                "this profile requires approval; enrol with an enrolment credential".into(),
+            ));
+        };
+        let existing = self.store.get_approval_for(cred.id.as_str(), fingerprint)?;
+        let rec = match existing {
+            Some(a) => a,
+            None => {
+                let a = crate::store::ApprovalRecord {
+                    version: 1,
+                    id: crate::registry::secrets::random_id_token(12)?,
+                    credential: cred.id.to_string(),
+                    csr_fingerprint: fingerprint.to_owned(),
+                    common_name: cn.to_owned(),
+                    sans: sans.iter().map(|s| s.to_string()).collect(),
+                    profile: policy.profile_name.0.clone(),
+                    subject_id: ent.subject_id.clone(),
+                    status: "pending".into(),
+                    created_at: unix_now(),
+                    decided_by: None,
+                    decided_at: None,
+                };
+                let rec = self.store.create_approval(&a)?;
+                self.store.flush()?;
+                let _ = self.store.append_audit(
+                    &format!("est:{}", cred.id),
+                    "approval.request",
+                    &rec.id,
+                    "pending",
+                    cn,
+                    unix_now(),
+                );
+                rec
+            }
+        };
+        match rec.status.as_str() {
+            "approved" => Ok(()),
+            "rejected" => Err(Error::Forbidden(
+                "the enrolment request was rejected".into(),
+            )),
+            _ => Err(Error::Accepted(
+                format!("enrolment request {} awaits approval; retry later", rec.id),
+                APPROVAL_RETRY_AFTER,
+            )),
+        }
     }
 
     /// Answers a retry with the certificate issued before, once it is durable (the first

@@ -19,7 +19,11 @@ fn status_of(e: &Error) -> StatusCode {
         Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         Error::Conflict(_) => StatusCode::CONFLICT,
         Error::RateLimited(..) => StatusCode::TOO_MANY_REQUESTS,
-        Error::Acme(a) => acme_status(a.kind),
+        Error::Accepted(..) => StatusCode::ACCEPTED,
+        Error::Acme(a) => a
+            .status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or_else(|| acme_status(a.kind)),
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -27,7 +31,9 @@ fn status_of(e: &Error) -> StatusCode {
 /// RFC 8555 status codes per problem type (§6.7, as Boulder and Pebble answer).
 fn acme_status(k: AcmeProblem) -> StatusCode {
     match k {
-        AcmeProblem::AccountDoesNotExist | AcmeProblem::Unauthorized => StatusCode::FORBIDDEN,
+        AcmeProblem::Unauthorized => StatusCode::FORBIDDEN,
+        // RFC 8555 §7.3.1: onlyReturnExisting for an unknown key is a 400.
+        AcmeProblem::AccountDoesNotExist => StatusCode::BAD_REQUEST,
         AcmeProblem::OrderNotReady => StatusCode::FORBIDDEN,
         AcmeProblem::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         AcmeProblem::AlreadyRevoked
@@ -105,6 +111,10 @@ pub fn acme_response(e: &Error) -> Response {
     if !subproblems.is_empty() {
         body["subproblems"] = serde_json::to_value(&subproblems).unwrap_or_default();
     }
+    if kind == "badSignatureAlgorithm" {
+        // RFC 8555 §6.2: the problem lists the algorithms the server supports.
+        body["algorithms"] = serde_json::json!(["ES256", "ES384", "RS256", "EdDSA"]);
+    }
     let mut resp = (
         status,
         [(header::CONTENT_TYPE, "application/problem+json")],
@@ -121,6 +131,7 @@ pub fn acme_response(e: &Error) -> Response {
 
 fn log(e: &Error) {
     match e {
+        Error::Accepted(..) => tracing::info!("enrolment accepted, waiting for approval"),
         Error::Internal(detail) => tracing::error!(%detail, "request failed"),
         other => tracing::info!(reason = other.public_message(), "request refused"),
     }
@@ -142,6 +153,10 @@ pub fn est_response(e: &Error) -> Response {
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Basic realm=\"enrolld EST\", charset=\"UTF-8\""),
         );
+    }
+    if let Error::Accepted(_, secs) | Error::RateLimited(_, secs) = e {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
     }
     resp
 }
@@ -169,6 +184,7 @@ fn kind_of(e: &Error) -> &'static str {
         Error::NotImplemented(_) => "notImplemented",
         Error::Conflict(_) => "conflict",
         Error::RateLimited(..) => "rateLimited",
+        Error::Accepted(..) => "accepted",
         Error::Acme(a) => a.kind.name(),
         Error::Internal(_) => "serverInternal",
     }
@@ -194,6 +210,10 @@ pub fn problem_response(e: &Error) -> Response {
     if status == StatusCode::UNAUTHORIZED {
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if let Error::RateLimited(_, secs) = e {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
     }
     resp
 }

@@ -112,7 +112,20 @@ async fn dispatch(
     .await;
     match result {
         Ok(r) => r,
-        Err(e) => est_response(&e),
+        Err(e) => {
+            let mut resp = est_response(&e);
+            if let Error::MethodNotAllowed(_) = e {
+                // RFC 9110 §15.5.6: a 405 names the methods the resource allows.
+                let allow = if matches!(op, "cacerts" | "csrattrs") {
+                    "GET"
+                } else {
+                    "POST"
+                };
+                resp.headers_mut()
+                    .insert(header::ALLOW, axum::http::HeaderValue::from_static(allow));
+            }
+            resp
+        }
     }
 }
 
@@ -159,6 +172,7 @@ fn client_auth(headers: &HeaderMap, conn: Option<&ConnInfo>) -> Result<ClientAut
         basic,
         client_cert: conn.and_then(|c| c.client_cert.clone()),
         tls_exporter: conn.and_then(|c| c.tls_exporter.clone()),
+        peer: conn.map(|c| c.peer.ip()),
     })
 }
 

@@ -2,8 +2,10 @@
 
 pub mod acme;
 pub mod admin;
+pub mod api;
 pub mod errors;
 pub mod est;
+pub mod pickup;
 pub mod registry;
 pub mod status;
 pub mod tls;
@@ -16,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{any, delete, get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use tracing::Instrument;
 
@@ -50,7 +52,18 @@ pub struct ConnInfo {
 
 /// Builds the router of the HTTPS listener.
 pub fn router(state: AppState, status: status::StatusState, max_body: usize) -> Router {
+    let mut api_routes = Router::new();
+    for r in api::routes() {
+        api_routes = api_routes.route(r.path, (r.handler)());
+    }
+    // A wrong method on an admin route answers a problem document (axum keeps `Allow`).
+    let api_routes = api_routes.method_not_allowed_fallback(|| async {
+        errors::problem_response(&crate::error::Error::MethodNotAllowed(
+            "method not allowed on this resource".into(),
+        ))
+    });
     Router::new()
+        .merge(api_routes)
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/.well-known/est/{op}", any(est::default_label))
         .route("/.well-known/est/{label}/{op}", any(est::with_label))
@@ -62,46 +75,49 @@ pub fn router(state: AppState, status: status::StatusState, max_body: usize) -> 
         .route("/acme/renewal-info/{id}", get(acme::renewal_info))
         .route("/acme/{*rest}", post(acme::post))
         .route(
-            "/api/v1/est/credentials",
-            post(admin::create_est_credential),
+            "/api/v1/openapi.json",
+            get(|| async { axum::Json(api::openapi()) }),
         )
-        .route("/api/v1/acme/eab", post(admin::create_eab_key))
-        .route("/api/v1/acme/eab/{kid}", delete(admin::withdraw_eab_key))
-        .route(
-            "/api/v1/acme/renewal-window",
-            post(admin::set_renewal_window),
-        )
-        .route("/api/v1/certificates/{serial}", get(admin::get_certificate))
-        .route(
-            "/api/v1/certificates/{serial}/revoke",
-            post(admin::revoke_certificate),
-        )
-        .route("/api/v1/people", post(registry::register_person))
-        .route("/api/v1/devices", post(registry::register_device))
-        .route("/api/v1/subjects", get(registry::list))
-        .route("/api/v1/subjects/bulk", post(registry::bulk))
-        .route(
-            "/api/v1/subjects/{id}",
-            get(registry::get).patch(registry::patch),
-        )
-        .route(
-            "/api/v1/subjects/{id}/credentials",
-            post(registry::create_credential),
-        )
-        .route("/api/v1/certificates", get(registry::inventory))
-        .route("/api/v1/certificates/revoke", post(registry::bulk_revoke))
-        .route(
-            "/api/v1/tokens",
-            post(registry::create_token).get(registry::list_tokens),
-        )
-        .route("/api/v1/tokens/{id}", delete(registry::delete_token))
-        .route("/api/v1/audit", get(registry::audit))
-        .route("/api/v1/audit/verify", get(registry::audit_verify))
+        .route("/pickup/{token}", get(pickup::show).post(pickup::issue))
         .route("/api/{*rest}", any(admin::not_found))
         .with_state(state)
         .merge(status::routes(status))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(per_ip_limit))
         .layer(middleware::from_fn(request_id))
+}
+
+/// Per-address request limit (set once at start from `limits.requests_per_ip_per_second`).
+static PER_IP: std::sync::OnceLock<(crate::acme::ratelimit::RateLimiter, u32)> =
+    std::sync::OnceLock::new();
+
+/// Sets the per-address request limit; the first call wins.
+pub fn set_per_ip_limit(per_second: u32) {
+    let _ = PER_IP.set((crate::acme::ratelimit::RateLimiter::from_env(), per_second));
+}
+
+/// Refuses a client address past its request rate with 429 + Retry-After. Status endpoints
+/// (CRL, OCSP, CA certificates) are exempt: relying parties behind one NAT ask a lot.
+async fn per_ip_limit(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let exempt = path.starts_with("/ocsp") || path.starts_with("/crl/") || path.starts_with("/ca/");
+    if let (false, Some((limiter, limit)), Some(conn)) = (
+        exempt,
+        PER_IP.get(),
+        req.extensions().get::<Arc<ConnInfo>>(),
+    ) {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if let Err(e) = limiter.check(&conn.peer.ip().to_string(), *limit, 1, now) {
+            return if path.starts_with("/api/") {
+                errors::problem_response(&e)
+            } else if path.starts_with("/acme/") {
+                errors::acme_response(&e)
+            } else {
+                errors::est_response(&e)
+            };
+        }
+    }
+    next.run(req).await
 }
 
 /// The router of the optional plain-HTTP listener: status routes only.
@@ -127,7 +143,16 @@ async fn request_id(req: Request, next: Next) -> Response {
         .unwrap_or_default();
     let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path(), %peer);
     let mut resp = next.run(req).instrument(span.clone()).await;
-    span.in_scope(|| tracing::info!(status = resp.status().as_u16(), "response"));
+    let status = resp.status().as_u16();
+    // Successful responses log at debug: one info line per OCSP answer would cost more than
+    // the answer (docs/benchmarks.md); refusals and errors stay at info.
+    span.in_scope(|| {
+        if status < 300 {
+            tracing::debug!(status, "response")
+        } else {
+            tracing::info!(status, "response")
+        }
+    });
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }

@@ -171,6 +171,7 @@ pub async fn patch(
         status: String,
     }
     let r = blocking(move || {
+        s.admin.authenticate(bearer(&headers))?;
         let req: Req = json_body(&headers, body)?;
         // Off-boarding revokes: it needs the revoke scope.
         let scope = if req.status == "offboarded" {
@@ -334,4 +335,84 @@ pub async fn audit_verify(State(s): State<AppState>, headers: HeaderMap) -> Resp
     })
     .await;
     reply(StatusCode::OK, r)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalQuery {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// `GET /api/v1/approvals?status=pending`.
+pub async fn approvals(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<ApprovalQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let r = blocking(move || {
+        actor(&s, &headers, "read")?;
+        let Query(q) = q.map_err(|e| Error::BadRequest(e.body_text()))?;
+        let list = s
+            .registry
+            .approvals(q.status.as_deref().unwrap_or("pending"))?;
+        Ok(json!({"approvals": list}))
+    })
+    .await;
+    reply(StatusCode::OK, r)
+}
+
+/// `POST /api/v1/approvals/{id}/approve`.
+pub async fn approve(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    decide(s, id, headers, true).await
+}
+
+/// `POST /api/v1/approvals/{id}/reject`.
+pub async fn reject(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    decide(s, id, headers, false).await
+}
+
+async fn decide(s: AppState, id: String, headers: HeaderMap, approve: bool) -> Response {
+    let r = blocking(move || {
+        let who = actor(&s, &headers, "issue")?;
+        s.registry.decide(&who, &id, approve)
+    })
+    .await;
+    reply(StatusCode::OK, r)
+}
+
+/// `GET /api/v1/backup`: a consistent snapshot of the store and the CA files (admin scope).
+pub async fn backup(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let r = blocking(move || {
+        let who = actor(&s, &headers, "admin")?;
+        let data = crate::backup::backup(&s.registry.cfg.data_dir, &*s.registry.store)?;
+        s.registry
+            .audit(&who, "backup", "-", "ok", &format!("{} bytes", data.len()));
+        Ok(data)
+    })
+    .await;
+    match r {
+        Ok(data) => {
+            let mut resp = (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/x-ndjson")],
+                data,
+            )
+                .into_response();
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
+            resp
+        }
+        Err(e) => problem_response(&e),
+    }
 }

@@ -5,6 +5,7 @@
 //! hash would add nothing on random secrets while capping enrolment throughput).
 
 pub mod credentials;
+pub mod pickup;
 pub mod secrets;
 pub mod service;
 pub mod subjects;

@@ -64,6 +64,17 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
     Ok(b)
 }
 
+/// A random base64url identifier of `n` bytes that starts with a letter or digit (an id that
+/// starts with `-` is taken for an option by command-line clients such as certbot).
+pub fn random_id_token(n: usize) -> Result<String> {
+    loop {
+        let t = random_token(n)?;
+        if t.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Ok(t);
+        }
+    }
+}
+
 /// A random base64url string carrying `n` bytes of entropy.
 pub fn random_token(n: usize) -> Result<String> {
     Ok(Base64UrlUnpadded::encode_string(&random_bytes(n)?))
@@ -150,5 +161,16 @@ mod seal_tests {
         let mut bad = sealed.clone();
         bad[20] ^= 1;
         assert!(s.open("eab", &bad).is_err());
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    #[test]
+    fn ids_never_start_with_a_dash() {
+        for _ in 0..2000 {
+            let t = super::random_id_token(9).unwrap();
+            assert!(t.starts_with(|c: char| c.is_ascii_alphanumeric()), "{t}");
+        }
     }
 }

@@ -26,6 +26,8 @@ pub struct Registry {
     pub cfg: Arc<Config>,
     /// EAB key creation.
     pub acme: Arc<Acme>,
+    /// Signs pickup-link certificates.
+    pub ca: Arc<crate::ca::Ca>,
 }
 
 fn now() -> i64 {
@@ -62,6 +64,9 @@ pub struct NewSubjectCredential {
     /// EST: label the credential is scoped to (default: none, the default path).
     #[serde(default)]
     pub label: Option<String>,
+    /// Pickup: also offer the legacy 3DES / SHA-1 PKCS#12 format.
+    #[serde(default)]
+    pub legacy_p12: bool,
 }
 
 /// Filters of the certificate inventory and bulk revocation.
@@ -391,9 +396,14 @@ impl Registry {
                 })?;
                 serde_json::to_value(&issued)?
             }
+            "pickup" => {
+                let (url, expires_at) =
+                    self.create_pickup(actor, &s, req.expires_in, req.legacy_p12)?;
+                json!({"url": url, "expires_at": expires_at})
+            }
             other => {
                 return Err(Error::BadRequest(format!(
-                    "kind must be est or acme, not {other:?}"
+                    "kind must be est, acme or pickup, not {other:?}"
                 )))
             }
         };
@@ -436,7 +446,7 @@ impl Registry {
         let sid = q.subject_id.as_deref().map(SubjectId::parse).transpose()?;
         let mut out = Vec::new();
         let mut next = None;
-        self.store.scan_certificates(&mut |r| {
+        self.store.scan_certificates(after.as_ref(), &mut |r| {
             if after.as_ref().is_some_and(|a| &r.serial <= a) {
                 return true;
             }
@@ -548,6 +558,52 @@ impl Registry {
         self.store.flush()?;
         self.audit(actor, "token.revoke", id, "ok", "");
         Ok(())
+    }
+
+    /// Pending (or decided) approvals.
+    pub fn approvals(&self, status: &str) -> Result<Vec<crate::store::ApprovalRecord>> {
+        if !matches!(status, "pending" | "approved" | "rejected") {
+            return Err(Error::BadRequest(
+                "status must be pending, approved or rejected".into(),
+            ));
+        }
+        self.store.list_approvals(status, 1000)
+    }
+
+    /// Approves or rejects a pending enrolment.
+    pub fn decide(
+        &self,
+        actor: &str,
+        id: &str,
+        approve: bool,
+    ) -> Result<crate::store::ApprovalRecord> {
+        let status = if approve { "approved" } else { "rejected" };
+        let a = self
+            .store
+            .get_approval(id)?
+            .ok_or_else(|| Error::NotFound("no such approval".into()))?;
+        if a.status != "pending" {
+            return Err(Error::Conflict(format!(
+                "the request is {} already",
+                a.status
+            )));
+        }
+        if !self.store.decide_approval(id, status, actor, now())? {
+            return Err(Error::Conflict(
+                "the request was decided concurrently".into(),
+            ));
+        }
+        self.store.flush()?;
+        self.audit(
+            actor,
+            &format!("approval.{status}"),
+            id,
+            "ok",
+            &a.common_name,
+        );
+        self.store
+            .get_approval(id)?
+            .ok_or_else(|| Error::Internal("approval vanished".into()))
     }
 
     /// Audit entries after `after`.

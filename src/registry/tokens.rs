@@ -13,7 +13,7 @@ pub fn create(
     now: i64,
     expires_at: Option<i64>,
 ) -> Result<String> {
-    let id = random_token(9)?;
+    let id = super::secrets::random_id_token(9)?;
     let secret = random_token(32)?;
     store.put_admin_token(&AdminTokenRecord {
         version: 1,

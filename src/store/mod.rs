@@ -17,7 +17,7 @@ pub use acme_records::{
 pub use records::{
     AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialUse,
 };
-pub use registry_records::{AuditRecord, SubjectRecord};
+pub use registry_records::{ApprovalRecord, AuditRecord, PickupRecord, SubjectRecord};
 
 /// Spending one use of a credential together with inserting the certificate it paid for.
 #[derive(Debug, Clone)]
@@ -35,6 +35,13 @@ pub struct CredentialSpend {
 pub enum Consumes {
     /// One use of an enrolment credential.
     Credential(CredentialSpend),
+    /// A one-time pickup link, spent on the POST that issues.
+    Pickup {
+        /// The link's id.
+        id: String,
+        /// Unix time now, to refuse an expired link.
+        now: i64,
+    },
     /// The one renewal a certificate allows (RFC 7030 §4.2.2); identical retries are answered
     /// with the same certificate.
     Renewal {
@@ -44,6 +51,9 @@ pub enum Consumes {
         csr_fingerprint: String,
     },
 }
+
+/// Every tree of a store.
+pub type Export = Vec<(Vec<u8>, Vec<u8>, Vec<Vec<Vec<u8>>>)>;
 
 /// Result of [`Store::insert_certificate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,8 +117,15 @@ pub trait Store: RegistryStore + Send + Sync {
     fn revocation_epoch(&self) -> Result<u64>;
     /// The next value of a monotonic counter (CRL numbers), durable after [`Store::flush`].
     fn next_counter(&self, name: &str) -> Result<u64>;
-    /// Calls `f` for every certificate record, in serial order, until it returns false.
-    fn scan_certificates(&self, f: &mut dyn FnMut(CertificateRecord) -> bool) -> Result<()>;
+    /// Calls `f` for every certificate record with a serial after `after` (all if `None`), in
+    /// serial order, until it returns false.
+    fn scan_certificates(
+        &self,
+        after: Option<&Serial>,
+        f: &mut dyn FnMut(CertificateRecord) -> bool,
+    ) -> Result<()>;
+    /// A consistent copy of every tree: writers wait meanwhile.
+    fn export_all(&self) -> Result<Export>;
     /// Makes every write so far durable (fsync).
     fn flush(&self) -> Result<()>;
 }
@@ -133,6 +150,8 @@ pub struct OffboardSummary {
     pub eab_keys_withdrawn: usize,
     /// ACME accounts deactivated.
     pub accounts_deactivated: usize,
+    /// Pending approvals rejected.
+    pub approvals_rejected: usize,
 }
 
 /// The registry: people and devices, their links, the audit log.
@@ -162,6 +181,25 @@ pub trait RegistryStore: Send + Sync {
     /// deactivated. Certificates issued concurrently cannot escape: issuance checks the status
     /// inside its own transaction and bumps the subject's generation, which this compares.
     fn offboard_subject(&self, id: &SubjectId, at: i64, reason: &str) -> Result<OffboardSummary>;
+    /// Records a pending approval, or returns the one already recorded for the same credential
+    /// and CSR.
+    fn create_approval(&self, a: &ApprovalRecord) -> Result<ApprovalRecord>;
+    /// An approval by id.
+    fn get_approval(&self, id: &str) -> Result<Option<ApprovalRecord>>;
+    /// The approval of a credential and CSR fingerprint.
+    fn get_approval_for(
+        &self,
+        credential: &str,
+        csr_fingerprint: &str,
+    ) -> Result<Option<ApprovalRecord>>;
+    /// Decides a pending approval; `Ok(false)` if it is not pending any more.
+    fn decide_approval(&self, id: &str, status: &str, by: &str, at: i64) -> Result<bool>;
+    /// Approvals with `status`, oldest first, at most `limit`.
+    fn list_approvals(&self, status: &str, limit: usize) -> Result<Vec<ApprovalRecord>>;
+    /// Creates a pickup link.
+    fn create_pickup(&self, p: &PickupRecord) -> Result<()>;
+    /// A pickup link by id.
+    fn get_pickup(&self, id: &str) -> Result<Option<PickupRecord>>;
     /// Appends an audit entry, chained to the previous one by hash.
     fn append_audit(
         &self,

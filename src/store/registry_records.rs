@@ -72,3 +72,57 @@ pub struct AuditRecord {
     /// SHA-256 over the entry's canonical serialisation and `prev_hash` (hex).
     pub hash: String,
 }
+
+/// An enrolment waiting for an administrator (RFC 7030 §4.2.3: 202 + Retry-After until then).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    /// Record layout version.
+    pub version: u32,
+    /// Id (random).
+    pub id: String,
+    /// The credential that asked.
+    pub credential: String,
+    /// SHA-256 of the CSR: the retry that picks the certificate up must send the same CSR.
+    pub csr_fingerprint: String,
+    /// Names the certificate would get, for the approver.
+    pub common_name: String,
+    /// SANs the certificate would get.
+    pub sans: Vec<String>,
+    /// Profile.
+    pub profile: String,
+    /// The registered subject, if any (off-boarding rejects its pending approvals).
+    #[serde(default)]
+    pub subject_id: Option<SubjectId>,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    /// When it was asked, unix seconds.
+    pub created_at: i64,
+    /// Who decided (`token:<id>`, `system:offboarding`).
+    #[serde(default)]
+    pub decided_by: Option<String>,
+    /// When it was decided.
+    #[serde(default)]
+    pub decided_at: Option<i64>,
+}
+
+/// A one-time pickup link (`/pickup/<id>.<secret>`): the secret is kept only as a keyed hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PickupRecord {
+    /// Record layout version.
+    pub version: u32,
+    /// Public part of the link.
+    pub id: String,
+    /// HMAC-SHA256 of the secret part, hex.
+    pub secret_hash: String,
+    /// The person or device it issues for.
+    pub subject_id: SubjectId,
+    /// Creation, unix seconds.
+    pub created_at: i64,
+    /// Expiry, unix seconds.
+    pub expires_at: i64,
+    /// Offer the legacy (3DES / SHA-1 MAC) PKCS#12 format for older importers.
+    pub legacy_p12: bool,
+    /// The certificate it was spent on.
+    #[serde(default)]
+    pub spent: Option<crate::ids::Serial>,
+}

@@ -41,6 +41,7 @@ fn tx_json<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
 
 impl AcmeStore for SledStore {
     fn create_eab_key(&self, key: &EabKeyRecord) -> Result<()> {
+        let _gate = self.write_gate()?;
         if let Some(sid) = &key.subject_id {
             self.reg.links.insert(
                 super::sled_store::link_key(sid, b'e', key.kid.as_str().as_bytes()),
@@ -62,6 +63,7 @@ impl AcmeStore for SledStore {
     }
 
     fn put_eab_key(&self, key: &EabKeyRecord) -> Result<()> {
+        let _gate = self.write_gate()?;
         self.acme
             .eab_keys
             .insert(key.kid.as_str(), serde_json::to_vec(key)?)?;
@@ -69,6 +71,7 @@ impl AcmeStore for SledStore {
     }
 
     fn create_account(&self, acct: &AccountRecord) -> Result<CreateAccount> {
+        let _gate = self.write_gate()?;
         let t = &self.acme;
         let value = serde_json::to_vec(acct)?;
         let res = (&t.accounts, &t.accounts_by_key, &t.eab_keys).transaction(
@@ -124,9 +127,21 @@ impl AcmeStore for SledStore {
     }
 
     fn update_account(&self, old: &AccountRecord, new: &AccountRecord) -> Result<bool> {
+        let _gate = self.write_gate()?;
         let t = &self.acme;
         let value = serde_json::to_vec(new)?;
+        let old_value = serde_json::to_vec(old)?;
         let res = (&t.accounts, &t.accounts_by_key).transaction(|(accounts, by_key)| {
+            // Compare-and-swap: a concurrent change (deactivation, key rollover) wins.
+            let current = accounts.get(old.id.as_str().as_bytes())?;
+            let current: Option<AccountRecord> =
+                current.and_then(|v| serde_json::from_slice(&v).ok());
+            let expected: Option<AccountRecord> = serde_json::from_slice(&old_value).ok();
+            if current.map(|c| (c.status, c.thumbprint, c.contact))
+                != expected.map(|c| (c.status, c.thumbprint, c.contact))
+            {
+                return Err(ConflictableTransactionError::Abort(Abort::EabTaken));
+            }
             if old.thumbprint != new.thumbprint {
                 if by_key.get(new.thumbprint.as_bytes())?.is_some() {
                     return Err(ConflictableTransactionError::Abort(Abort::EabTaken));
@@ -145,6 +160,7 @@ impl AcmeStore for SledStore {
     }
 
     fn create_order(&self, order: &OrderRecord, authzs: &[AuthzRecord]) -> Result<()> {
+        let _gate = self.write_gate()?;
         let t = &self.acme;
         let ov = serde_json::to_vec(order)?;
         let avs = authzs
@@ -169,6 +185,7 @@ impl AcmeStore for SledStore {
     }
 
     fn update_order(&self, old_status: &str, order: &OrderRecord) -> Result<bool> {
+        let _gate = self.write_gate()?;
         let key = order.id.as_str().as_bytes();
         let Some(raw) = self.acme.orders.get(key)? else {
             return Ok(false);
@@ -201,6 +218,7 @@ impl AcmeStore for SledStore {
     }
 
     fn put_authz(&self, authz: &AuthzRecord) -> Result<()> {
+        let _gate = self.write_gate()?;
         self.acme
             .authzs
             .insert(authz.id.as_str().as_bytes(), serde_json::to_vec(authz)?)?;
@@ -212,6 +230,7 @@ impl AcmeStore for SledStore {
         order: &OrderRecord,
         cert: &CertificateRecord,
     ) -> Result<InsertOutcome> {
+        let _gate = self.write_gate()?;
         let cv = serde_json::to_vec(cert)?;
         let ov = serde_json::to_vec(order)?;
         let sk = subject_key(&cert.subject, &cert.serial);
@@ -227,6 +246,15 @@ impl AcmeStore for SledStore {
             .transaction(|(certs, by_subject, by_expiry, orders, subjects, links)| {
                 if certs.get(cert.serial.as_bytes())?.is_some() {
                     return Err(ConflictableTransactionError::Abort(Abort::SerialTaken));
+                }
+                // Only a ready order is finalized: two concurrent finalizes issue once.
+                let current: Option<OrderRecord> = orders
+                    .get(order.id.as_str().as_bytes())?
+                    .and_then(|v| serde_json::from_slice(&v).ok());
+                if current.is_none_or(|o| o.status != "ready") {
+                    return Err(ConflictableTransactionError::Abort(Abort::KeyExists(
+                        order.account.clone(),
+                    )));
                 }
                 super::sled_store::guard_subject(
                     subjects,
@@ -245,6 +273,9 @@ impl AcmeStore for SledStore {
             Ok(()) => Ok(InsertOutcome::Inserted),
             Err(TransactionError::Abort(Abort::SerialTaken)) => Ok(InsertOutcome::SerialTaken),
             Err(TransactionError::Abort(Abort::EabTaken)) => Ok(InsertOutcome::SubjectInactive),
+            Err(TransactionError::Abort(Abort::KeyExists(_))) => {
+                Ok(InsertOutcome::CredentialUnusable)
+            }
             Err(TransactionError::Abort(_)) => Err(Error::Internal("finalize aborted".into())),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }

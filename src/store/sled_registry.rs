@@ -4,11 +4,15 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use super::sled_store::{link_key, SledStore};
 use super::{
-    AccountRecord, AuditRecord, CertStatus, CertificateRecord, CreateSubject, CredentialRecord,
-    EabKeyRecord, OffboardSummary, RegistryStore, SubjectRecord,
+    AccountRecord, ApprovalRecord, AuditRecord, CertStatus, CertificateRecord, CreateSubject,
+    CredentialRecord, EabKeyRecord, OffboardSummary, RegistryStore, SubjectRecord,
 };
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, EabKid, Serial, SubjectId};
+
+fn approval_key(credential: &str, fingerprint: &str) -> Vec<u8> {
+    format!("k:{credential}\u{0}{fingerprint}").into_bytes()
+}
 
 fn external_key(kind: &str, external_id: &str) -> Vec<u8> {
     let mut k = kind.as_bytes().to_vec();
@@ -62,6 +66,7 @@ impl SledStore {
 
 impl RegistryStore for SledStore {
     fn create_subject(&self, s: &SubjectRecord) -> Result<CreateSubject> {
+        let _gate = self.write_gate()?;
         let ek = external_key(&s.kind, &s.external_id);
         let v = serde_json::to_vec(s)?;
         let res = (&self.reg.subjects, &self.reg.by_external).transaction(|(subjects, by_ext)| {
@@ -106,6 +111,7 @@ impl RegistryStore for SledStore {
     }
 
     fn update_subject(&self, old: &SubjectRecord, new: &SubjectRecord) -> Result<bool> {
+        let _gate = self.write_gate()?;
         let key = old.id.as_str().as_bytes();
         let Some(raw) = self.reg.subjects.get(key)? else {
             return Ok(false);
@@ -153,6 +159,7 @@ impl RegistryStore for SledStore {
     }
 
     fn offboard_subject(&self, id: &SubjectId, at: i64, reason: &str) -> Result<OffboardSummary> {
+        let _gate = self.write_gate()?;
         for _ in 0..16 {
             let snapshot = self
                 .get_subject(id)?
@@ -160,7 +167,9 @@ impl RegistryStore for SledStore {
             let certs = self.subject_certificates(id)?;
             let creds = self.subject_credentials(id)?;
             let eabs = self.subject_eab_keys(id)?;
+            let approvals = self.links(id, b'a')?;
             let res = (
+                &self.reg.approvals,
                 &self.reg.subjects,
                 &self.certs_tree(),
                 &self.revoked_tree(),
@@ -169,7 +178,7 @@ impl RegistryStore for SledStore {
                 &self.acme.eab_keys,
                 &self.acme.accounts,
             )
-                .transaction(|(subjects, certs_t, revoked, meta, credentials, eab_keys, accounts)| {
+                .transaction(|(approvals_t, subjects, certs_t, revoked, meta, credentials, eab_keys, accounts)| {
                     let raw = subjects
                         .get(id.as_str().as_bytes())?
                         .ok_or(ConflictableTransactionError::Abort(Abort::Retry))?;
@@ -232,6 +241,17 @@ impl RegistryStore for SledStore {
                             }
                         }
                     }
+                    for a in &approvals {
+                        let Some(raw) = approvals_t.get(a.as_slice())? else { continue };
+                        let mut rec: ApprovalRecord = serde_json::from_slice(&raw).map_err(jerr)?;
+                        if rec.status == "pending" {
+                            rec.status = "rejected".into();
+                            rec.decided_by = Some("system:offboarding".into());
+                            rec.decided_at = Some(at);
+                            approvals_t.insert(a.as_slice(), serde_json::to_vec(&rec).map_err(jerr)?)?;
+                            sum.approvals_rejected += 1;
+                        }
+                    }
                     Ok(sum)
                 });
             match res {
@@ -246,6 +266,119 @@ impl RegistryStore for SledStore {
         ))
     }
 
+    fn create_approval(&self, a: &ApprovalRecord) -> Result<ApprovalRecord> {
+        let _gate = self.write_gate()?;
+        let key = approval_key(&a.credential, &a.csr_fingerprint);
+        let v = serde_json::to_vec(a)?;
+        let res = self.reg.approvals.transaction(|t| {
+            if let Some(id) = t.get(&key)? {
+                let raw = t
+                    .get(&id)?
+                    .ok_or(ConflictableTransactionError::Abort(Abort::Json(
+                        "dangling approval".into(),
+                    )))?;
+                return serde_json::from_slice::<ApprovalRecord>(&raw).map_err(jerr);
+            }
+            t.insert(a.id.as_bytes(), v.as_slice())?;
+            t.insert(key.as_slice(), a.id.as_bytes())?;
+            Ok(a.clone())
+        });
+        if let Some(sid) = &a.subject_id {
+            self.reg
+                .links
+                .insert(link_key(sid, b'a', a.id.as_bytes()), &[] as &[u8])?;
+        }
+        match res {
+            Ok(r) => Ok(r),
+            Err(TransactionError::Abort(Abort::Json(e))) => Err(Error::Internal(e)),
+            Err(TransactionError::Abort(Abort::Retry)) => Err(Error::Conflict("retry".into())),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    fn get_approval(&self, id: &str) -> Result<Option<ApprovalRecord>> {
+        if id.starts_with("k:") {
+            return Ok(None);
+        }
+        match self.reg.approvals.get(id.as_bytes())? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn get_approval_for(
+        &self,
+        credential: &str,
+        csr_fingerprint: &str,
+    ) -> Result<Option<ApprovalRecord>> {
+        match self
+            .reg
+            .approvals
+            .get(approval_key(credential, csr_fingerprint))?
+        {
+            Some(id) => self.get_approval(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    fn decide_approval(&self, id: &str, status: &str, by: &str, at: i64) -> Result<bool> {
+        let _gate = self.write_gate()?;
+        let Some(raw) = self.reg.approvals.get(id.as_bytes())? else {
+            return Ok(false);
+        };
+        let mut a: ApprovalRecord = serde_json::from_slice(&raw)?;
+        if a.status != "pending" {
+            return Ok(false);
+        }
+        a.status = status.to_owned();
+        a.decided_by = Some(by.to_owned());
+        a.decided_at = Some(at);
+        Ok(self
+            .reg
+            .approvals
+            .compare_and_swap(id.as_bytes(), Some(raw), Some(serde_json::to_vec(&a)?))?
+            .is_ok())
+    }
+
+    fn list_approvals(&self, status: &str, limit: usize) -> Result<Vec<ApprovalRecord>> {
+        let mut out = Vec::new();
+        for kv in self.reg.approvals.iter() {
+            let (k, v) = kv?;
+            if k.starts_with(b"k:") {
+                continue;
+            }
+            let a: ApprovalRecord = serde_json::from_slice(&v)?;
+            if a.status == status {
+                out.push(a);
+            }
+        }
+        out.sort_by_key(|a| a.created_at);
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    fn create_pickup(&self, p: &crate::store::PickupRecord) -> Result<()> {
+        let _gate = self.write_gate()?;
+        self.reg
+            .links
+            .insert(link_key(&p.subject_id, b'p', p.id.as_bytes()), &[] as &[u8])?;
+        self.reg
+            .pickups
+            .compare_and_swap(
+                p.id.as_bytes(),
+                None as Option<&[u8]>,
+                Some(serde_json::to_vec(p)?),
+            )?
+            .map_err(|_| Error::Conflict("pickup id exists".into()))
+    }
+
+    fn get_pickup(&self, id: &str) -> Result<Option<crate::store::PickupRecord>> {
+        match self.reg.pickups.get(id.as_bytes())? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
     fn append_audit(
         &self,
         actor: &str,
@@ -255,6 +388,7 @@ impl RegistryStore for SledStore {
         detail: &str,
         at: i64,
     ) -> Result<AuditRecord> {
+        let _gate = self.write_gate()?;
         let res = (&self.reg.audit, &self.meta_tree()).transaction(|(audit, meta)| {
             let (seq, prev) = match meta.get(AUDIT_HEAD)? {
                 Some(v) if v.len() > 8 => {

@@ -39,6 +39,10 @@ pub struct SledStore {
     pub(super) acme: AcmeTrees,
     /// Registry trees.
     pub(super) reg: RegistryTrees,
+    /// Writers hold it shared; a backup holds it exclusively, so its snapshot is consistent.
+    gate: std::sync::RwLock<()>,
+    /// Shares fsyncs between concurrent flushes.
+    group: GroupFlush,
 }
 
 /// Trees of the registry.
@@ -51,6 +55,10 @@ pub(super) struct RegistryTrees {
     pub(super) links: sled::Tree,
     /// seq (be u64) → AuditRecord.
     pub(super) audit: sled::Tree,
+    /// id → ApprovalRecord; `k:` credential 0x00 fingerprint → id.
+    pub(super) approvals: sled::Tree,
+    /// id → PickupRecord.
+    pub(super) pickups: sled::Tree,
 }
 
 /// Key of a subject link.
@@ -127,6 +135,8 @@ impl SledStore {
                 by_external: db.open_tree("subjects_by_external")?,
                 links: db.open_tree("subject_links")?,
                 audit: db.open_tree("audit")?,
+                approvals: db.open_tree("approvals")?,
+                pickups: db.open_tree("pickups")?,
             },
             acme: AcmeTrees {
                 eab_keys: db.open_tree("acme_eab_keys")?,
@@ -136,8 +146,56 @@ impl SledStore {
                 orders_by_account: db.open_tree("acme_orders_by_account")?,
                 authzs: db.open_tree("acme_authzs")?,
             },
+            gate: std::sync::RwLock::new(()),
+            group: GroupFlush::default(),
             db,
         })
+    }
+
+    /// Shared hold of the write gate (every mutating method takes it).
+    pub(super) fn write_gate(&self) -> Result<std::sync::RwLockReadGuard<'_, ()>> {
+        self.gate
+            .read()
+            .map_err(|_| Error::Internal("store gate poisoned".into()))
+    }
+
+    /// A consistent copy of every tree: writers wait while it is taken.
+    pub fn export(&self) -> Result<crate::store::Export> {
+        let _exclusive = self
+            .gate
+            .write()
+            .map_err(|_| Error::Internal("store gate poisoned".into()))?;
+        self.db.flush()?;
+        Ok(self
+            .db
+            .export()
+            .into_iter()
+            .map(|(kind, name, items)| (kind, name, items.collect()))
+            .collect())
+    }
+
+    /// Loads an export into this (empty) store.
+    pub fn import(&self, data: crate::store::Export) -> Result<()> {
+        if !self.certs.is_empty() || !self.credentials.is_empty() {
+            return Err(Error::BadRequest("restore needs an empty store".into()));
+        }
+        // Not sled's own import: it panics on malformed input.
+        for (kind, name, items) in data {
+            if kind != b"tree" {
+                return Err(Error::BadRequest(
+                    "backup holds an unknown collection type".into(),
+                ));
+            }
+            let tree = self.db.open_tree(name)?;
+            for kv in items {
+                let [k, v]: [Vec<u8>; 2] = kv.try_into().map_err(|_| {
+                    Error::BadRequest("backup entry is not a key and a value".into())
+                })?;
+                tree.insert(k, v)?;
+            }
+        }
+        self.db.flush()?;
+        Ok(())
     }
 }
 
@@ -193,6 +251,7 @@ impl Store for SledStore {
         cert: &CertificateRecord,
         consumes: Option<&Consumes>,
     ) -> Result<InsertOutcome> {
+        let _gate = self.write_gate()?;
         let value = serde_json::to_vec(cert)?;
         let serial_key = cert.serial.as_bytes().to_vec();
         let sk = subject_key(&cert.subject, &cert.serial);
@@ -204,9 +263,10 @@ impl Store for SledStore {
             &self.credentials,
             &self.reg.subjects,
             &self.reg.links,
+            &self.reg.pickups,
         )
             .transaction(
-                |(certs, by_subject, by_expiry, credentials, subjects, links)| {
+                |(certs, by_subject, by_expiry, credentials, subjects, links, pickups)| {
                     if certs.get(&serial_key)?.is_some() {
                         return Err(ConflictableTransactionError::Abort(Abort::SerialTaken));
                     }
@@ -250,6 +310,21 @@ impl Store for SledStore {
                             });
                             let v = serde_json::to_vec(&cred).map_err(json_abort)?;
                             credentials.insert(spend.id.as_str().as_bytes(), v)?;
+                        }
+                        Some(Consumes::Pickup { id, now }) => {
+                            let raw = pickups.get(id.as_bytes())?.ok_or(
+                                ConflictableTransactionError::Abort(Abort::CredentialUnusable),
+                            )?;
+                            let mut p: crate::store::PickupRecord =
+                                serde_json::from_slice(&raw).map_err(json_abort)?;
+                            if p.spent.is_some() || p.expires_at <= *now {
+                                return Err(ConflictableTransactionError::Abort(
+                                    Abort::CredentialUnusable,
+                                ));
+                            }
+                            p.spent = Some(cert.serial.clone());
+                            let v = serde_json::to_vec(&p).map_err(json_abort)?;
+                            pickups.insert(id.as_bytes(), v)?;
                         }
                         Some(Consumes::Renewal {
                             old,
@@ -341,6 +416,7 @@ impl Store for SledStore {
     }
 
     fn create_credential(&self, cred: &CredentialRecord) -> Result<()> {
+        let _gate = self.write_gate()?;
         if let Some(sid) = &cred.subject_id {
             self.reg.links.insert(
                 link_key(sid, b'r', cred.id.as_str().as_bytes()),
@@ -361,6 +437,7 @@ impl Store for SledStore {
     }
 
     fn put_admin_token(&self, token: &AdminTokenRecord) -> Result<()> {
+        let _gate = self.write_gate()?;
         self.admin_tokens
             .insert(token.id.as_bytes(), serde_json::to_vec(token)?)?;
         Ok(())
@@ -374,6 +451,7 @@ impl Store for SledStore {
     }
 
     fn revoke_certificate(&self, serial: &Serial, at: i64, reason: &str) -> Result<bool> {
+        let _gate = self.write_gate()?;
         loop {
             let Some(old_raw) = self.certs.get(serial.as_bytes())? else {
                 return Err(Error::NotFound(format!(
@@ -415,6 +493,7 @@ impl Store for SledStore {
     }
 
     fn update_certificate(&self, old: &CertificateRecord, new: &CertificateRecord) -> Result<()> {
+        let _gate = self.write_gate()?;
         let old_raw = self
             .certs
             .get(old.serial.as_bytes())?
@@ -433,6 +512,7 @@ impl Store for SledStore {
     }
 
     fn release_hold(&self, serial: &Serial) -> Result<bool> {
+        let _gate = self.write_gate()?;
         loop {
             let Some(old_raw) = self.certs.get(serial.as_bytes())? else {
                 return Ok(false);
@@ -476,6 +556,7 @@ impl Store for SledStore {
     }
 
     fn delete_admin_token(&self, id: &str) -> Result<bool> {
+        let _gate = self.write_gate()?;
         Ok(self.admin_tokens.remove(id.as_bytes())?.is_some())
     }
 
@@ -521,6 +602,7 @@ impl Store for SledStore {
     }
 
     fn next_counter(&self, name: &str) -> Result<u64> {
+        let _gate = self.write_gate()?;
         let key = format!("counter:{name}");
         let v = self.meta.update_and_fetch(key.as_bytes(), |old| {
             let n = old
@@ -532,8 +614,21 @@ impl Store for SledStore {
             .map_or(1, u64::from_be_bytes))
     }
 
-    fn scan_certificates(&self, f: &mut dyn FnMut(CertificateRecord) -> bool) -> Result<()> {
-        for kv in self.certs.iter() {
+    fn scan_certificates(
+        &self,
+        after: Option<&Serial>,
+        f: &mut dyn FnMut(CertificateRecord) -> bool,
+    ) -> Result<()> {
+        // Pagination order is the tree's byte order, which is also `Serial`'s `Ord`: a page
+        // starts right after the previous one without re-reading it.
+        let iter = match after {
+            Some(a) => self.certs.range((
+                std::ops::Bound::Excluded(a.as_bytes().to_vec()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => self.certs.iter(),
+        };
+        for kv in iter {
             let (_, v) = kv?;
             if !f(serde_json::from_slice(&v)?) {
                 break;
@@ -542,8 +637,49 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn export_all(&self) -> Result<crate::store::Export> {
+        self.export()
+    }
+
     fn flush(&self) -> Result<()> {
-        self.db.flush()?;
+        self.group.flush(&self.db)
+    }
+}
+
+/// Group commit: concurrent callers share one fsync. A caller takes a ticket after its writes;
+/// the leader flushes for every ticket issued before its flush began, so each caller returns
+/// only once a flush that started after its writes has finished.
+#[derive(Default)]
+pub(super) struct GroupFlush {
+    /// (next ticket, highest ticket made durable, a flush is running).
+    state: std::sync::Mutex<(u64, u64, bool)>,
+    /// Wakes callers when a flush finishes.
+    done: std::sync::Condvar,
+}
+
+impl GroupFlush {
+    fn flush(&self, db: &sled::Db) -> Result<()> {
+        let poisoned = || Error::Internal("flush lock poisoned".into());
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
+        st.0 += 1;
+        let ticket = st.0;
+        while st.1 < ticket {
+            if st.2 {
+                st = self.done.wait(st).map_err(|_| poisoned())?;
+                continue;
+            }
+            st.2 = true;
+            let target = st.0;
+            drop(st);
+            let res = db.flush();
+            st = self.state.lock().map_err(|_| poisoned())?;
+            st.2 = false;
+            if res.is_ok() {
+                st.1 = st.1.max(target);
+            }
+            self.done.notify_all();
+            res?;
+        }
         Ok(())
     }
 }
@@ -553,6 +689,29 @@ mod tests {
     use super::*;
     use crate::ids::ProfileName;
     use crate::store::CredentialSpend;
+
+    #[test]
+    fn concurrent_flushes_all_return_after_a_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    s.insert_certificate(&cert(&format!("{:02x}", i + 1), "x", 9), None)
+                        .unwrap();
+                    s.flush().unwrap();
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let st = s.group.state.lock().unwrap();
+        assert_eq!(st.0, 8);
+        assert_eq!(st.1, 8, "every ticket made durable");
+        assert!(!st.2);
+    }
 
     #[test]
     fn revoke_is_idempotent() {

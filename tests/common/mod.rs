@@ -2,6 +2,8 @@
 //! clients that trust its `ca-bundle.pem`.
 #![allow(dead_code)]
 
+pub mod acme_client;
+
 use std::sync::Arc;
 
 use base64ct::{Base64, Encoding};

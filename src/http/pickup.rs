@@ -1,0 +1,185 @@
+//! The pickup page: `GET /pickup/{token}` shows what will be issued (spends nothing);
+//! `POST /pickup/{token}` (form) issues for a pasted CSR or a server-generated key.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::admin::blocking;
+use super::AppState;
+use crate::error::Error;
+use crate::registry::pickup::{data_uri, PickupResult};
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{t}</title></head><body><h1>{t}</h1>{body}</body></html>",
+        t = escape(title)
+    );
+    let mut r = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response();
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; form-action 'self'; img-src data:"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    r
+}
+
+fn error_page(e: &Error) -> Response {
+    let status = match e {
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    if let Error::Internal(d) = e {
+        tracing::error!(detail = %d, "pickup failed");
+    }
+    page(
+        status,
+        "Certificate pickup",
+        &format!("<p>{}</p>", escape(e.public_message())),
+    )
+}
+
+/// `GET /pickup/{token}`.
+pub async fn show(State(s): State<AppState>, Path(token): Path<String>) -> Response {
+    let r = blocking(move || s.registry.pickup_view(&token)).await;
+    match r {
+        Err(e) => error_page(&e),
+        Ok(v) => {
+            let legacy = if v.legacy_p12 {
+                "<label><input type=\"checkbox\" name=\"legacy\" value=\"1\"> older macOS or Windows (3DES)</label><br>"
+            } else {
+                ""
+            };
+            let body = format!(
+                "<p>A certificate for <strong>{name}</strong> ({sans}). This link works once; nothing is used up until you press a button.</p>\
+                 <h2>Let the server make the key</h2><form method=\"post\"><input type=\"hidden\" name=\"action\" value=\"generate\">\
+                 <label>Key <select name=\"key\"><option value=\"p256\">ECDSA P-256</option><option value=\"rsa3072\">RSA 3072</option><option value=\"rsa2048\">RSA 2048</option></select></label><br>{legacy}\
+                 <button type=\"submit\">Create my certificate file</button></form>\
+                 <h2>Or upload your own request</h2><form method=\"post\"><input type=\"hidden\" name=\"action\" value=\"csr\">\
+                 <textarea name=\"csr\" rows=\"10\" cols=\"66\" placeholder=\"-----BEGIN CERTIFICATE REQUEST-----\"></textarea><br>\
+                 <button type=\"submit\">Issue for my request</button></form>",
+                name = escape(&v.name),
+                sans = escape(&v.sans.join(", ")),
+            );
+            page(StatusCode::OK, "Certificate pickup", &body)
+        }
+    }
+}
+
+/// Parses `application/x-www-form-urlencoded`.
+pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                },
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// `POST /pickup/{token}`.
+pub async fn issue(
+    State(s): State<AppState>,
+    Path(token): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Ok(body) = body else {
+        return error_page(&Error::PayloadTooLarge("request too large".into()));
+    };
+    let form = parse_form(&body);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let action = get("action").unwrap_or_default();
+    let csr = get("csr");
+    let key = get("key");
+    let legacy = get("legacy").is_some();
+    let r = blocking(move || match action.as_str() {
+        "csr" => s.registry.pickup_issue(&token, csr.as_deref(), None, false),
+        "generate" => {
+            s.registry
+                .pickup_issue(&token, None, Some(key.as_deref().unwrap_or("p256")), legacy)
+        }
+        _ => Err(Error::BadRequest("choose an action".into())),
+    })
+    .await;
+    match r {
+        Err(e) => error_page(&e),
+        Ok(PickupResult::Chain(pem)) => {
+            let mut r = (
+                [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
+                pem,
+            )
+                .into_response();
+            r.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"certificate.pem\""),
+            );
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Ok(PickupResult::Pkcs12(p12, pass)) => {
+            let body = format!(
+                "<p>Your passphrase, shown only now: <strong><code id=\"passphrase\">{pass}</code></strong></p>\
+                 <p><a id=\"download\" download=\"certificate.p12\" href=\"{uri}\">Download certificate.p12</a></p>\
+                 <p>Import the file and enter the passphrase when asked. The link is now used up.</p>",
+                pass = escape(&pass),
+                uri = data_uri(&p12),
+            );
+            page(StatusCode::OK, "Your certificate", &body)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding_and_escaping() {
+        let f = parse_form(b"action=csr&csr=a%2Bb+c%3D&empty=&x");
+        assert_eq!(f[1], ("csr".into(), "a+b c=".into()));
+        assert_eq!(f[2], ("empty".into(), "".into()));
+        assert_eq!(f[3], ("x".into(), "".into()));
+        assert_eq!(escape("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
+    }
+}

@@ -1,0 +1,263 @@
+//! Pickup links: a one-time URL the administrator mails to a person. Opening it (GET) spends
+//! nothing — mail scanners prefetch links; the POST that issues spends it, atomically with
+//! storing the certificate. The person uploads a CSR, or lets the server generate the key and
+//! downloads a PKCS#12 file protected by a passphrase shown once.
+
+use base64ct::{Base64, Encoding};
+
+use super::secrets::random_token;
+use super::service::Registry;
+use crate::ca::csr::Csr;
+use crate::ca::issuance::{issue_and_record, NewCertificate};
+use crate::ca::pkcs12::{self, P12Mode};
+use crate::ca::profile::{check_san_kinds, SanName};
+use crate::ca::{keys, pem_encode};
+use crate::config::KeyType;
+use crate::error::{Error, Result};
+use crate::ids::ProfileName;
+use crate::store::{Consumes, InsertOutcome, PickupRecord, SubjectRecord};
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// What the page shows about a valid link.
+pub struct PickupView {
+    /// Who the certificate is for.
+    pub name: String,
+    /// Names it will carry.
+    pub sans: Vec<String>,
+    /// Expiry of the link, unix seconds.
+    pub expires_at: i64,
+    /// Whether the legacy PKCS#12 format is offered.
+    pub legacy_p12: bool,
+}
+
+/// What the POST produced.
+pub enum PickupResult {
+    /// The certificate chain (PEM) for an uploaded CSR.
+    Chain(String),
+    /// A generated key and certificate: PKCS#12 bytes and the passphrase (shown once).
+    Pkcs12(Vec<u8>, String),
+}
+
+/// The names a subject's certificates carry.
+pub fn subject_names(s: &SubjectRecord) -> (String, Vec<SanName>) {
+    match s.kind.as_str() {
+        "person" => {
+            let email = s.email.clone().unwrap_or_default();
+            (
+                s.display_name.clone().unwrap_or_else(|| email.clone()),
+                vec![SanName::Email(email)],
+            )
+        }
+        _ => (
+            s.name.clone().unwrap_or_default(),
+            s.dns_names
+                .iter()
+                .map(|d| SanName::Dns(d.clone()))
+                .collect(),
+        ),
+    }
+}
+
+/// A random passphrase: 5 groups of 5 characters from a 32-letter alphabet (125 bits).
+fn passphrase() -> Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789AB";
+    let bytes = super::secrets::random_bytes(25)?;
+    let chars: Vec<char> = bytes
+        .iter()
+        .map(|b| ALPHABET[(b & 31) as usize] as char)
+        .collect();
+    Ok(chars
+        .chunks(5)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-"))
+}
+
+impl Registry {
+    /// Creates a pickup link for a subject; returns (url, expires_at).
+    pub fn create_pickup(
+        &self,
+        actor: &str,
+        s: &SubjectRecord,
+        expires_in: Option<u64>,
+        legacy_p12: bool,
+    ) -> Result<(String, i64)> {
+        let id = super::secrets::random_id_token(9)?;
+        let secret = random_token(24)?;
+        let t = now();
+        let expires_at = t + expires_in.unwrap_or(7 * 86400).clamp(60, 30 * 86400) as i64;
+        self.store.create_pickup(&PickupRecord {
+            version: 1,
+            id: id.clone(),
+            secret_hash: self.secrets.hash(&secret),
+            subject_id: s.id.clone(),
+            created_at: t,
+            expires_at,
+            legacy_p12,
+            spent: None,
+        })?;
+        self.store.flush()?;
+        tracing::info!(%actor, pickup = %id, "pickup link created");
+        Ok((
+            format!("{}/pickup/{id}.{secret}", self.cfg.base_url()),
+            expires_at,
+        ))
+    }
+
+    /// Checks a link without spending it. Every failure is the same NotFound.
+    fn pickup_lookup(&self, token: &str) -> Result<(PickupRecord, SubjectRecord)> {
+        let gone =
+            || Error::NotFound("this link is not valid: it is unknown, expired or used".into());
+        let (id, secret) = token.split_once('.').ok_or_else(gone)?;
+        if id.len() > 64 || secret.len() > 128 {
+            return Err(gone());
+        }
+        let p = self.store.get_pickup(id)?.ok_or_else(gone)?;
+        if !self.secrets.verify(secret, &p.secret_hash)
+            || p.spent.is_some()
+            || p.expires_at <= now()
+        {
+            return Err(gone());
+        }
+        let s = self.store.get_subject(&p.subject_id)?.ok_or_else(gone)?;
+        if s.status != "active" {
+            return Err(gone());
+        }
+        Ok((p, s))
+    }
+
+    /// `GET /pickup/<token>`: what the page shows. Spends nothing.
+    pub fn pickup_view(&self, token: &str) -> Result<PickupView> {
+        let (p, s) = self.pickup_lookup(token)?;
+        let (name, sans) = subject_names(&s);
+        Ok(PickupView {
+            name,
+            sans: sans.iter().map(|n| n.to_string()).collect(),
+            expires_at: p.expires_at,
+            legacy_p12: p.legacy_p12,
+        })
+    }
+
+    /// `POST /pickup/<token>`: issues for an uploaded CSR (PEM or base64 DER), or for a key the
+    /// server generates (`key`: p256, rsa2048, rsa3072; `legacy`: 3DES/SHA-1 PKCS#12).
+    pub fn pickup_issue(
+        &self,
+        token: &str,
+        csr_text: Option<&str>,
+        key: Option<&str>,
+        legacy: bool,
+    ) -> Result<PickupResult> {
+        let (p, s) = self.pickup_lookup(token)?;
+        let (cn, sans) = subject_names(&s);
+        let profile_name = ProfileName(s.kind.clone());
+        let profile = self.cfg.profile(&profile_name)?;
+        check_san_kinds(profile, &profile_name.0, &sans)?;
+        let (spki, key_type, generated) = match (csr_text, key) {
+            (Some(text), _) => {
+                let der = crate::est::wire::decode_body(text.as_bytes())?;
+                let csr = Csr::parse(&der)?;
+                csr.names_for(&cn, &sans)?;
+                if !profile.key_types.contains(&csr.key_type) {
+                    return Err(Error::BadCsr(format!(
+                        "profile {profile_name} does not accept {:?} keys",
+                        csr.key_type
+                    )));
+                }
+                (csr.spki_der, csr.key_type, None)
+            }
+            (None, Some(k)) => {
+                let kt = match k {
+                    "p256" => KeyType::P256,
+                    "rsa2048" => KeyType::Rsa2048,
+                    "rsa3072" => KeyType::Rsa3072,
+                    _ => {
+                        return Err(Error::BadRequest(
+                            "key must be p256, rsa2048 or rsa3072".into(),
+                        ))
+                    }
+                };
+                let kp = keys::generate(kt)?;
+                (
+                    rcgen::PublicKeyData::subject_public_key_info(&kp),
+                    kt,
+                    Some(kp),
+                )
+            }
+            (None, None) => {
+                return Err(Error::BadRequest(
+                    "upload a CSR or choose a key type".into(),
+                ))
+            }
+        };
+        if legacy && !p.legacy_p12 {
+            return Err(Error::BadRequest(
+                "this link does not offer the legacy format".into(),
+            ));
+        }
+        let (outcome, serial, der) = issue_and_record(
+            &self.ca,
+            &*self.store,
+            &NewCertificate {
+                spki_der: &spki,
+                key_type,
+                common_name: &cn,
+                sans: &sans,
+                profile_name: &profile_name,
+                profile,
+                channel: "pickup",
+                label: None,
+                credential: None,
+                subject_id: Some(s.id.clone()),
+                replaces: None,
+            },
+            Some(&Consumes::Pickup {
+                id: p.id.clone(),
+                now: now(),
+            }),
+        )?;
+        match outcome {
+            InsertOutcome::Inserted => {}
+            _ => {
+                return Err(Error::NotFound(
+                    "this link is not valid: it is unknown, expired or used".into(),
+                ))
+            }
+        }
+        self.store.flush()?;
+        self.audit(
+            &format!("pickup:{}", p.id),
+            "certificate.issue",
+            &serial.to_hex(),
+            "ok",
+            "pickup",
+        );
+        let mut chain = vec![der];
+        chain.extend(self.ca.chain().iter().cloned());
+        match generated {
+            None => Ok(PickupResult::Chain(
+                chain.iter().map(|c| pem_encode("CERTIFICATE", c)).collect(),
+            )),
+            Some(kp) => {
+                let pass = passphrase()?;
+                let mode = if legacy {
+                    P12Mode::Legacy3Des
+                } else {
+                    P12Mode::Modern
+                };
+                let p12 = pkcs12::build(&kp.serialize_der(), &chain, &cn, &pass, mode)?;
+                Ok(PickupResult::Pkcs12(p12, pass))
+            }
+        }
+    }
+}
+
+/// The P12 as a data: URI for the download link of the one-time page.
+pub fn data_uri(p12: &[u8]) -> String {
+    format!(
+        "data:application/x-pkcs12;base64,{}",
+        Base64::encode_string(p12)
+    )
+}
