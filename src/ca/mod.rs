@@ -11,6 +11,7 @@ pub mod pkcs12;
 pub mod pkcs7;
 pub mod profile;
 pub mod serial;
+pub mod signer;
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +33,7 @@ const OID_AIA: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
 /// The certificate authority: the issuing CA's key and the chain up to the root.
 pub struct Ca {
     /// rcgen's view of the issuing CA (its subject, key identifier and key).
-    issuer: Issuer<'static, KeyPair>,
+    issuer: Issuer<'static, signer::Signer>,
     /// DER of the issuing CA certificate, then its issuers up to the root.
     chain: Vec<Vec<u8>>,
     /// The issuing CA's subject, as text, for records and logs.
@@ -40,7 +41,7 @@ pub struct Ca {
     /// The issuing CA's key type, for csrattrs and logs.
     key_type: KeyType,
     /// The root CA (when enrolld holds its key), to sign the root CRL.
-    root: Option<Issuer<'static, KeyPair>>,
+    root: Option<Issuer<'static, signer::Signer>>,
 }
 
 /// Everything that goes into one end-entity certificate. The caller decided the names.
@@ -211,13 +212,14 @@ impl Ca {
             .map_err(|_| Error::Internal("issuing certificate does not parse".into()))?;
         let issuer_name = parsed.subject().to_string();
         let key_type = key_type_of_cert(&parsed)?;
-        let issuer = Issuer::from_ca_cert_der(&issuing.clone().into(), key)?;
+        let issuer =
+            Issuer::from_ca_cert_der(&issuing.clone().into(), signer::Signer(Box::new(key)))?;
         let root = match (paths.root_key.exists(), chain.last()) {
             (true, Some(root_der)) if chain.len() > 1 => {
                 let root_key = keys::load_key(&paths.root_key, passphrase)?;
                 Some(Issuer::from_ca_cert_der(
                     &root_der.clone().into(),
-                    root_key,
+                    signer::Signer(Box::new(root_key)),
                 )?)
             }
             _ => None,
@@ -322,12 +324,12 @@ impl Ca {
     }
 
     /// rcgen's issuing CA, for CRLs.
-    pub(crate) fn issuer(&self) -> &Issuer<'static, KeyPair> {
+    pub(crate) fn issuer(&self) -> &Issuer<'static, signer::Signer> {
         &self.issuer
     }
 
     /// rcgen's root CA, when its key is here.
-    pub(crate) fn root_issuer(&self) -> Option<&Issuer<'static, KeyPair>> {
+    pub(crate) fn root_issuer(&self) -> Option<&Issuer<'static, signer::Signer>> {
         self.root.as_ref()
     }
 
