@@ -41,6 +41,8 @@ pub struct CertificateView {
     pub serial: String,
     /// `good` or `revoked`.
     pub status: &'static str,
+    /// The registered person or device, if any.
+    pub subject_id: Option<String>,
     /// Revocation time (RFC 3339), if revoked.
     pub revoked_at: Option<String>,
     /// RFC 5280 reason name, if revoked.
@@ -89,6 +91,7 @@ impl From<CertificateRecord> for CertificateView {
         CertificateView {
             serial: r.serial.to_hex(),
             status,
+            subject_id: r.subject_id.as_ref().map(|s| s.to_string()),
             revoked_at,
             revocation_reason,
             subject: r.subject,

@@ -7,7 +7,11 @@
 //! - [`ids`]: newtypes for identifiers.
 //! - [`ca`]: the issuance engine — CA keys, CSR policy, profiles, serials, signing.
 //! - [`est`]: RFC 7030 operations on typed values (no HTTP).
-//! - [`registry`]: enrolment credentials and admin tokens.
+//! - [`acme`]: RFC 8555 operations on typed values (JWS, nonces, EAB, orders, challenges).
+//! - [`registry`]: people and devices, enrolment credentials, pickup links, approvals, admin
+//!   tokens, the registry service behind the admin API.
+//! - [`status`]: CRLs and the OCSP responder.
+//! - [`backup`]: consistent backups and restore.
 //! - [`admin`]: admin API operations on typed values.
 //! - [`store`]: the storage trait and its sled implementation.
 //! - [`http`]: the only axum code — routes, error mapping, TLS listener.

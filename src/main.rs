@@ -70,7 +70,7 @@ enum Cmd {
     Init {
         #[command(flatten)]
         common: Common,
-        /// CA key type: p256 (default), p384, rsa3072, ed25519.
+        /// CA key type: p256 (default), p384, rsa2048, rsa3072, rsa4096, ed25519.
         #[arg(long)]
         key_type: Option<String>,
         /// Import this CA certificate (PEM, chain up to the root may follow) instead of creating one.

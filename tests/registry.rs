@@ -370,6 +370,7 @@ async fn bulk_csv_is_idempotent_and_reports_bad_rows() {
         1000
     );
     assert_eq!(results[1000]["result"], "error");
+    assert_eq!(results[1000]["external_id"], "hr-bad");
     assert!(results[1000]["error"].as_str().unwrap().contains("email"));
     let again: Value = post(csv).await.unwrap().json().await.unwrap();
     let results = again["results"].as_array().unwrap();

@@ -63,7 +63,7 @@ pub fn subject_names(s: &SubjectRecord) -> (String, Vec<SanName>) {
 
 /// A random passphrase: 5 groups of 5 characters from a 32-letter alphabet (125 bits).
 fn passphrase() -> Result<String> {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789AB";
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789A";
     let bytes = super::secrets::random_bytes(25)?;
     let chars: Vec<char> = bytes
         .iter()

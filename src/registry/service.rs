@@ -141,6 +141,12 @@ impl Registry {
         let mut out = Vec::with_capacity(rows.len());
         let mut changed = 0;
         for (i, row) in rows.into_iter().enumerate() {
+            // Failed rows still name their external id, so integrators can match them.
+            let row_external_id = row
+                .as_ref()
+                .ok()
+                .map(|r| r.external_id.clone())
+                .filter(|e| !e.is_empty());
             let res = row.map_err(Error::BadRequest).and_then(|input| {
                 let kind = input.kind.clone().ok_or_else(|| {
                     Error::BadRequest("kind is required (person or device)".into())
@@ -162,7 +168,7 @@ impl Registry {
                 }
                 Err(e) => RowResult {
                     row: i + 1,
-                    external_id: None,
+                    external_id: row_external_id,
                     result: "error".into(),
                     id: None,
                     error: Some(e.public_message().to_owned()),
