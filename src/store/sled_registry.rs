@@ -41,7 +41,6 @@ pub fn audit_hash(e: &AuditRecord) -> String {
 }
 
 const AUDIT_HEAD: &[u8] = b"audit_head";
-const EPOCH: &[u8] = b"revocation_epoch";
 
 enum Abort {
     Retry,
@@ -199,19 +198,15 @@ impl RegistryStore for SledStore {
                             continue;
                         }
                         rec.status = CertStatus::Revoked { revoked_at: at, reason: reason.to_owned() };
-                        let mut entry = at.to_be_bytes().to_vec();
-                        entry.extend_from_slice(&rec.not_after.to_be_bytes());
-                        entry.extend_from_slice(reason.as_bytes());
-                        revoked.insert(serial.as_bytes(), entry)?;
+                        revoked.insert(
+                            serial.as_bytes(),
+                            super::sled_store::revoked_entry(at, rec.not_after, reason),
+                        )?;
                         certs_t.insert(serial.as_bytes(), serde_json::to_vec(&rec).map_err(jerr)?)?;
                         sum.certificates_revoked += 1;
                     }
                     if sum.certificates_revoked > 0 {
-                        let epoch = meta
-                            .get(EPOCH)?
-                            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                            .map_or(0, u64::from_be_bytes);
-                        meta.insert(EPOCH, &(epoch + 1).to_be_bytes())?;
+                        super::sled_store::bump_epoch(meta)?;
                     }
                     for c in &creds {
                         let Some(raw) = credentials.get(c.as_str().as_bytes())? else { continue };

@@ -235,7 +235,72 @@ pub(super) fn expiry_key(not_after: i64, serial: &Serial) -> Vec<u8> {
 }
 
 /// Meta key of the revocation epoch.
-const EPOCH: &[u8] = b"revocation_epoch";
+pub(super) const EPOCH: &[u8] = b"revocation_epoch";
+
+/// A big-endian u64 as stored in `meta`; 0 when absent or malformed.
+pub(super) fn be_u64(v: Option<impl AsRef<[u8]>>) -> u64 {
+    v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+/// Inside a transaction: bumps the revocation epoch so status caches look again.
+pub(super) fn bump_epoch(
+    meta: &sled::transaction::TransactionalTree,
+) -> std::result::Result<(), sled::transaction::UnabortableTransactionError> {
+    let epoch = be_u64(meta.get(EPOCH)?);
+    meta.insert(EPOCH, &(epoch + 1).to_be_bytes())?;
+    Ok(())
+}
+
+/// The `revoked` tree's value: revoked_at ‖ not_after (big-endian i64) ‖ reason.
+pub(super) fn revoked_entry(revoked_at: i64, not_after: i64, reason: &str) -> Vec<u8> {
+    let mut v = revoked_at.to_be_bytes().to_vec();
+    v.extend_from_slice(&not_after.to_be_bytes());
+    v.extend_from_slice(reason.as_bytes());
+    v
+}
+
+/// Reverses [`revoked_entry`].
+fn parse_revoked_entry(v: &[u8]) -> Option<(i64, i64, &str)> {
+    let at = i64::from_be_bytes(v.get(..8)?.try_into().ok()?);
+    let not_after = i64::from_be_bytes(v.get(8..16)?.try_into().ok()?);
+    Some((
+        at,
+        not_after,
+        std::str::from_utf8(&v[16..]).unwrap_or("unspecified"),
+    ))
+}
+
+impl SledStore {
+    /// Replaces a certificate record, if it is still `old_raw`, and its `revoked` entry
+    /// (`Some`: set, `None`: remove), bumping the revocation epoch, in one transaction.
+    /// `Ok(false)` if the record changed meanwhile.
+    fn swap_revocation(
+        &self,
+        serial: &Serial,
+        old_raw: &[u8],
+        new: &[u8],
+        entry: Option<&[u8]>,
+    ) -> Result<bool> {
+        let res = (&self.certs, &self.revoked, &self.meta).transaction(|(certs, revoked, meta)| {
+            if certs.get(serial.as_bytes())?.as_deref() != Some(old_raw) {
+                return Err(ConflictableTransactionError::Abort(()));
+            }
+            certs.insert(serial.as_bytes(), new)?;
+            match entry {
+                Some(e) => revoked.insert(serial.as_bytes(), e)?,
+                None => revoked.remove(serial.as_bytes())?,
+            };
+            bump_epoch(meta)?;
+            Ok(())
+        });
+        match res {
+            Ok(()) => Ok(true),
+            Err(TransactionError::Abort(())) => Ok(false),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+}
 
 enum Abort {
     SubjectInactive,
@@ -466,28 +531,9 @@ impl Store for SledStore {
                 revoked_at: at,
                 reason: reason.to_owned(),
             };
-            let new = serde_json::to_vec(&rec)?;
-            let mut entry = at.to_be_bytes().to_vec();
-            entry.extend_from_slice(&rec.not_after.to_be_bytes());
-            entry.extend_from_slice(reason.as_bytes());
-            let res =
-                (&self.certs, &self.revoked, &self.meta).transaction(|(certs, revoked, meta)| {
-                    if certs.get(serial.as_bytes())?.as_deref() != Some(&old_raw[..]) {
-                        return Err(ConflictableTransactionError::Abort(()));
-                    }
-                    certs.insert(serial.as_bytes(), new.as_slice())?;
-                    revoked.insert(serial.as_bytes(), entry.as_slice())?;
-                    let epoch = meta
-                        .get(EPOCH)?
-                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                        .map_or(0, u64::from_be_bytes);
-                    meta.insert(EPOCH, &(epoch + 1).to_be_bytes())?;
-                    Ok(())
-                });
-            match res {
-                Ok(()) => return Ok(true),
-                Err(TransactionError::Abort(())) => continue,
-                Err(TransactionError::Storage(e)) => return Err(e.into()),
+            let entry = revoked_entry(at, rec.not_after, reason);
+            if self.swap_revocation(serial, &old_raw, &serde_json::to_vec(&rec)?, Some(&entry))? {
+                return Ok(true);
             }
         }
     }
@@ -523,25 +569,8 @@ impl Store for SledStore {
                 return Ok(false);
             }
             rec.status = CertStatus::Good;
-            let new = serde_json::to_vec(&rec)?;
-            let res =
-                (&self.certs, &self.revoked, &self.meta).transaction(|(certs, revoked, meta)| {
-                    if certs.get(serial.as_bytes())?.as_deref() != Some(&old_raw[..]) {
-                        return Err(ConflictableTransactionError::Abort(()));
-                    }
-                    certs.insert(serial.as_bytes(), new.as_slice())?;
-                    revoked.remove(serial.as_bytes())?;
-                    let epoch = meta
-                        .get(EPOCH)?
-                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                        .map_or(0, u64::from_be_bytes);
-                    meta.insert(EPOCH, &(epoch + 1).to_be_bytes())?;
-                    Ok(())
-                });
-            match res {
-                Ok(()) => return Ok(true),
-                Err(TransactionError::Abort(())) => continue,
-                Err(TransactionError::Storage(e)) => return Err(e.into()),
+            if self.swap_revocation(serial, &old_raw, &serde_json::to_vec(&rec)?, None)? {
+                return Ok(true);
             }
         }
     }
@@ -563,51 +592,31 @@ impl Store for SledStore {
     fn scan_revoked(&self, f: &mut dyn FnMut(Serial, i64, &str, i64)) -> Result<()> {
         for kv in self.revoked.iter() {
             let (k, v) = kv?;
-            if v.len() < 16 {
-                return Err(Error::Internal("corrupt revoked entry".into()));
-            }
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&v[..8]);
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&v[8..16]);
-            let reason = std::str::from_utf8(&v[16..]).unwrap_or("unspecified");
-            f(
-                Serial::from_bytes(&k)?,
-                i64::from_be_bytes(a),
-                reason,
-                i64::from_be_bytes(b),
-            );
+            let (revoked_at, not_after, reason) = parse_revoked_entry(&v)
+                .ok_or_else(|| Error::Internal("corrupt revoked entry".into()))?;
+            f(Serial::from_bytes(&k)?, revoked_at, reason, not_after);
         }
         Ok(())
     }
 
     fn revocation_of(&self, serial: &Serial) -> Result<Option<Option<(i64, String)>>> {
         if let Some(v) = self.revoked.get(serial.as_bytes())? {
-            if v.len() >= 16 {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(&v[..8]);
-                let reason = String::from_utf8_lossy(&v[16..]).to_string();
-                return Ok(Some(Some((i64::from_be_bytes(a), reason))));
+            if let Some((at, _, reason)) = parse_revoked_entry(&v) {
+                return Ok(Some(Some((at, reason.to_owned()))));
             }
         }
         Ok(self.certs.contains_key(serial.as_bytes())?.then_some(None))
     }
 
     fn revocation_epoch(&self) -> Result<u64> {
-        Ok(self
-            .meta
-            .get(EPOCH)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map_or(0, u64::from_be_bytes))
+        Ok(be_u64(self.meta.get(EPOCH)?))
     }
 
     fn next_counter(&self, name: &str) -> Result<u64> {
         let _gate = self.write_gate()?;
         let key = format!("counter:{name}");
         let v = self.meta.update_and_fetch(key.as_bytes(), |old| {
-            let n = old
-                .and_then(|v| <[u8; 8]>::try_from(v).ok())
-                .map_or(0, u64::from_be_bytes);
+            let n = be_u64(old);
             Some((n + 1).to_be_bytes().to_vec())
         })?;
         Ok(v.and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
