@@ -5,21 +5,21 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::jws::Jwk;
 use super::policy::{self, Authorisation};
 use super::{now, Acme, Body, Request, Response, Signer};
 use crate::ca::csr::Csr;
+use crate::ca::issuance::{default_validity, issue_and_record, NewCertificate};
+use crate::ca::pem_encode;
 use crate::ca::profile::{check_san_kinds, SanName};
-use crate::ca::{pem_encode, serial, IssueParams};
 use crate::error::{AcmeError, AcmeProblem, Error, Result};
 use crate::ids::{AuthzId, OrderId, ProfileName, Serial};
 use crate::registry::secrets::random_token;
 use crate::store::{
-    AccountRecord, AuthzRecord, CertStatus, CertificateRecord, ChallengeRecord, Identifier,
-    InsertOutcome, OrderRecord,
+    AccountRecord, AuthzRecord, CertStatus, ChallengeRecord, Identifier, InsertOutcome, OrderRecord,
 };
 
 #[derive(Deserialize)]
@@ -451,81 +451,65 @@ impl Acme {
         }
         check_san_kinds(prof, &o.profile.0, &sans)
             .map_err(|e| Error::acme(AcmeProblem::BadCsr, e.public_message().to_owned()))?;
-        let t = OffsetDateTime::now_utc();
+        let (default_start, default_end) = default_validity(prof);
         let not_before = match o.not_before {
             Some(nb) => OffsetDateTime::from_unix_timestamp(nb).map_err(Error::internal)?,
-            None => t - Duration::minutes(5),
+            None => default_start,
         };
         let not_after = match o.not_after {
             Some(na) => OffsetDateTime::from_unix_timestamp(na).map_err(Error::internal)?,
-            None => t + Duration::days(i64::from(prof.validity_days)),
+            None => default_end,
         };
-        for _ in 0..4 {
-            let serial = serial::random_serial()?;
-            let der = self.ca.issue(&IssueParams {
+        let mut done = o.clone();
+        done.status = "valid".into();
+        let (outcome, serial, _) = issue_and_record(
+            &self.ca,
+            &NewCertificate {
                 spki_der: &csr.spki_der,
                 key_type: csr.key_type,
                 common_name: &cn,
                 sans: &sans,
+                profile_name: &o.profile,
                 profile: prof,
-                serial: &serial,
-                not_before,
-                not_after,
-            })?;
-            let rec = CertificateRecord {
-                version: 1,
-                serial: serial.clone(),
-                issuer: self.ca.issuer_name().to_owned(),
-                subject: cn.clone(),
-                sans: sans.iter().map(|s| s.to_string()).collect(),
-                profile: o.profile.clone(),
-                not_before: not_before.unix_timestamp(),
-                not_after: not_after.unix_timestamp(),
-                status: CertStatus::Good,
-                channel: "acme".into(),
+                channel: "acme",
                 label: None,
                 credential: None,
-                replaces: o.replaces.clone(),
-                issued_at: t.unix_timestamp(),
-                account: Some(acct.id.clone()),
                 subject_id: o.subject_id.clone(),
-                renewed_by: None,
-                renewal_window: None,
-                der,
-            };
-            let mut done = o.clone();
-            done.status = "valid".into();
-            done.certificate = Some(serial.clone());
-            match self.acme_store.finalize_order(&done, &rec)? {
-                InsertOutcome::Inserted => {
-                    self.flush().await?;
-                    tracing::info!(serial = %serial, account = %acct.id, "certificate issued over ACME");
-                    let _ = self.store.append_audit(
-                        &format!("acme:{}", acct.id),
-                        "certificate.issue",
-                        &serial.to_hex(),
-                        "ok",
-                        "acme",
-                        now(),
-                    );
-                    return Ok(self.order_response(200, &done));
-                }
-                InsertOutcome::SerialTaken => continue,
-                InsertOutcome::CredentialUnusable => {
-                    // Another finalize of this order won the race: answer its result.
-                    let current = self.load_order(&acct, id)?;
-                    return Ok(self.order_response(200, &current));
-                }
-                InsertOutcome::SubjectInactive => {
-                    return Err(Error::acme(
-                        AcmeProblem::Unauthorized,
-                        "the certificate's subject is suspended or off-boarded",
-                    ))
-                }
-                _ => return Err(Error::Internal("unexpected finalize outcome".into())),
+                replaces: o.replaces.clone(),
+                account: Some(acct.id.clone()),
+                not_before,
+                not_after,
+            },
+            &mut |rec| {
+                done.certificate = Some(rec.serial.clone());
+                self.acme_store.finalize_order(&done, rec)
+            },
+        )?;
+        match outcome {
+            InsertOutcome::Inserted => {
+                self.flush().await?;
+                tracing::info!(serial = %serial, account = %acct.id, "certificate issued over ACME");
+                let _ = self.store.append_audit(
+                    &format!("acme:{}", acct.id),
+                    "certificate.issue",
+                    &serial.to_hex(),
+                    "ok",
+                    "acme",
+                    now(),
+                );
+                Ok(self.order_response(200, &done))
             }
+            InsertOutcome::CredentialUnusable => {
+                // Another finalize of this order won the race: answer its result.
+                let current = self.load_order(&acct, id)?;
+                Ok(self.order_response(200, &current))
+            }
+            InsertOutcome::SubjectInactive => Err(Error::acme(
+                AcmeProblem::Unauthorized,
+                "the certificate's subject is suspended or off-boarded",
+            )),
+            _ => Err(Error::Internal("unexpected finalize outcome".into())),
         }
-        Err(Error::Internal("no free serial".into()))
     }
 
     /// The CSR must name exactly the order's identifiers (RFC 8555 §7.4): DNS and email

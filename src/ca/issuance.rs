@@ -1,5 +1,6 @@
-//! Sign-and-record: picks a free serial, signs, and stores the certificate together with what
-//! the issuance consumes, in one store transaction.
+//! Sign-and-record, shared by every channel: picks a random serial, signs, builds the
+//! certificate record and hands it to the channel's store write (which records what the
+//! issuance consumes in the same transaction), retrying on a serial collision.
 
 use time::OffsetDateTime;
 
@@ -7,8 +8,8 @@ use super::profile::SanName;
 use super::{serial, Ca, IssueParams};
 use crate::config::{KeyType, Profile};
 use crate::error::{Error, Result};
-use crate::ids::{CredentialId, Label, ProfileName, Serial, SubjectId};
-use crate::store::{CertStatus, CertificateRecord, Consumes, InsertOutcome, Store};
+use crate::ids::{AccountId, CredentialId, Label, ProfileName, Serial, SubjectId};
+use crate::store::{CertStatus, CertificateRecord, InsertOutcome};
 
 /// Everything about one certificate to issue.
 pub struct NewCertificate<'a> {
@@ -34,18 +35,31 @@ pub struct NewCertificate<'a> {
     pub subject_id: Option<SubjectId>,
     /// The certificate this one renews, if any.
     pub replaces: Option<Serial>,
+    /// The ACME account that ordered it, if any.
+    pub account: Option<AccountId>,
+    /// Start of validity.
+    pub not_before: OffsetDateTime,
+    /// End of validity.
+    pub not_after: OffsetDateTime,
 }
 
-/// Signs and records; returns the outcome and, when inserted, the serial and DER.
+/// The default validity window: from five minutes ago (clock skew) for the profile's lifetime.
+pub fn default_validity(profile: &Profile) -> (OffsetDateTime, OffsetDateTime) {
+    let now = OffsetDateTime::now_utc();
+    (
+        now - time::Duration::minutes(5),
+        now + time::Duration::days(i64::from(profile.validity_days)),
+    )
+}
+
+/// Signs and records through `write` (the channel's store call); returns the outcome and the
+/// serial and DER of the last certificate signed.
 pub fn issue_and_record(
     ca: &Ca,
-    store: &dyn Store,
     n: &NewCertificate<'_>,
-    consumes: Option<&Consumes>,
+    write: &mut dyn FnMut(&CertificateRecord) -> Result<InsertOutcome>,
 ) -> Result<(InsertOutcome, Serial, Vec<u8>)> {
     let now = OffsetDateTime::now_utc();
-    let not_before = now - time::Duration::minutes(5);
-    let not_after = now + time::Duration::days(i64::from(n.profile.validity_days));
     for _ in 0..4 {
         let serial = serial::random_serial()?;
         let der = ca.issue(&IssueParams {
@@ -55,8 +69,8 @@ pub fn issue_and_record(
             sans: n.sans,
             profile: n.profile,
             serial: &serial,
-            not_before,
-            not_after,
+            not_before: n.not_before,
+            not_after: n.not_after,
         })?;
         let rec = CertificateRecord {
             version: 1,
@@ -65,21 +79,21 @@ pub fn issue_and_record(
             subject: n.common_name.to_owned(),
             sans: n.sans.iter().map(|s| s.to_string()).collect(),
             profile: n.profile_name.clone(),
-            not_before: not_before.unix_timestamp(),
-            not_after: not_after.unix_timestamp(),
+            not_before: n.not_before.unix_timestamp(),
+            not_after: n.not_after.unix_timestamp(),
             status: CertStatus::Good,
             channel: n.channel.to_owned(),
             label: n.label.clone(),
             credential: n.credential.clone(),
             replaces: n.replaces.clone(),
             issued_at: now.unix_timestamp(),
-            account: None,
+            account: n.account.clone(),
             subject_id: n.subject_id.clone(),
             renewed_by: None,
             renewal_window: None,
             der: der.clone(),
         };
-        match store.insert_certificate(&rec, consumes)? {
+        match write(&rec)? {
             InsertOutcome::SerialTaken => continue,
             outcome => return Ok((outcome, serial, der)),
         }

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::ca::csr::Csr;
-use crate::ca::issuance::{issue_and_record, NewCertificate};
+use crate::ca::issuance::{default_validity, issue_and_record, NewCertificate};
 use crate::ca::pkcs7::{self, AttrOrOid};
 use crate::ca::profile::{check_san_kinds, SanName};
 use crate::ca::{keys, Ca};
@@ -461,9 +461,9 @@ impl Est {
             }),
             (None, None) => None,
         };
+        let (not_before, not_after) = default_validity(policy.profile);
         let (outcome, serial, der) = issue_and_record(
             &self.ca,
-            &*self.store,
             &NewCertificate {
                 spki_der: &csr.spki_der,
                 key_type: csr.key_type,
@@ -476,8 +476,11 @@ impl Est {
                 credential: ent.credential.as_ref().map(|c| c.id.clone()),
                 subject_id: ent.subject_id.clone(),
                 replaces: replaces.clone(),
+                account: None,
+                not_before,
+                not_after,
             },
-            consumes.as_ref(),
+            &mut |rec| self.store.insert_certificate(rec, consumes.as_ref()),
         )?;
         match outcome {
             InsertOutcome::Inserted => {

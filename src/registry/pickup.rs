@@ -8,7 +8,7 @@ use base64ct::{Base64, Encoding};
 use super::secrets::random_token;
 use super::service::Registry;
 use crate::ca::csr::Csr;
-use crate::ca::issuance::{issue_and_record, NewCertificate};
+use crate::ca::issuance::{default_validity, issue_and_record, NewCertificate};
 use crate::ca::pkcs12::{self, P12Mode};
 use crate::ca::profile::{check_san_kinds, SanName};
 use crate::ca::{keys, pem_encode};
@@ -197,9 +197,13 @@ impl Registry {
                 "this link does not offer the legacy format".into(),
             ));
         }
+        let (not_before, not_after) = default_validity(profile);
+        let spend = Consumes::Pickup {
+            id: p.id.clone(),
+            now: now(),
+        };
         let (outcome, serial, der) = issue_and_record(
             &self.ca,
-            &*self.store,
             &NewCertificate {
                 spki_der: &spki,
                 key_type,
@@ -212,11 +216,11 @@ impl Registry {
                 credential: None,
                 subject_id: Some(s.id.clone()),
                 replaces: None,
+                account: None,
+                not_before,
+                not_after,
             },
-            Some(&Consumes::Pickup {
-                id: p.id.clone(),
-                now: now(),
-            }),
+            &mut |rec| self.store.insert_certificate(rec, Some(&spend)),
         )?;
         match outcome {
             InsertOutcome::Inserted => {}

@@ -11,6 +11,7 @@ use super::{credentials, tokens, Secrets};
 use crate::acme::eab::NewEabKey;
 use crate::acme::Acme;
 use crate::admin::CertificateView;
+use crate::ca::profile::SanName;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::{ProfileName, Serial, SubjectId};
@@ -332,43 +333,31 @@ impl Registry {
             return Err(Error::Forbidden(format!("the subject is {}", s.status)));
         }
         let profile = ProfileName(s.kind.clone());
-        let (cn, sans, allowed) = match s.kind.as_str() {
-            "person" => {
-                let email = s.email.clone().unwrap_or_default();
-                (
-                    s.display_name.clone().unwrap_or_else(|| email.clone()),
-                    vec![format!("email:{email}")],
-                    vec![AllowedIdentifier {
-                        kind: "email".into(),
-                        value: email,
-                        challenge: false,
-                    }],
-                )
-            }
-            _ => {
-                let mut allowed: Vec<AllowedIdentifier> = s
-                    .dns_names
-                    .iter()
-                    .map(|d| AllowedIdentifier {
-                        kind: "dns".into(),
-                        value: d.clone(),
-                        challenge: false,
-                    })
-                    .collect();
-                if let Some(sn) = &s.serial_number {
-                    allowed.push(AllowedIdentifier {
-                        kind: "permanent-identifier".into(),
-                        value: sn.clone(),
-                        challenge: false,
-                    });
+        let (cn, names) = super::pickup::subject_names(&s);
+        let sans: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut allowed: Vec<AllowedIdentifier> = names
+            .iter()
+            .map(|n| {
+                let (kind, value) = match n {
+                    SanName::Email(v) => ("email", v.clone()),
+                    SanName::Dns(v) => ("dns", v.clone()),
+                    SanName::Uri(v) => ("uri", v.clone()),
+                    SanName::Ip(v) => ("ip", v.to_string()),
+                };
+                AllowedIdentifier {
+                    kind: kind.into(),
+                    value,
+                    challenge: false,
                 }
-                (
-                    s.name.clone().unwrap_or_default(),
-                    s.dns_names.iter().map(|d| format!("dns:{d}")).collect(),
-                    allowed,
-                )
-            }
-        };
+            })
+            .collect();
+        if let Some(sn) = s.serial_number.as_ref().filter(|_| s.kind == "device") {
+            allowed.push(AllowedIdentifier {
+                kind: "permanent-identifier".into(),
+                value: sn.clone(),
+                challenge: false,
+            });
+        }
         let v = match req.kind.as_str() {
             "est" => {
                 let issued = credentials::create(
