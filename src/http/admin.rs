@@ -43,6 +43,14 @@ pub(super) fn json_body<T: DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| Error::BadRequest(format!("invalid JSON: {e}")))
 }
 
+/// A JSON answer with `status`, or the error's problem document.
+pub(super) fn reply<T: serde::Serialize>(status: StatusCode, r: Result<T, Error>) -> Response {
+    match r {
+        Ok(v) => (status, Json(v)).into_response(),
+        Err(e) => problem_response(&e),
+    }
+}
+
 /// Runs store work that flushes to disk on the blocking pool, not on an async worker.
 pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
@@ -64,10 +72,7 @@ pub async fn create_est_credential(
         s.admin.create_est_credential(req)
     })
     .await;
-    match r {
-        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
-        Err(e) => problem_response(&e),
-    }
+    reply(StatusCode::CREATED, r)
 }
 
 /// `GET /api/v1/certificates/{serial}`.
@@ -80,10 +85,7 @@ pub async fn get_certificate(
         s.admin.authorize(bearer(&headers), scope::READ)?;
         s.admin.certificate(&serial)
     })();
-    match r {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => problem_response(&e),
-    }
+    reply(StatusCode::OK, r)
 }
 
 /// `POST /api/v1/acme/eab`: a new External Account Binding key.
@@ -98,10 +100,7 @@ pub async fn create_eab_key(
         s.acme.create_eab_key(req)
     })
     .await;
-    match r {
-        Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
-        Err(e) => problem_response(&e),
-    }
+    reply(StatusCode::CREATED, r)
 }
 
 /// `DELETE /api/v1/acme/eab/{kid}`: withdraws a key (its account is deactivated).
@@ -155,10 +154,7 @@ pub async fn set_renewal_window(
         let n = s.acme.set_renewal_window(&req.serials, start, end)?;
         Ok::<_, Error>(serde_json::json!({"updated": n}))
     })();
-    match r {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => problem_response(&e),
-    }
+    reply(StatusCode::OK, r)
 }
 
 /// `POST /api/v1/certificates/{serial}/revoke` with `{"reason": "<RFC 5280 name>"}`:
@@ -190,10 +186,7 @@ pub async fn revoke_certificate(
         )
     })
     .await;
-    match r {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => problem_response(&e),
-    }
+    reply(StatusCode::OK, r)
 }
 
 /// Anything else under `/api/`.

@@ -6,23 +6,15 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::admin::{bearer, blocking, json_body};
+use super::admin::{bearer, blocking, json_body, reply};
 use super::errors::problem_response;
 use super::AppState;
 use crate::error::Error;
 use crate::registry::service::{CertQuery, NewSubjectCredential};
 use crate::registry::subjects::{parse_csv, SubjectInput};
-
-fn reply<T: serde::Serialize>(status: StatusCode, r: Result<T, Error>) -> Response {
-    match r {
-        Ok(v) => (status, Json(v)).into_response(),
-        Err(e) => problem_response(&e),
-    }
-}
 
 /// Authorizes and returns the actor name for the audit log.
 fn actor(s: &AppState, headers: &HeaderMap, scope: &str) -> Result<String, Error> {
