@@ -56,7 +56,7 @@ fn check_contacts(c: &[String]) -> Result<Vec<String>> {
 
 impl Acme {
     /// `POST /acme/new-account`.
-    pub fn new_account(&self, req: &Request<'_>) -> Result<Response> {
+    pub async fn new_account(&self, req: &Request<'_>) -> Result<Response> {
         let (jws, signer) = self.authenticate(req, Some(true))?;
         let Signer::Key(key) = signer else {
             return Err(Error::acme(AcmeProblem::Malformed, "jwk required"));
@@ -115,7 +115,7 @@ impl Acme {
         };
         match self.acme_store.create_account(&acct)? {
             CreateAccount::Created => {
-                self.store.flush()?;
+                self.flush().await?;
                 tracing::info!(account = %acct.id, "ACME account created");
                 Ok(Response::json(201, self.account_json(&acct))
                     .with_location(self.account_url(&acct.id)))
@@ -136,7 +136,7 @@ impl Acme {
     }
 
     /// `POST /acme/account/{id}`: POST-as-GET, contact update or deactivation.
-    pub fn account(&self, req: &Request<'_>, id: &str) -> Result<Response> {
+    pub async fn account(&self, req: &Request<'_>, id: &str) -> Result<Response> {
         let (jws, acct) = self.authenticate_account(req)?;
         if acct.id.as_str() != id {
             return Err(Error::acme(
@@ -166,7 +166,7 @@ impl Acme {
         if !self.acme_store.update_account(&acct, &new)? {
             return Err(Error::Conflict("account changed concurrently".into()));
         }
-        self.store.flush()?;
+        self.flush().await?;
         Ok(Response::json(200, self.account_json(&new)).with_location(url))
     }
 
@@ -186,7 +186,7 @@ impl Acme {
     }
 
     /// `POST /acme/key-change` (RFC 8555 §7.3.5).
-    pub fn key_change(&self, req: &Request<'_>) -> Result<Response> {
+    pub async fn key_change(&self, req: &Request<'_>) -> Result<Response> {
         let (outer, acct) = self.authenticate_account(req)?;
         let inner_value: Value = outer.payload_json()?;
         let inner = Jws::from_value(&inner_value)?;
@@ -253,7 +253,7 @@ impl Acme {
                 "the new key belongs to another account".into(),
             ));
         }
-        self.store.flush()?;
+        self.flush().await?;
         tracing::info!(account = %acct.id, "ACME account key changed");
         Ok(Response::json(200, self.account_json(&new)).with_location(self.account_url(&acct.id)))
     }

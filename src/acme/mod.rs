@@ -305,9 +305,6 @@ impl Acme {
 
     /// Durability before a client hears of a certificate.
     async fn flush(&self) -> Result<()> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .map_err(Error::internal)?
+        self.store.durable().durable().await
     }
 }

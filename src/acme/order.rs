@@ -12,14 +12,15 @@ use super::jws::Jwk;
 use super::policy::{self, Authorisation};
 use super::{now, Acme, Body, Request, Response, Signer};
 use crate::ca::csr::Csr;
-use crate::ca::issuance::{default_validity, issue_and_record, NewCertificate};
+use crate::ca::issuance::{default_validity, issue_and_commit, NewCertificate};
 use crate::ca::pem_encode;
 use crate::ca::profile::{check_san_kinds, SanName};
 use crate::error::{AcmeError, AcmeProblem, Error, Result};
 use crate::ids::{AuthzId, OrderId, ProfileName, Serial};
 use crate::registry::secrets::random_token;
 use crate::store::{
-    AccountRecord, AuthzRecord, CertStatus, ChallengeRecord, Identifier, InsertOutcome, OrderRecord,
+    AccountRecord, AuditDraft, AuthzRecord, CertStatus, ChallengeRecord, CommitKind, Identifier,
+    InsertOutcome, OrderRecord,
 };
 
 #[derive(Deserialize)]
@@ -80,7 +81,7 @@ impl Acme {
     }
 
     /// `POST /acme/new-order` (§7.4).
-    pub fn new_order(&self, req: &Request<'_>) -> Result<Response> {
+    pub async fn new_order(&self, req: &Request<'_>) -> Result<Response> {
         let (jws, acct) = self.authenticate_account(req)?;
         self.limits.check(
             &format!("orders:{}", acct.id),
@@ -269,7 +270,7 @@ impl Acme {
             subject_id: acct.subject_id.clone(),
         };
         self.acme_store.create_order(&order, &authzs)?;
-        self.store.flush()?;
+        self.flush().await?;
         Ok(self.order_response(201, &order))
     }
 
@@ -462,8 +463,9 @@ impl Acme {
         };
         let mut done = o.clone();
         done.status = "valid".into();
-        let (outcome, serial, _) = issue_and_record(
+        let (outcome, serial, _) = issue_and_commit(
             &self.ca,
+            &*self.store,
             &NewCertificate {
                 spki_der: &csr.spki_der,
                 key_type: csr.key_type,
@@ -480,23 +482,23 @@ impl Acme {
                 not_before,
                 not_after,
             },
-            &mut |rec| {
+            &|rec| {
+                let mut done = done.clone();
                 done.certificate = Some(rec.serial.clone());
-                self.acme_store.finalize_order(&done, rec)
+                CommitKind::FinalizeOrder(Box::new(done))
             },
-        )?;
+            Some(AuditDraft {
+                actor: format!("acme:{}", acct.id),
+                action: "certificate.issue".into(),
+                detail: "acme".into(),
+                at: now(),
+            }),
+        )
+        .await?;
         match outcome {
             InsertOutcome::Inserted => {
-                self.flush().await?;
                 tracing::info!(serial = %serial, account = %acct.id, "certificate issued over ACME");
-                let _ = self.store.append_audit(
-                    &format!("acme:{}", acct.id),
-                    "certificate.issue",
-                    &serial.to_hex(),
-                    "ok",
-                    "acme",
-                    now(),
-                );
+                done.certificate = Some(serial);
                 Ok(self.order_response(200, &done))
             }
             InsertOutcome::CredentialUnusable => {
@@ -572,7 +574,7 @@ impl Acme {
     }
 
     /// `POST /acme/authz/{id}`: POST-as-GET, or deactivation (§7.5.2).
-    pub fn authz(&self, req: &Request<'_>, id: &str) -> Result<Response> {
+    pub async fn authz(&self, req: &Request<'_>, id: &str) -> Result<Response> {
         let (jws, acct) = self.authenticate_account(req)?;
         let mut a = self.load_authz(&acct, id)?;
         if !jws.is_post_as_get() {
@@ -590,7 +592,7 @@ impl Acme {
             if a.status == "valid" || a.status == "pending" {
                 a.status = "deactivated".into();
                 self.acme_store.put_authz(&a)?;
-                self.store.flush()?;
+                self.flush().await?;
             }
         }
         Ok(Response::json(200, self.authz_json(&a)))

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::ca::csr::Csr;
-use crate::ca::issuance::{default_validity, issue_and_record, NewCertificate};
+use crate::ca::issuance::{default_validity, issue_and_commit, NewCertificate};
 use crate::ca::pkcs7::{self, AttrOrOid};
 use crate::ca::profile::{check_san_kinds, SanName};
 use crate::ca::{keys, Ca};
@@ -23,7 +23,8 @@ use crate::error::{Error, Result};
 use crate::ids::{Label, ProfileName, Serial};
 use crate::registry::{credentials, Secrets};
 use crate::store::{
-    CertStatus, CertificateRecord, Consumes, CredentialSpend, InsertOutcome, Store,
+    AuditDraft, CertStatus, CertificateRecord, CommitKind, Consumes, CredentialSpend,
+    InsertOutcome, Store,
 };
 use bootstrap::BootstrapCa;
 
@@ -462,8 +463,14 @@ impl Est {
             (None, None) => None,
         };
         let (not_before, not_after) = default_validity(policy.profile);
-        let (outcome, serial, der) = issue_and_record(
+        let actor = match (&ent.credential, &replaces) {
+            (Some(c), _) => format!("est:{}", c.id),
+            (None, Some(old)) => format!("est:certificate:{old}"),
+            (None, None) => "est:bootstrap".to_owned(),
+        };
+        let (outcome, serial, der) = issue_and_commit(
             &self.ca,
+            &*self.store,
             &NewCertificate {
                 spki_der: &csr.spki_der,
                 key_type: csr.key_type,
@@ -480,25 +487,18 @@ impl Est {
                 not_before,
                 not_after,
             },
-            &mut |rec| self.store.insert_certificate(rec, consumes.as_ref()),
-        )?;
+            &|_| CommitKind::Issue(consumes.clone()),
+            Some(AuditDraft {
+                actor,
+                action: "certificate.issue".into(),
+                detail: ent.channel.into(),
+                at: now,
+            }),
+        )
+        .await?;
         match outcome {
             InsertOutcome::Inserted => {
-                self.flush().await?;
                 tracing::info!(serial = %serial, subject = %cn, channel = ent.channel, "certificate issued");
-                let actor = match (&ent.credential, &replaces) {
-                    (Some(c), _) => format!("est:{}", c.id),
-                    (None, Some(old)) => format!("est:certificate:{old}"),
-                    (None, None) => "est:bootstrap".to_owned(),
-                };
-                let _ = self.store.append_audit(
-                    &actor,
-                    "certificate.issue",
-                    &serial.to_hex(),
-                    "ok",
-                    ent.channel,
-                    now,
-                );
                 Ok(Issued { der, serial })
             }
             InsertOutcome::AlreadyIssued(s) => self.redeliver(&s).await,
@@ -588,10 +588,7 @@ impl Est {
 
     /// Durability before the client hears of a certificate.
     async fn flush(&self) -> Result<()> {
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.flush())
-            .await
-            .map_err(Error::internal)?
+        self.store.durable().durable().await
     }
 }
 

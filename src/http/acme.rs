@@ -127,27 +127,17 @@ pub async fn post(
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
     };
     let segs: Vec<&str> = rest.split('/').collect();
-    // The synchronous operations may fsync: tell the runtime this worker blocks, so other
-    // connections move to another worker meanwhile.
-    let blocking = |f: &dyn Fn() -> Result<AcmeResponse, Error>| {
-        // block_in_place exists only on the multi-threaded runtime (the server's); tests may
-        // run the server on a current-thread runtime.
-        match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-            _ => f(),
-        }
-    };
     let r = match segs.as_slice() {
-        ["new-account"] => blocking(&|| acme.new_account(&req)),
-        ["new-order"] => blocking(&|| acme.new_order(&req)),
+        ["new-account"] => acme.new_account(&req).await,
+        ["new-order"] => acme.new_order(&req).await,
         ["revoke-cert"] => acme.revoke(&req).await,
-        ["key-change"] => blocking(&|| acme.key_change(&req)),
-        ["account", id] => blocking(&|| acme.account(&req, id)),
+        ["key-change"] => acme.key_change(&req).await,
+        ["account", id] => acme.account(&req, id).await,
         ["account", id, "orders"] => acme.account_orders(&req, id),
         ["order", id] => acme.order(&req, id),
         ["order", id, "finalize"] => acme.finalize(&req, id).await,
-        ["authz", id] => blocking(&|| acme.authz(&req, id)),
-        ["chall", authz, idx] => blocking(&|| acme.challenge(&req, authz, idx)),
+        ["authz", id] => acme.authz(&req, id).await,
+        ["chall", authz, idx] => acme.challenge(&req, authz, idx),
         ["cert", serial] => acme.certificate(&req, serial),
         _ => Err(Error::NotFound("no such ACME resource".into())),
     };

@@ -8,14 +8,14 @@ use base64ct::{Base64, Encoding};
 use super::secrets::random_token;
 use super::service::Registry;
 use crate::ca::csr::Csr;
-use crate::ca::issuance::{default_validity, issue_and_record, NewCertificate};
+use crate::ca::issuance::{default_validity, issue_and_commit_blocking, NewCertificate};
 use crate::ca::pkcs12::{self, P12Mode};
 use crate::ca::profile::{check_san_kinds, SanName};
 use crate::ca::{keys, pem_encode};
 use crate::config::KeyType;
 use crate::error::{Error, Result};
 use crate::ids::ProfileName;
-use crate::store::{Consumes, InsertOutcome, PickupRecord, SubjectRecord};
+use crate::store::{AuditDraft, CommitKind, Consumes, InsertOutcome, PickupRecord, SubjectRecord};
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -202,8 +202,9 @@ impl Registry {
             id: p.id.clone(),
             now: now(),
         };
-        let (outcome, serial, der) = issue_and_record(
+        let (outcome, serial, der) = issue_and_commit_blocking(
             &self.ca,
+            &*self.store,
             &NewCertificate {
                 spki_der: &spki,
                 key_type,
@@ -220,24 +221,20 @@ impl Registry {
                 not_before,
                 not_after,
             },
-            &mut |rec| self.store.insert_certificate(rec, Some(&spend)),
+            &|_| CommitKind::Issue(Some(spend.clone())),
+            Some(AuditDraft {
+                actor: format!("pickup:{}", p.id),
+                action: "certificate.issue".into(),
+                detail: "pickup".into(),
+                at: now(),
+            }),
         )?;
-        match outcome {
-            InsertOutcome::Inserted => {}
-            _ => {
-                return Err(Error::NotFound(
-                    "this link is not valid: it is unknown, expired or used".into(),
-                ))
-            }
+        if outcome != InsertOutcome::Inserted {
+            return Err(Error::NotFound(
+                "this link is not valid: it is unknown, expired or used".into(),
+            ));
         }
-        self.store.flush()?;
-        self.audit(
-            &format!("pickup:{}", p.id),
-            "certificate.issue",
-            &serial.to_hex(),
-            "ok",
-            "pickup",
-        );
+        tracing::info!(serial = %serial, subject = %cn, channel = "pickup", "certificate issued");
         let mut chain = vec![der];
         chain.extend(self.ca.chain().iter().cloned());
         match generated {

@@ -2,9 +2,12 @@
 //! can replace the embedded sled store without touching protocol code.
 
 pub mod acme_records;
+pub mod commit;
+pub mod group_commit;
 pub mod records;
 pub mod registry_records;
 pub mod sled_acme;
+pub mod sled_commit;
 pub mod sled_registry;
 pub mod sled_store;
 
@@ -14,6 +17,7 @@ pub use acme_records::{
     AccountRecord, AllowedIdentifier, AuthzRecord, ChallengeRecord, EabKeyRecord, Identifier,
     OrderRecord,
 };
+pub use commit::{AuditDraft, CertificateCommit, CommitKind, CommitTicket};
 pub use records::{
     AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialUse,
 };
@@ -128,6 +132,13 @@ pub trait Store: RegistryStore + Send + Sync {
     fn export_all(&self) -> Result<Export>;
     /// Makes every write so far durable (fsync).
     fn flush(&self) -> Result<()>;
+    /// Queues a certificate write (with what it consumes and its audit entry) for group
+    /// commit: concurrent writes share one transaction and one fsync. The ticket resolves with
+    /// the outcome once the write is durable.
+    fn commit_certificate(&self, c: CertificateCommit) -> CommitTicket;
+    /// A ticket that resolves once every write made before the call is durable, sharing the
+    /// fsync with concurrent commits.
+    fn durable(&self) -> CommitTicket;
 }
 
 /// Result of [`RegistryStore::create_subject`].
@@ -254,10 +265,4 @@ pub trait AcmeStore: Send + Sync {
     fn get_authz(&self, id: &AuthzId) -> Result<Option<AuthzRecord>>;
     /// Replaces an authorization.
     fn put_authz(&self, authz: &AuthzRecord) -> Result<()>;
-    /// Stores the certificate and marks the order valid in one transaction (finalize).
-    fn finalize_order(
-        &self,
-        order: &OrderRecord,
-        cert: &CertificateRecord,
-    ) -> Result<InsertOutcome>;
 }

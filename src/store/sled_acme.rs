@@ -2,11 +2,8 @@
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use super::sled_store::{expiry_key, subject_key, SledStore};
-use super::{
-    AccountRecord, AcmeStore, AuthzRecord, CertificateRecord, CreateAccount, EabKeyRecord,
-    InsertOutcome, OrderRecord,
-};
+use super::sled_store::SledStore;
+use super::{AccountRecord, AcmeStore, AuthzRecord, CreateAccount, EabKeyRecord, OrderRecord};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AuthzId, EabKid, OrderId};
 
@@ -28,7 +25,6 @@ fn order_index_key(order: &OrderRecord) -> Vec<u8> {
 enum Abort {
     KeyExists(AccountId),
     EabTaken,
-    SerialTaken,
     Json(String),
 }
 
@@ -107,9 +103,6 @@ impl AcmeStore for SledStore {
             Err(TransactionError::Abort(Abort::EabTaken)) => Ok(CreateAccount::EabTaken),
             Err(TransactionError::Abort(Abort::Json(e))) => {
                 Err(Error::Internal(format!("account transaction: {e}")))
-            }
-            Err(TransactionError::Abort(Abort::SerialTaken)) => {
-                Err(Error::Internal("account transaction aborted".into()))
             }
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
@@ -223,61 +216,5 @@ impl AcmeStore for SledStore {
             .authzs
             .insert(authz.id.as_str().as_bytes(), serde_json::to_vec(authz)?)?;
         Ok(())
-    }
-
-    fn finalize_order(
-        &self,
-        order: &OrderRecord,
-        cert: &CertificateRecord,
-    ) -> Result<InsertOutcome> {
-        let _gate = self.write_gate()?;
-        let cv = serde_json::to_vec(cert)?;
-        let ov = serde_json::to_vec(order)?;
-        let sk = subject_key(&cert.subject, &cert.serial);
-        let ek = expiry_key(cert.not_after, &cert.serial);
-        let res = (
-            &self.certs_tree(),
-            &self.by_subject_tree(),
-            &self.by_expiry_tree(),
-            &self.acme.orders,
-            &self.reg.subjects,
-            &self.reg.links,
-        )
-            .transaction(|(certs, by_subject, by_expiry, orders, subjects, links)| {
-                if certs.get(cert.serial.as_bytes())?.is_some() {
-                    return Err(ConflictableTransactionError::Abort(Abort::SerialTaken));
-                }
-                // Only a ready order is finalized: two concurrent finalizes issue once.
-                let current: Option<OrderRecord> = orders
-                    .get(order.id.as_str().as_bytes())?
-                    .and_then(|v| serde_json::from_slice(&v).ok());
-                if current.is_none_or(|o| o.status != "ready") {
-                    return Err(ConflictableTransactionError::Abort(Abort::KeyExists(
-                        order.account.clone(),
-                    )));
-                }
-                super::sled_store::guard_subject(
-                    subjects,
-                    links,
-                    cert,
-                    || Abort::EabTaken,
-                    Abort::Json,
-                )?;
-                certs.insert(cert.serial.as_bytes(), cv.as_slice())?;
-                by_subject.insert(sk.as_slice(), &[] as &[u8])?;
-                by_expiry.insert(ek.as_slice(), &[] as &[u8])?;
-                orders.insert(order.id.as_str().as_bytes(), ov.as_slice())?;
-                Ok(())
-            });
-        match res {
-            Ok(()) => Ok(InsertOutcome::Inserted),
-            Err(TransactionError::Abort(Abort::SerialTaken)) => Ok(InsertOutcome::SerialTaken),
-            Err(TransactionError::Abort(Abort::EabTaken)) => Ok(InsertOutcome::SubjectInactive),
-            Err(TransactionError::Abort(Abort::KeyExists(_))) => {
-                Ok(InsertOutcome::CredentialUnusable)
-            }
-            Err(TransactionError::Abort(_)) => Err(Error::Internal("finalize aborted".into())),
-            Err(TransactionError::Storage(e)) => Err(e.into()),
-        }
     }
 }

@@ -1,6 +1,9 @@
 //! [`RegistryStore`] on sled.
 
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, Transactional, TransactionalTree,
+    UnabortableTransactionError,
+};
 
 use super::sled_store::{link_key, SledStore};
 use super::{
@@ -41,6 +44,53 @@ pub fn audit_hash(e: &AuditRecord) -> String {
 }
 
 const AUDIT_HEAD: &[u8] = b"audit_head";
+
+/// Inside a transaction on the audit and meta trees: appends one entry to the hash chain.
+/// The inner `Err` is an encoding failure.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn append_audit_in(
+    audit: &TransactionalTree,
+    meta: &TransactionalTree,
+    actor: &str,
+    action: &str,
+    target: &str,
+    outcome: &str,
+    detail: &str,
+    at: i64,
+) -> std::result::Result<std::result::Result<AuditRecord, String>, UnabortableTransactionError> {
+    let (seq, prev) = match meta.get(AUDIT_HEAD)? {
+        Some(v) if v.len() > 8 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&v[..8]);
+            (
+                u64::from_be_bytes(b),
+                String::from_utf8_lossy(&v[8..]).to_string(),
+            )
+        }
+        _ => (0, "0".repeat(64)),
+    };
+    let mut e = AuditRecord {
+        seq: seq + 1,
+        time: at,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        outcome: outcome.to_owned(),
+        detail: detail.to_owned(),
+        prev_hash: prev,
+        hash: String::new(),
+    };
+    e.hash = audit_hash(&e);
+    let v = match serde_json::to_vec(&e) {
+        Ok(v) => v,
+        Err(err) => return Ok(Err(err.to_string())),
+    };
+    audit.insert(&e.seq.to_be_bytes(), v)?;
+    let mut head = e.seq.to_be_bytes().to_vec();
+    head.extend_from_slice(e.hash.as_bytes());
+    meta.insert(AUDIT_HEAD, head)?;
+    Ok(Ok(e))
+}
 
 enum Abort {
     Retry,
@@ -385,34 +435,8 @@ impl RegistryStore for SledStore {
     ) -> Result<AuditRecord> {
         let _gate = self.write_gate()?;
         let res = (&self.reg.audit, &self.meta_tree()).transaction(|(audit, meta)| {
-            let (seq, prev) = match meta.get(AUDIT_HEAD)? {
-                Some(v) if v.len() > 8 => {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(&v[..8]);
-                    (
-                        u64::from_be_bytes(b),
-                        String::from_utf8_lossy(&v[8..]).to_string(),
-                    )
-                }
-                _ => (0, "0".repeat(64)),
-            };
-            let mut e = AuditRecord {
-                seq: seq + 1,
-                time: at,
-                actor: actor.to_owned(),
-                action: action.to_owned(),
-                target: target.to_owned(),
-                outcome: outcome.to_owned(),
-                detail: detail.to_owned(),
-                prev_hash: prev,
-                hash: String::new(),
-            };
-            e.hash = audit_hash(&e);
-            audit.insert(&e.seq.to_be_bytes(), serde_json::to_vec(&e).map_err(jerr)?)?;
-            let mut head = e.seq.to_be_bytes().to_vec();
-            head.extend_from_slice(e.hash.as_bytes());
-            meta.insert(AUDIT_HEAD, head)?;
-            Ok(e)
+            append_audit_in(audit, meta, actor, action, target, outcome, detail, at)?
+                .map_err(|e| ConflictableTransactionError::Abort(Abort::Json(e)))
         });
         match res {
             Ok(e) => Ok(e),

@@ -6,19 +6,25 @@
 //! they are durable only after [`Store::flush`].
 
 use std::path::Path;
+use std::sync::Arc;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+use super::group_commit::GroupCommitter;
+use super::sled_commit::CommitTrees;
 use super::{
-    AdminTokenRecord, CertStatus, CertificateRecord, Consumes, CredentialRecord, CredentialUse,
-    InsertOutcome, Store,
+    AdminTokenRecord, CertStatus, CertificateCommit, CertificateRecord, CommitKind, CommitTicket,
+    Consumes, CredentialRecord, InsertOutcome, Store,
 };
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, Serial, SubjectId};
-use crate::store::SubjectRecord;
 
 /// sled-backed [`Store`].
 pub struct SledStore {
+    /// The group committer (first field: dropped, and its thread joined, first).
+    committer: GroupCommitter,
+    /// The trees a certificate write touches, shared with the committer.
+    commit: CommitTrees,
     /// The database, kept for flush.
     db: sled::Db,
     /// serial → CertificateRecord (JSON).
@@ -40,7 +46,7 @@ pub struct SledStore {
     /// Registry trees.
     pub(super) reg: RegistryTrees,
     /// Writers hold it shared; a backup holds it exclusively, so its snapshot is consistent.
-    gate: std::sync::RwLock<()>,
+    gate: Arc<std::sync::RwLock<()>>,
     /// Shares fsyncs between concurrent flushes.
     group: GroupFlush,
 }
@@ -71,34 +77,6 @@ pub(super) fn link_key(subject: &SubjectId, kind: u8, id: &[u8]) -> Vec<u8> {
     k
 }
 
-/// Inside an issuance transaction: the subject must be active; bumps its generation and links
-/// the certificate.
-pub(super) fn guard_subject<A>(
-    subjects: &sled::transaction::TransactionalTree,
-    links: &sled::transaction::TransactionalTree,
-    cert: &CertificateRecord,
-    inactive: impl Fn() -> A,
-    corrupt: impl Fn(String) -> A,
-) -> std::result::Result<(), ConflictableTransactionError<A>> {
-    let Some(sid) = &cert.subject_id else {
-        return Ok(());
-    };
-    let raw = subjects
-        .get(sid.as_str().as_bytes())?
-        .ok_or_else(|| ConflictableTransactionError::Abort(inactive()))?;
-    let mut subj: SubjectRecord = serde_json::from_slice(&raw)
-        .map_err(|e| ConflictableTransactionError::Abort(corrupt(e.to_string())))?;
-    if subj.status != "active" {
-        return Err(ConflictableTransactionError::Abort(inactive()));
-    }
-    subj.generation += 1;
-    let v = serde_json::to_vec(&subj)
-        .map_err(|e| ConflictableTransactionError::Abort(corrupt(e.to_string())))?;
-    subjects.insert(sid.as_str().as_bytes(), v)?;
-    links.insert(link_key(sid, b'c', cert.serial.as_bytes()), &[] as &[u8])?;
-    Ok(())
-}
-
 /// Trees of the ACME objects.
 pub(super) struct AcmeTrees {
     /// kid → EabKeyRecord.
@@ -122,7 +100,31 @@ impl SledStore {
             .path(dir)
             .flush_every_ms(Some(500))
             .open()?;
+        let gate = Arc::new(std::sync::RwLock::new(()));
+        let commit = CommitTrees {
+            certs: db.open_tree("certs")?,
+            by_subject: db.open_tree("certs_by_subject")?,
+            by_expiry: db.open_tree("certs_by_expiry")?,
+            credentials: db.open_tree("credentials")?,
+            subjects: db.open_tree("subjects")?,
+            links: db.open_tree("subject_links")?,
+            pickups: db.open_tree("pickups")?,
+            orders: db.open_tree("acme_orders")?,
+            audit: db.open_tree("audit")?,
+            meta: db.open_tree("meta")?,
+            gate: gate.clone(),
+        };
+        let committer = {
+            let apply = commit.clone();
+            let flush = db.clone();
+            GroupCommitter::start(
+                Box::new(move |writes| apply.apply(writes)),
+                Box::new(move || flush.flush().map(|_| ()).map_err(Error::from)),
+            )?
+        };
         Ok(SledStore {
+            committer,
+            commit,
             certs: db.open_tree("certs")?,
             by_subject: db.open_tree("certs_by_subject")?,
             by_expiry: db.open_tree("certs_by_expiry")?,
@@ -146,7 +148,7 @@ impl SledStore {
                 orders_by_account: db.open_tree("acme_orders_by_account")?,
                 authzs: db.open_tree("acme_authzs")?,
             },
-            gate: std::sync::RwLock::new(()),
+            gate,
             group: GroupFlush::default(),
             db,
         })
@@ -202,12 +204,6 @@ impl SledStore {
 impl SledStore {
     pub(super) fn certs_tree(&self) -> sled::Tree {
         self.certs.clone()
-    }
-    pub(super) fn by_subject_tree(&self) -> sled::Tree {
-        self.by_subject.clone()
-    }
-    pub(super) fn by_expiry_tree(&self) -> sled::Tree {
-        self.by_expiry.clone()
     }
     pub(super) fn revoked_tree(&self) -> sled::Tree {
         self.revoked.clone()
@@ -302,150 +298,17 @@ impl SledStore {
     }
 }
 
-enum Abort {
-    SubjectInactive,
-    SerialTaken,
-    AlreadyIssued(Serial),
-    CredentialUnusable,
-    Corrupt(String),
-}
-
 impl Store for SledStore {
     fn insert_certificate(
         &self,
         cert: &CertificateRecord,
         consumes: Option<&Consumes>,
     ) -> Result<InsertOutcome> {
-        let _gate = self.write_gate()?;
-        let value = serde_json::to_vec(cert)?;
-        let serial_key = cert.serial.as_bytes().to_vec();
-        let sk = subject_key(&cert.subject, &cert.serial);
-        let ek = expiry_key(cert.not_after, &cert.serial);
-        let res = (
-            &self.certs,
-            &self.by_subject,
-            &self.by_expiry,
-            &self.credentials,
-            &self.reg.subjects,
-            &self.reg.links,
-            &self.reg.pickups,
-        )
-            .transaction(
-                |(certs, by_subject, by_expiry, credentials, subjects, links, pickups)| {
-                    if certs.get(&serial_key)?.is_some() {
-                        return Err(ConflictableTransactionError::Abort(Abort::SerialTaken));
-                    }
-                    guard_subject(
-                        subjects,
-                        links,
-                        cert,
-                        || Abort::SubjectInactive,
-                        Abort::Corrupt,
-                    )?;
-                    let json_abort = |e: serde_json::Error| {
-                        ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))
-                    };
-                    match consumes {
-                        None => {}
-                        Some(Consumes::Credential(spend)) => {
-                            let raw = credentials.get(spend.id.as_str().as_bytes())?.ok_or(
-                                ConflictableTransactionError::Abort(Abort::CredentialUnusable),
-                            )?;
-                            let mut cred: CredentialRecord =
-                                serde_json::from_slice(&raw).map_err(json_abort)?;
-                            if let Some(u) = cred
-                                .uses
-                                .iter()
-                                .find(|u| u.csr_fingerprint == spend.csr_fingerprint)
-                            {
-                                return Err(ConflictableTransactionError::Abort(
-                                    Abort::AlreadyIssued(u.serial.clone()),
-                                ));
-                            }
-                            if cred.uses_left == 0 || cred.disabled || cred.expires_at <= spend.now
-                            {
-                                return Err(ConflictableTransactionError::Abort(
-                                    Abort::CredentialUnusable,
-                                ));
-                            }
-                            cred.uses_left -= 1;
-                            cred.uses.push(CredentialUse {
-                                csr_fingerprint: spend.csr_fingerprint.clone(),
-                                serial: cert.serial.clone(),
-                            });
-                            let v = serde_json::to_vec(&cred).map_err(json_abort)?;
-                            credentials.insert(spend.id.as_str().as_bytes(), v)?;
-                        }
-                        Some(Consumes::Pickup { id, now }) => {
-                            let raw = pickups.get(id.as_bytes())?.ok_or(
-                                ConflictableTransactionError::Abort(Abort::CredentialUnusable),
-                            )?;
-                            let mut p: crate::store::PickupRecord =
-                                serde_json::from_slice(&raw).map_err(json_abort)?;
-                            if p.spent.is_some() || p.expires_at <= *now {
-                                return Err(ConflictableTransactionError::Abort(
-                                    Abort::CredentialUnusable,
-                                ));
-                            }
-                            p.spent = Some(cert.serial.clone());
-                            let v = serde_json::to_vec(&p).map_err(json_abort)?;
-                            pickups.insert(id.as_bytes(), v)?;
-                        }
-                        Some(Consumes::Renewal {
-                            old,
-                            csr_fingerprint,
-                        }) => {
-                            let raw = certs.get(old.as_bytes())?.ok_or(
-                                ConflictableTransactionError::Abort(Abort::CredentialUnusable),
-                            )?;
-                            let mut prev: CertificateRecord =
-                                serde_json::from_slice(&raw).map_err(json_abort)?;
-                            if let Some(u) = &prev.renewed_by {
-                                if &u.csr_fingerprint == csr_fingerprint {
-                                    return Err(ConflictableTransactionError::Abort(
-                                        Abort::AlreadyIssued(u.serial.clone()),
-                                    ));
-                                }
-                                return Err(ConflictableTransactionError::Abort(
-                                    Abort::CredentialUnusable,
-                                ));
-                            }
-                            if prev.status != CertStatus::Good {
-                                return Err(ConflictableTransactionError::Abort(
-                                    Abort::CredentialUnusable,
-                                ));
-                            }
-                            prev.renewed_by = Some(CredentialUse {
-                                csr_fingerprint: csr_fingerprint.clone(),
-                                serial: cert.serial.clone(),
-                            });
-                            let v = serde_json::to_vec(&prev).map_err(json_abort)?;
-                            certs.insert(old.as_bytes(), v)?;
-                        }
-                    }
-                    certs.insert(serial_key.as_slice(), value.as_slice())?;
-                    by_subject.insert(sk.as_slice(), &[] as &[u8])?;
-                    by_expiry.insert(ek.as_slice(), &[] as &[u8])?;
-                    Ok(())
-                },
-            );
-        match res {
-            Ok(()) => Ok(InsertOutcome::Inserted),
-            Err(TransactionError::Abort(Abort::SerialTaken)) => Ok(InsertOutcome::SerialTaken),
-            Err(TransactionError::Abort(Abort::AlreadyIssued(s))) => {
-                Ok(InsertOutcome::AlreadyIssued(s))
-            }
-            Err(TransactionError::Abort(Abort::CredentialUnusable)) => {
-                Ok(InsertOutcome::CredentialUnusable)
-            }
-            Err(TransactionError::Abort(Abort::SubjectInactive)) => {
-                Ok(InsertOutcome::SubjectInactive)
-            }
-            Err(TransactionError::Abort(Abort::Corrupt(e))) => {
-                Err(Error::Internal(format!("corrupt credential record: {e}")))
-            }
-            Err(TransactionError::Storage(e)) => Err(e.into()),
-        }
+        self.commit.apply_one_now(&CertificateCommit {
+            cert: cert.clone(),
+            kind: CommitKind::Issue(consumes.cloned()),
+            audit: None,
+        })
     }
 
     fn get_certificate(&self, serial: &Serial) -> Result<Option<CertificateRecord>> {
@@ -652,6 +515,14 @@ impl Store for SledStore {
 
     fn flush(&self) -> Result<()> {
         self.group.flush(&self.db)
+    }
+
+    fn commit_certificate(&self, c: CertificateCommit) -> CommitTicket {
+        self.committer.commit(c)
+    }
+
+    fn durable(&self) -> CommitTicket {
+        self.committer.barrier()
     }
 }
 
