@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 use enrolld::config::{Config, KeyType};
 use enrolld::server;
 
+/// mimalloc instead of glibc malloc: the server allocates per request on two workers, a
+/// committer and sled's I/O threads (docs/benchmarks.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "enrolld",
