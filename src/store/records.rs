@@ -20,51 +20,175 @@ pub enum CertStatus {
 }
 
 /// One issued certificate.
+///
+/// Stored by [`CertificateRecord::to_bytes`]: short field names (the long ones of the first
+/// layout are still read) and the DER raw after the JSON, not base64 inside it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CertificateRecord {
     /// Record layout version, for migrations.
+    #[serde(rename = "v", alias = "version")]
     pub version: u32,
     /// The certificate's serial number (primary key).
+    #[serde(rename = "sn", alias = "serial")]
     pub serial: Serial,
     /// The issuing CA's subject.
+    #[serde(rename = "is", alias = "issuer")]
     pub issuer: String,
     /// Subject commonName (the subject index key).
+    #[serde(rename = "cn", alias = "subject")]
     pub subject: String,
     /// Subject alternative names, as `kind:value`.
+    #[serde(
+        rename = "sa",
+        alias = "sans",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub sans: Vec<String>,
     /// Profile the certificate was built from; a renewal keeps it.
+    #[serde(rename = "pr", alias = "profile")]
     pub profile: ProfileName,
     /// Validity start, unix seconds.
+    #[serde(rename = "nb", alias = "not_before")]
     pub not_before: i64,
     /// Validity end, unix seconds (the expiry index key).
+    #[serde(rename = "na", alias = "not_after")]
     pub not_after: i64,
     /// Good or revoked.
+    #[serde(rename = "st", alias = "status")]
     pub status: CertStatus,
     /// The channel that requested it: `est-simpleenroll`, `est-simplereenroll`, …
+    #[serde(rename = "ch", alias = "channel")]
     pub channel: String,
     /// EST label used, if any.
+    #[serde(
+        rename = "lb",
+        alias = "label",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub label: Option<Label>,
     /// The enrolment credential that authorised it, if any.
+    #[serde(
+        rename = "cr",
+        alias = "credential",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub credential: Option<CredentialId>,
     /// The certificate this one renews (simplereenroll).
+    #[serde(
+        rename = "rp",
+        alias = "replaces",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub replaces: Option<Serial>,
     /// When it was issued, unix seconds.
+    #[serde(rename = "ia", alias = "issued_at")]
     pub issued_at: i64,
     /// The ACME account that ordered it, if any (may revoke it, RFC 8555 §7.6).
-    #[serde(default)]
+    #[serde(
+        rename = "ac",
+        alias = "account",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub account: Option<AccountId>,
     /// The registered person or device it belongs to.
-    #[serde(default)]
+    #[serde(
+        rename = "sj",
+        alias = "subject_id",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub subject_id: Option<SubjectId>,
     /// The renewal that replaced this certificate (EST simplereenroll), if any.
-    #[serde(default)]
+    #[serde(
+        rename = "rb",
+        alias = "renewed_by",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub renewed_by: Option<CredentialUse>,
     /// ARI (RFC 9773) renewal window set by an administrator: (start, end), unix seconds.
-    #[serde(default)]
+    #[serde(
+        rename = "rw",
+        alias = "renewal_window",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub renewal_window: Option<(i64, i64)>,
-    /// The certificate, DER (base64 in the record).
-    #[serde(with = "b64")]
+    /// The certificate, DER: raw after the JSON in the stored form (base64 in the first layout).
+    #[serde(
+        rename = "der",
+        with = "b64",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub der: Vec<u8>,
+}
+
+/// First byte of the stored form: a JSON object starts with `{`, this layout with 0x02.
+const CERT_LAYOUT_2: u8 = 2;
+
+impl CertificateRecord {
+    /// The stored form: 0x02, the JSON of every field but the DER (4-byte big-endian length
+    /// first), then the DER.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let meta = serde_json::to_vec(&self.clone_without_der())?;
+        let mut out = Vec::with_capacity(5 + meta.len() + self.der.len());
+        out.push(CERT_LAYOUT_2);
+        out.extend_from_slice(&(meta.len() as u32).to_be_bytes());
+        out.extend_from_slice(&meta);
+        out.extend_from_slice(&self.der);
+        Ok(out)
+    }
+
+    /// Reads either stored form.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, serde_json::Error> {
+        use serde::de::Error as _;
+        match b.split_first() {
+            Some((&CERT_LAYOUT_2, rest)) if rest.len() >= 4 => {
+                let (len, rest) = rest.split_at(4);
+                let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
+                if rest.len() < len {
+                    return Err(serde_json::Error::custom("certificate record truncated"));
+                }
+                let (meta, der) = rest.split_at(len);
+                let mut rec: CertificateRecord = serde_json::from_slice(meta)?;
+                rec.der = der.to_vec();
+                Ok(rec)
+            }
+            _ => serde_json::from_slice(b),
+        }
+    }
+}
+
+impl CertificateRecord {
+    fn clone_without_der(&self) -> CertificateRecord {
+        CertificateRecord {
+            version: self.version,
+            serial: self.serial.clone(),
+            issuer: self.issuer.clone(),
+            subject: self.subject.clone(),
+            sans: self.sans.clone(),
+            profile: self.profile.clone(),
+            not_before: self.not_before,
+            not_after: self.not_after,
+            status: self.status.clone(),
+            channel: self.channel.clone(),
+            label: self.label.clone(),
+            credential: self.credential.clone(),
+            replaces: self.replaces.clone(),
+            issued_at: self.issued_at,
+            account: self.account.clone(),
+            subject_id: self.subject_id.clone(),
+            renewed_by: self.renewed_by.clone(),
+            renewal_window: self.renewal_window,
+            der: Vec::new(),
+        }
+    }
 }
 
 /// What one use of a credential produced: the key of idempotent retries.
@@ -139,5 +263,75 @@ mod b64 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
         Base64::decode_vec(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> CertificateRecord {
+        CertificateRecord {
+            version: 1,
+            serial: Serial::parse_hex("7f01020304050607").unwrap(),
+            issuer: "CN=issuing".into(),
+            subject: "dev1".into(),
+            sans: vec!["dns:dev1.example".into()],
+            profile: ProfileName("device".into()),
+            not_before: 10,
+            not_after: 20,
+            status: CertStatus::Revoked {
+                revoked_at: 15,
+                reason: "keyCompromise".into(),
+            },
+            channel: "est-simpleenroll".into(),
+            label: None,
+            credential: Some(CredentialId::parse("cred1").unwrap()),
+            replaces: None,
+            issued_at: 10,
+            account: None,
+            subject_id: None,
+            renewed_by: Some(CredentialUse {
+                csr_fingerprint: "ab".repeat(32),
+                serial: Serial::parse_hex("01").unwrap(),
+            }),
+            renewal_window: Some((12, 18)),
+            der: (0..=255u8).collect(),
+        }
+    }
+
+    #[test]
+    fn stored_form_round_trips_and_keeps_the_der_raw() {
+        let r = rec();
+        let b = r.to_bytes().unwrap();
+        assert_eq!(b[0], CERT_LAYOUT_2);
+        assert!(b.ends_with(&r.der), "the DER is stored raw at the end");
+        let back = CertificateRecord::from_bytes(&b).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{r:?}"));
+    }
+
+    #[test]
+    fn first_layout_json_is_still_read() {
+        let r = rec();
+        let legacy = serde_json::json!({
+            "version": 1, "serial": "7f01020304050607", "issuer": "CN=issuing", "subject": "dev1",
+            "sans": ["dns:dev1.example"], "profile": "device", "not_before": 10, "not_after": 20,
+            "status": {"status": "revoked", "revoked_at": 15, "reason": "keyCompromise"},
+            "channel": "est-simpleenroll", "label": null, "credential": "cred1", "replaces": null,
+            "issued_at": 10,
+            "renewed_by": {"csr_fingerprint": "ab".repeat(32), "serial": "01"},
+            "renewal_window": [12, 18],
+            "der": <base64ct::Base64 as base64ct::Encoding>::encode_string(&r.der),
+        });
+        let back = CertificateRecord::from_bytes(&serde_json::to_vec(&legacy).unwrap()).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{r:?}"));
+    }
+
+    #[test]
+    fn truncated_stored_form_is_an_error_not_a_panic() {
+        let b = rec().to_bytes().unwrap();
+        for n in [1, 3, 5, 20] {
+            assert!(CertificateRecord::from_bytes(&b[..n]).is_err(), "{n} bytes");
+        }
     }
 }

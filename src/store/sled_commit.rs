@@ -94,7 +94,7 @@ impl CommitTrees {
             .map(|c| {
                 Ok(Prepared {
                     c,
-                    value: serde_json::to_vec(&c.cert)?,
+                    value: c.cert.to_bytes()?,
                     order: match &c.kind {
                         CommitKind::FinalizeOrder(o) => Some(serde_json::to_vec(o)?),
                         CommitKind::Issue(_) => None,
@@ -276,7 +276,7 @@ fn check_consumes<'v>(
             let Some(raw) = v.certs.get(old.as_bytes())? else {
                 return unusable();
             };
-            let mut prev: CertificateRecord = match serde_json::from_slice(&raw) {
+            let mut prev = match CertificateRecord::from_bytes(&raw) {
                 Ok(c) => c,
                 Err(e) => return Ok(Err(Refused::Corrupt(e.to_string()))),
             };
@@ -295,7 +295,12 @@ fn check_consumes<'v>(
                 csr_fingerprint: csr_fingerprint.clone(),
                 serial: cert.serial.clone(),
             });
-            Ok(Ok((v.certs, old.as_bytes().to_vec(), encode(&prev)?)))
+            let value = prev.to_bytes().map_err(|e| {
+                UnabortableTransactionError::Storage(sled::Error::Unsupported(format!(
+                    "record encoding failed: {e}"
+                )))
+            })?;
+            Ok(Ok((v.certs, old.as_bytes().to_vec(), value)))
         }
     }
 }

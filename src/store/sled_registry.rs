@@ -241,7 +241,7 @@ impl RegistryStore for SledStore {
                     subjects.insert(id.as_str().as_bytes(), serde_json::to_vec(&subj).map_err(jerr)?)?;
                     for serial in &certs {
                         let Some(raw) = certs_t.get(serial.as_bytes())? else { continue };
-                        let mut rec: CertificateRecord = serde_json::from_slice(&raw).map_err(jerr)?;
+                        let mut rec = CertificateRecord::from_bytes(&raw).map_err(jerr)?;
                         // A certificate on hold is revoked for good.
                         let on_hold = matches!(&rec.status, CertStatus::Revoked { reason, .. } if reason == "certificateHold");
                         if rec.status != CertStatus::Good && !on_hold {
@@ -252,7 +252,7 @@ impl RegistryStore for SledStore {
                             serial.as_bytes(),
                             super::sled_store::revoked_entry(at, rec.not_after, reason),
                         )?;
-                        certs_t.insert(serial.as_bytes(), serde_json::to_vec(&rec).map_err(jerr)?)?;
+                        certs_t.insert(serial.as_bytes(), rec.to_bytes().map_err(jerr)?)?;
                         sum.certificates_revoked += 1;
                     }
                     if sum.certificates_revoked > 0 {

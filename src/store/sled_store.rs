@@ -313,7 +313,7 @@ impl Store for SledStore {
 
     fn get_certificate(&self, serial: &Serial) -> Result<Option<CertificateRecord>> {
         match self.certs.get(serial.as_bytes())? {
-            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            Some(v) => Ok(Some(CertificateRecord::from_bytes(&v)?)),
             None => Ok(None),
         }
     }
@@ -386,7 +386,7 @@ impl Store for SledStore {
                     "no certificate with serial {serial}"
                 )));
             };
-            let mut rec: CertificateRecord = serde_json::from_slice(&old_raw)?;
+            let mut rec = CertificateRecord::from_bytes(&old_raw)?;
             if matches!(rec.status, CertStatus::Revoked { .. }) {
                 return Ok(false);
             }
@@ -395,7 +395,7 @@ impl Store for SledStore {
                 reason: reason.to_owned(),
             };
             let entry = revoked_entry(at, rec.not_after, reason);
-            if self.swap_revocation(serial, &old_raw, &serde_json::to_vec(&rec)?, Some(&entry))? {
+            if self.swap_revocation(serial, &old_raw, &rec.to_bytes()?, Some(&entry))? {
                 return Ok(true);
             }
         }
@@ -407,16 +407,12 @@ impl Store for SledStore {
             .certs
             .get(old.serial.as_bytes())?
             .ok_or_else(|| Error::NotFound(format!("no certificate with serial {}", old.serial)))?;
-        let current: CertificateRecord = serde_json::from_slice(&old_raw)?;
+        let current = CertificateRecord::from_bytes(&old_raw)?;
         if current.status != old.status || current.renewal_window != old.renewal_window {
             return Err(Error::Conflict("certificate changed concurrently".into()));
         }
         self.certs
-            .compare_and_swap(
-                old.serial.as_bytes(),
-                Some(old_raw),
-                Some(serde_json::to_vec(new)?),
-            )?
+            .compare_and_swap(old.serial.as_bytes(), Some(old_raw), Some(new.to_bytes()?))?
             .map_err(|_| Error::Conflict("certificate changed concurrently".into()))
     }
 
@@ -426,13 +422,13 @@ impl Store for SledStore {
             let Some(old_raw) = self.certs.get(serial.as_bytes())? else {
                 return Ok(false);
             };
-            let mut rec: CertificateRecord = serde_json::from_slice(&old_raw)?;
+            let mut rec = CertificateRecord::from_bytes(&old_raw)?;
             if !matches!(&rec.status, CertStatus::Revoked { reason, .. } if reason == "certificateHold")
             {
                 return Ok(false);
             }
             rec.status = CertStatus::Good;
-            if self.swap_revocation(serial, &old_raw, &serde_json::to_vec(&rec)?, None)? {
+            if self.swap_revocation(serial, &old_raw, &rec.to_bytes()?, None)? {
                 return Ok(true);
             }
         }
@@ -502,7 +498,7 @@ impl Store for SledStore {
         };
         for kv in iter {
             let (_, v) = kv?;
-            if !f(serde_json::from_slice(&v)?) {
+            if !f(CertificateRecord::from_bytes(&v)?) {
                 break;
             }
         }
