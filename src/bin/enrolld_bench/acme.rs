@@ -3,7 +3,8 @@
 //! client, CSRs generated beforehand. Every request is an ES256 JWS (RFC 7515 flattened).
 //!
 //! With `--http01-port`, names need proof instead: the driver answers http-01 (RFC 8555 §8.3)
-//! itself, which also lets it drive other ACME servers (Pebble) for comparison.
+//! itself, which also lets it drive other ACME servers (Pebble, Caddy's `acme_server`) for
+//! comparison.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,7 +27,7 @@ pub const JWS_PER_ORDER: u32 = 4;
 /// How the workload talks to the server.
 #[derive(clap::Args, Clone)]
 pub struct Options {
-    /// Path of the ACME directory on the server (Pebble: /dir).
+    /// Path of the ACME directory on the server (Pebble: /dir; Caddy: /acme/<ca>/directory).
     #[arg(long, default_value = "/acme/directory")]
     pub directory: String,
     /// Create accounts without External Account Binding (servers without an admin API).
