@@ -93,7 +93,7 @@ for c in 16 64; do
     case $w in
       # Enough prepared work that no client runs out: EST credentials cost the server a
       # store write each, so they are made for a rate well above what was measured so far.
-      est) extra=(--pool $((RUN_SECONDS * 3000))) ;;
+      est) extra=(--pool $((RUN_SECONDS * 8000))) ;;
       acme) extra=(--pool $((RUN_SECONDS * 1500))) ;;
     esac
     bench "$w-c$c" "$w" --url "$BASE_URL" --ca-bundle "$SERVER_DIR/ca-bundle.pem" \
