@@ -564,7 +564,7 @@ impl GroupFlush {
 mod tests {
     use super::*;
     use crate::ids::ProfileName;
-    use crate::store::CredentialSpend;
+    use crate::store::{CredentialSpend, RegistryStore};
 
     #[test]
     fn concurrent_flushes_all_return_after_a_flush() {
@@ -608,6 +608,129 @@ mod tests {
         assert!(s
             .revoke_certificate(&Serial::parse_hex("06").unwrap(), 7, "x")
             .is_err());
+    }
+
+    fn spend(cred: &str, fingerprint: &str) -> CommitKind {
+        CommitKind::Issue(Some(Consumes::Credential(CredentialSpend {
+            id: CredentialId::parse(cred).unwrap(),
+            csr_fingerprint: fingerprint.into(),
+            now: 1,
+        })))
+    }
+
+    fn commit(serial: &str, kind: CommitKind) -> CertificateCommit {
+        CertificateCommit {
+            cert: cert(serial, "dev1", 9),
+            kind,
+            audit: Some(crate::store::AuditDraft {
+                actor: "est:test".into(),
+                action: "certificate.issue".into(),
+                detail: "test".into(),
+                at: 1,
+            }),
+        }
+    }
+
+    #[test]
+    fn one_batch_spends_a_one_time_credential_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        s.create_credential(&cred("c1", 1)).unwrap();
+        let (a, b) = (
+            commit("0a", spend("c1", "fa")),
+            commit("0b", spend("c1", "fb")),
+        );
+        let out = s.commit.apply(&[&a, &b]).unwrap();
+        let out: Vec<_> = out.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(
+            out,
+            vec![InsertOutcome::Inserted, InsertOutcome::CredentialUnusable]
+        );
+        assert!(s.get_certificate(&a.cert.serial).unwrap().is_some());
+        assert!(s.get_certificate(&b.cert.serial).unwrap().is_none());
+        let c = s
+            .get_credential(&CredentialId::parse("c1").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.uses_left, c.uses.len()), (0, 1));
+        // The same CSR again in a later batch gets the certificate it paid for.
+        let again = commit("0c", spend("c1", "fa"));
+        assert_eq!(
+            s.commit.apply(&[&again]).unwrap().pop().unwrap().unwrap(),
+            InsertOutcome::AlreadyIssued(a.cert.serial.clone())
+        );
+        // One audit entry: the refused writes left none.
+        assert_eq!(s.audit_entries(0, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_refused_write_leaves_nothing_and_its_batch_stands() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        s.create_credential(&cred("c2", 1)).unwrap();
+        s.create_credential(&cred("c3", 1)).unwrap();
+        // The (unknown) subject refuses the write before anything of it is written.
+        let mut refused = commit("1a", spend("c2", "f1"));
+        refused.cert.subject_id = Some(crate::ids::SubjectId::parse("nosuchsubject").unwrap());
+        let ok = commit("1b", spend("c3", "f2"));
+        let taken = commit("1b", CommitKind::Issue(None));
+        let out: Vec<_> = s
+            .commit
+            .apply(&[&refused, &ok, &taken])
+            .unwrap()
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(
+            out,
+            vec![
+                InsertOutcome::SubjectInactive,
+                InsertOutcome::Inserted,
+                InsertOutcome::SerialTaken
+            ]
+        );
+        let c2 = s
+            .get_credential(&CredentialId::parse("c2").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(c2.uses_left, 1, "the refused write spent nothing");
+        assert!(s.get_certificate(&refused.cert.serial).unwrap().is_none());
+        assert_eq!(s.count_certificates().unwrap(), 1);
+    }
+
+    #[test]
+    fn concurrent_commits_are_durable_with_a_valid_audit_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = std::sync::Arc::new(SledStore::open(dir.path()).unwrap());
+            let handles: Vec<_> = (0..8u32)
+                .map(|t| {
+                    let s = s.clone();
+                    std::thread::spawn(move || {
+                        let tickets: Vec<_> = (0..25u32)
+                            .map(|i| {
+                                let serial = format!("{:04x}", t * 100 + i + 1);
+                                s.commit_certificate(commit(&serial, CommitKind::Issue(None)))
+                            })
+                            .collect();
+                        for t in tickets {
+                            assert_eq!(t.wait_blocking().unwrap(), InsertOutcome::Inserted);
+                        }
+                        s.durable().wait_blocking().unwrap();
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap();
+            }
+        }
+        // Reopened (the committer joined on drop): everything is there.
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.count_certificates().unwrap(), 200);
+        assert_eq!(
+            crate::store::sled_registry::verify_audit(&s).unwrap(),
+            Ok(200)
+        );
     }
 
     fn cert(serial: &str, subject: &str, not_after: i64) -> CertificateRecord {
