@@ -13,7 +13,8 @@
 //! - [`status`]: CRLs and the OCSP responder.
 //! - [`backup`]: consistent backups and restore.
 //! - [`admin`]: admin API operations on typed values.
-//! - [`store`]: the storage trait and its sled implementation.
+//! - [`store`]: the storage trait and its sled implementation, with a group committer for
+//!   certificate writes.
 //! - [`http`]: the only axum code — routes, error mapping, TLS listener.
 //! - [`server`]: first-start initialisation and `run`.
 //! - [`notify`]: signed webhooks from the audit log and upcoming expiries.
