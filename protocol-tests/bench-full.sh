@@ -94,7 +94,7 @@ for c in 16 64; do
       # Enough prepared work that no client runs out: EST credentials cost the server a
       # store write each, so they are made for a rate well above what was measured so far.
       est) extra=(--pool $((RUN_SECONDS * 8000))) ;;
-      acme) extra=(--pool $((RUN_SECONDS * 1500))) ;;
+      acme) extra=(--pool $((RUN_SECONDS * 3000))) ;;
     esac
     bench "$w-c$c" "$w" --url "$BASE_URL" --ca-bundle "$SERVER_DIR/ca-bundle.pem" \
       --admin-token "$SERVER_DIR/admin-token" --server-pid "$SERVER_PID" \
