@@ -136,7 +136,11 @@ impl CertificateRecord {
     /// The stored form: 0x02, the JSON of every field but the DER (4-byte big-endian length
     /// first), then the DER.
     pub fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
-        let meta = serde_json::to_vec(&self.clone_without_der())?;
+        // `der` is empty, so the JSON leaves it out (skip_serializing_if).
+        let meta = serde_json::to_vec(&CertificateRecord {
+            der: Vec::new(),
+            ..self.clone()
+        })?;
         let mut out = Vec::with_capacity(5 + meta.len() + self.der.len());
         out.push(CERT_LAYOUT_2);
         out.extend_from_slice(&(meta.len() as u32).to_be_bytes());
@@ -161,32 +165,6 @@ impl CertificateRecord {
                 Ok(rec)
             }
             _ => serde_json::from_slice(b),
-        }
-    }
-}
-
-impl CertificateRecord {
-    fn clone_without_der(&self) -> CertificateRecord {
-        CertificateRecord {
-            version: self.version,
-            serial: self.serial.clone(),
-            issuer: self.issuer.clone(),
-            subject: self.subject.clone(),
-            sans: self.sans.clone(),
-            profile: self.profile.clone(),
-            not_before: self.not_before,
-            not_after: self.not_after,
-            status: self.status.clone(),
-            channel: self.channel.clone(),
-            label: self.label.clone(),
-            credential: self.credential.clone(),
-            replaces: self.replaces.clone(),
-            issued_at: self.issued_at,
-            account: self.account.clone(),
-            subject_id: self.subject_id.clone(),
-            renewed_by: self.renewed_by.clone(),
-            renewal_window: self.renewal_window,
-            der: Vec::new(),
         }
     }
 }

@@ -295,11 +295,7 @@ fn check_consumes<'v>(
                 csr_fingerprint: csr_fingerprint.clone(),
                 serial: cert.serial.clone(),
             });
-            let value = prev.to_bytes().map_err(|e| {
-                UnabortableTransactionError::Storage(sled::Error::Unsupported(format!(
-                    "record encoding failed: {e}"
-                )))
-            })?;
+            let value = prev.to_bytes().map_err(encoding_failed)?;
             Ok(Ok((v.certs, old.as_bytes().to_vec(), value)))
         }
     }
@@ -307,9 +303,11 @@ fn check_consumes<'v>(
 
 /// Records that were just decoded encode again; a failure here is a storage-level error.
 fn encode<T: serde::Serialize>(v: &T) -> TxResult<Vec<u8>> {
-    serde_json::to_vec(v).map_err(|e| {
-        UnabortableTransactionError::Storage(sled::Error::Unsupported(format!(
-            "record encoding failed: {e}"
-        )))
-    })
+    serde_json::to_vec(v).map_err(encoding_failed)
+}
+
+fn encoding_failed(e: serde_json::Error) -> UnabortableTransactionError {
+    UnabortableTransactionError::Storage(sled::Error::Unsupported(format!(
+        "record encoding failed: {e}"
+    )))
 }

@@ -101,17 +101,41 @@ impl SledStore {
             .flush_every_ms(Some(500))
             .open()?;
         let gate = Arc::new(std::sync::RwLock::new(()));
-        let commit = CommitTrees {
-            certs: db.open_tree("certs")?,
-            by_subject: db.open_tree("certs_by_subject")?,
-            by_expiry: db.open_tree("certs_by_expiry")?,
-            credentials: db.open_tree("credentials")?,
+        let reg = RegistryTrees {
             subjects: db.open_tree("subjects")?,
+            by_external: db.open_tree("subjects_by_external")?,
             links: db.open_tree("subject_links")?,
-            pickups: db.open_tree("pickups")?,
-            orders: db.open_tree("acme_orders")?,
             audit: db.open_tree("audit")?,
-            meta: db.open_tree("meta")?,
+            approvals: db.open_tree("approvals")?,
+            pickups: db.open_tree("pickups")?,
+        };
+        let acme = AcmeTrees {
+            eab_keys: db.open_tree("acme_eab_keys")?,
+            accounts: db.open_tree("acme_accounts")?,
+            accounts_by_key: db.open_tree("acme_accounts_by_key")?,
+            orders: db.open_tree("acme_orders")?,
+            orders_by_account: db.open_tree("acme_orders_by_account")?,
+            authzs: db.open_tree("acme_authzs")?,
+        };
+        let (certs, by_subject, by_expiry, credentials, meta) = (
+            db.open_tree("certs")?,
+            db.open_tree("certs_by_subject")?,
+            db.open_tree("certs_by_expiry")?,
+            db.open_tree("credentials")?,
+            db.open_tree("meta")?,
+        );
+        // The committer's handles on the same trees (sled trees are shared handles).
+        let commit = CommitTrees {
+            certs: certs.clone(),
+            by_subject: by_subject.clone(),
+            by_expiry: by_expiry.clone(),
+            credentials: credentials.clone(),
+            subjects: reg.subjects.clone(),
+            links: reg.links.clone(),
+            pickups: reg.pickups.clone(),
+            orders: acme.orders.clone(),
+            audit: reg.audit.clone(),
+            meta: meta.clone(),
             gate: gate.clone(),
         };
         let committer = {
@@ -125,29 +149,15 @@ impl SledStore {
         Ok(SledStore {
             committer,
             commit,
-            certs: db.open_tree("certs")?,
-            by_subject: db.open_tree("certs_by_subject")?,
-            by_expiry: db.open_tree("certs_by_expiry")?,
-            credentials: db.open_tree("credentials")?,
+            certs,
+            by_subject,
+            by_expiry,
+            credentials,
             admin_tokens: db.open_tree("admin_tokens")?,
             revoked: db.open_tree("revoked")?,
-            meta: db.open_tree("meta")?,
-            reg: RegistryTrees {
-                subjects: db.open_tree("subjects")?,
-                by_external: db.open_tree("subjects_by_external")?,
-                links: db.open_tree("subject_links")?,
-                audit: db.open_tree("audit")?,
-                approvals: db.open_tree("approvals")?,
-                pickups: db.open_tree("pickups")?,
-            },
-            acme: AcmeTrees {
-                eab_keys: db.open_tree("acme_eab_keys")?,
-                accounts: db.open_tree("acme_accounts")?,
-                accounts_by_key: db.open_tree("acme_accounts_by_key")?,
-                orders: db.open_tree("acme_orders")?,
-                orders_by_account: db.open_tree("acme_orders_by_account")?,
-                authzs: db.open_tree("acme_authzs")?,
-            },
+            meta,
+            reg,
+            acme,
             gate,
             group: GroupFlush::default(),
             db,
