@@ -8,6 +8,7 @@ pub mod records;
 pub mod registry_records;
 pub mod sled_acme;
 pub mod sled_commit;
+mod sled_durable;
 pub mod sled_registry;
 pub mod sled_store;
 
