@@ -1,6 +1,7 @@
 //! Storage behind a trait with one method per entity operation, so that a distributed backend
 //! can replace the embedded sled store without touching protocol code.
 
+mod acme_cache;
 pub mod acme_records;
 pub mod commit;
 pub mod group_commit;

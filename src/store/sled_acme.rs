@@ -44,25 +44,29 @@ impl AcmeStore for SledStore {
                 &[] as &[u8],
             )?;
         }
-        self.acme
-            .eab_keys
-            .compare_and_swap(
-                key.kid.as_str(),
-                None as Option<&[u8]>,
-                Some(serde_json::to_vec(key)?),
-            )?
-            .map_err(|_| Error::Conflict("EAB kid exists".into()))
+        let res = self.acme.eab_keys.compare_and_swap(
+            key.kid.as_str(),
+            None as Option<&[u8]>,
+            Some(serde_json::to_vec(key)?),
+        );
+        self.acme_cache.invalidate();
+        res?.map_err(|_| Error::Conflict("EAB kid exists".into()))
     }
 
     fn get_eab_key(&self, kid: &EabKid) -> Result<Option<EabKeyRecord>> {
-        get_json(&self.acme.eab_keys, kid.as_str().as_bytes())
+        self.acme_cache.eab_key(kid, || {
+            get_json(&self.acme.eab_keys, kid.as_str().as_bytes())
+        })
     }
 
     fn put_eab_key(&self, key: &EabKeyRecord) -> Result<()> {
         let _gate = self.write_gate()?;
-        self.acme
+        let res = self
+            .acme
             .eab_keys
-            .insert(key.kid.as_str(), serde_json::to_vec(key)?)?;
+            .insert(key.kid.as_str(), serde_json::to_vec(key)?);
+        self.acme_cache.invalidate();
+        res?;
         Ok(())
     }
 
@@ -97,6 +101,7 @@ impl AcmeStore for SledStore {
                 Ok(())
             },
         );
+        self.acme_cache.invalidate();
         match res {
             Ok(()) => Ok(CreateAccount::Created),
             Err(TransactionError::Abort(Abort::KeyExists(id))) => Ok(CreateAccount::KeyExists(id)),
@@ -109,7 +114,8 @@ impl AcmeStore for SledStore {
     }
 
     fn get_account(&self, id: &AccountId) -> Result<Option<AccountRecord>> {
-        get_json(&self.acme.accounts, id.as_str().as_bytes())
+        self.acme_cache
+            .account(id, || get_json(&self.acme.accounts, id.as_str().as_bytes()))
     }
 
     fn get_account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<AccountId>> {
@@ -145,6 +151,7 @@ impl AcmeStore for SledStore {
             accounts.insert(new.id.as_str().as_bytes(), value.as_slice())?;
             Ok(())
         });
+        self.acme_cache.invalidate();
         match res {
             Ok(()) => Ok(true),
             Err(TransactionError::Abort(_)) => Ok(false),
@@ -217,5 +224,78 @@ impl AcmeStore for SledStore {
             .authzs
             .insert(authz.id.as_str().as_bytes(), serde_json::to_vec(authz)?)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::ProfileName;
+
+    fn eab(kid: &EabKid) -> EabKeyRecord {
+        EabKeyRecord {
+            version: 1,
+            kid: kid.clone(),
+            hmac_key_sealed: "sealed".into(),
+            profile: ProfileName("device".into()),
+            allowed_identifiers: vec![],
+            created_at: 0,
+            expires_at: None,
+            withdrawn: false,
+            account: None,
+            subject_id: None,
+        }
+    }
+
+    fn account(kid: &EabKid, thumbprint: &str) -> AccountRecord {
+        AccountRecord {
+            version: 1,
+            id: AccountId::random().unwrap(),
+            jwk: serde_json::json!({"kty": "EC"}),
+            thumbprint: thumbprint.into(),
+            contact: vec![],
+            status: "valid".into(),
+            tos_agreed: true,
+            eab_kid: Some(kid.clone()),
+            created_at: 0,
+            subject_id: None,
+        }
+    }
+
+    /// Reads come from the store's cache after the first; every write path shows at once.
+    #[test]
+    fn cached_accounts_and_eab_keys_follow_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        let kid = EabKid::random().unwrap();
+        s.create_eab_key(&eab(&kid)).unwrap();
+        assert!(s.get_eab_key(&kid).unwrap().unwrap().account.is_none());
+        let a = account(&kid, "t1");
+        assert_eq!(s.create_account(&a).unwrap(), CreateAccount::Created);
+        // create_account bound the (cached) key to the account.
+        assert_eq!(
+            s.get_eab_key(&kid).unwrap().unwrap().account,
+            Some(a.id.clone())
+        );
+        assert_eq!(s.get_account(&a.id).unwrap().unwrap().status, "valid");
+        // Key rollover, then deactivation, through update_account.
+        let mut rolled = a.clone();
+        rolled.thumbprint = "t2".into();
+        assert!(s.update_account(&a, &rolled).unwrap());
+        assert_eq!(s.get_account(&a.id).unwrap().unwrap().thumbprint, "t2");
+        let mut off = rolled.clone();
+        off.status = "deactivated".into();
+        assert!(s.update_account(&rolled, &off).unwrap());
+        assert_eq!(s.get_account(&a.id).unwrap().unwrap().status, "deactivated");
+        // Withdrawing the key through put_eab_key.
+        let mut w = s.get_eab_key(&kid).unwrap().unwrap();
+        w.withdrawn = true;
+        s.put_eab_key(&w).unwrap();
+        assert!(s.get_eab_key(&kid).unwrap().unwrap().withdrawn);
+        // And a reopened store reads the same from disk.
+        drop(s);
+        let s = SledStore::open(dir.path()).unwrap();
+        assert_eq!(s.get_account(&a.id).unwrap().unwrap().status, "deactivated");
+        assert!(s.get_eab_key(&kid).unwrap().unwrap().withdrawn);
     }
 }

@@ -299,6 +299,8 @@ impl RegistryStore for SledStore {
                     }
                     Ok(sum)
                 });
+            // It may have withdrawn EAB keys and deactivated accounts.
+            self.acme_cache.invalidate();
             match res {
                 Ok(sum) => return Ok(sum),
                 Err(TransactionError::Abort(Abort::Retry)) => continue,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+use super::acme_cache::AcmeCache;
 use super::group_commit::GroupCommitter;
 use super::sled_commit::CommitTrees;
 use super::sled_durable::DurableFlush;
@@ -46,6 +47,8 @@ pub struct SledStore {
     meta: sled::Tree,
     /// ACME trees.
     pub(super) acme: AcmeTrees,
+    /// Accounts and EAB keys read by every ACME request; writers of either invalidate it.
+    pub(super) acme_cache: AcmeCache,
     /// Registry trees.
     pub(super) reg: RegistryTrees,
     /// Writers hold it shared; a backup holds it exclusively, so its snapshot is consistent.
@@ -162,6 +165,7 @@ impl SledStore {
             meta,
             reg,
             acme,
+            acme_cache: AcmeCache::default(),
             gate,
             group: GroupFlush::default(),
             durable,
@@ -211,6 +215,7 @@ impl SledStore {
                 tree.insert(k, v)?;
             }
         }
+        self.acme_cache.invalidate();
         self.durable.flush()?;
         Ok(())
     }
