@@ -122,10 +122,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// Async workers: twice the cores (at least 4), unless `TOKIO_WORKER_THREADS` says otherwise.
-/// Store reads on a worker wait while the committer's transaction holds sled's global lock;
-/// with one worker per core that idled the CPU (+19 % EST enrolments/s with 4 workers on 2
-/// cores, docs/benchmarks.md).
+/// Async workers: four times the cores (at least 8), unless `TOKIO_WORKER_THREADS` says
+/// otherwise. Store reads on a worker block the thread while the committer's transaction holds
+/// sled's global lock; with one worker per core that idled the CPU (on 2 cores: +19 % EST
+/// enrolments/s with 4 workers than with 2, and another +4–8 % EST and ACME with 8;
+/// 16 gained nothing, docs/benchmarks.md).
 fn worker_threads() -> usize {
     if let Some(n) = std::env::var("TOKIO_WORKER_THREADS")
         .ok()
@@ -136,8 +137,8 @@ fn worker_threads() -> usize {
     }
     std::thread::available_parallelism()
         .map_or(2, |c| c.get())
-        .saturating_mul(2)
-        .max(4)
+        .saturating_mul(4)
+        .max(8)
 }
 
 fn run(cli: Cli) -> Result<(), String> {
