@@ -65,7 +65,9 @@ def ms(us):
 
 def floor_beside(d, w, c):
     """Mean of the floors measured right before and after a row, or None."""
-    key = {"est": "est_enrol", "acme": "acme_order"}[w]
+    key = {"est": "est_enrol", "acme": "acme_order"}.get(w)
+    if key is None:
+        return None
     got = [f["floor_per_sec"][key] for f in (load_opt(d, f"floor-{when}-{w}-c{c}") for when in ("before", "after")) if f]
     return sum(got) / len(got) if got else None
 
