@@ -108,6 +108,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,sled=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: a log file or the journal gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     if let Cmd::Admin(args) = cli.cmd {
