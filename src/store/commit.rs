@@ -71,13 +71,13 @@ impl CommitTicket {
         }
     }
 
-    /// Waits for the outcome on a thread that may block (a `spawn_blocking` thread, never an
-    /// async worker).
+    /// Waits for the outcome by blocking the calling thread. Unlike tokio's `blocking_recv`
+    /// it may run on an async worker (synchronous store callers do, as a blocking `flush`
+    /// always did); async code should prefer [`CommitTicket::wait`].
     pub fn wait_blocking(self) -> Result<InsertOutcome> {
         match self.0 {
             Inner::Ready(r) => r,
-            Inner::Pending(rx) => rx
-                .blocking_recv()
+            Inner::Pending(rx) => park_until_ready(rx)
                 .map_err(|_| Error::Internal("the store's committer stopped".into()))?,
         }
     }
@@ -85,5 +85,28 @@ impl CommitTicket {
     /// Waits for durability only (a [`super::Store::durable`] ticket).
     pub async fn durable(self) -> Result<()> {
         self.wait().await.map(|_| ())
+    }
+}
+
+/// Wakes a parked thread.
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls `fut` on the calling thread, parking it between polls.
+fn park_until_ready<F: std::future::Future>(fut: F) -> F::Output {
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        // A wake between the poll and the park makes the park return at once.
+        std::thread::park();
     }
 }

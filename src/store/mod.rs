@@ -132,7 +132,8 @@ pub trait Store: RegistryStore + Send + Sync {
     ) -> Result<()>;
     /// A consistent copy of every tree: writers wait meanwhile.
     fn export_all(&self) -> Result<Export>;
-    /// Makes every write so far durable (fsync).
+    /// Makes every write so far durable, blocking the calling thread (the sled store joins
+    /// its committer's next flush; async callers should await [`Store::durable`]).
     fn flush(&self) -> Result<()>;
     /// Queues a certificate write (with what it consumes and its audit entry) for group
     /// commit: concurrent writes share one transaction and one fsync. The ticket resolves with
