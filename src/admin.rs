@@ -161,8 +161,6 @@ impl Admin {
         }
         let serial = Serial::parse_hex(serial_hex)?;
         if self.store.revoke_certificate(&serial, now(), reason)? {
-            self.store.flush()?;
-            tracing::info!(serial = %serial, reason, "certificate revoked by an administrator");
             let _ = self.store.append_audit(
                 actor,
                 "certificate.revoke",
@@ -171,6 +169,8 @@ impl Admin {
                 reason,
                 now(),
             );
+            self.store.flush()?;
+            tracing::info!(serial = %serial, reason, "certificate revoked by an administrator");
         }
         self.certificate(serial_hex)
     }

@@ -753,8 +753,6 @@ impl Acme {
                 "certificate is already revoked",
             ));
         }
-        self.flush().await?;
-        tracing::info!(serial = %serial, reason, "certificate revoked over ACME");
         let _ = self.store.append_audit(
             "acme",
             "certificate.revoke",
@@ -763,6 +761,8 @@ impl Acme {
             reason,
             now(),
         );
+        self.flush().await?;
+        tracing::info!(serial = %serial, reason, "certificate revoked over ACME");
         Ok(Response {
             status: 200,
             location: None,

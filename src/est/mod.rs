@@ -549,7 +549,6 @@ impl Est {
                     decided_at: None,
                 };
                 let rec = self.store.create_approval(&a)?;
-                self.store.flush()?;
                 let _ = self.store.append_audit(
                     &format!("est:{}", cred.id),
                     "approval.request",
@@ -558,6 +557,7 @@ impl Est {
                     cn,
                     unix_now(),
                 );
+                self.store.flush()?;
                 rec
             }
         };

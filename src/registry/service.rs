@@ -105,6 +105,8 @@ pub struct CertQuery {
 
 impl Registry {
     /// Appends an audit entry; failures are logged, not fatal to the action already done.
+    /// Callers flush after it, so the action and its entry are durable together before the
+    /// client hears of either.
     pub fn audit(&self, actor: &str, action: &str, target: &str, outcome: &str, detail: &str) {
         if let Err(e) = self
             .store
@@ -118,7 +120,6 @@ impl Registry {
     pub fn register(&self, actor: &str, kind: &str, input: &SubjectInput) -> Result<Registered> {
         let r = subjects::register(&*self.store, kind, input, now())?;
         if r.result != "unchanged" {
-            self.store.flush()?;
             self.audit(
                 actor,
                 &format!("subject.{}", r.result),
@@ -126,6 +127,7 @@ impl Registry {
                 "ok",
                 &r.subject.external_id,
             );
+            self.store.flush()?;
         }
         Ok(r)
     }
@@ -176,7 +178,6 @@ impl Registry {
                 },
             });
         }
-        self.store.flush()?;
         self.audit(
             actor,
             "subject.bulk",
@@ -184,6 +185,7 @@ impl Registry {
             "ok",
             &format!("{} rows, {changed} changed", out.len()),
         );
+        self.store.flush()?;
         Ok(out)
     }
 
@@ -307,7 +309,6 @@ impl Registry {
                 )))
             }
         }
-        self.store.flush()?;
         self.audit(
             actor,
             &format!("subject.{status}"),
@@ -315,6 +316,7 @@ impl Registry {
             "ok",
             &detail.to_string(),
         );
+        self.store.flush()?;
         let mut v = self.get(id)?;
         v["changes"] = detail;
         Ok(v)
@@ -409,6 +411,7 @@ impl Registry {
             "ok",
             "",
         );
+        self.store.flush()?;
         Ok(v)
     }
 
@@ -496,7 +499,6 @@ impl Registry {
                 revoked += 1;
             }
         }
-        self.store.flush()?;
         self.audit(
             actor,
             "certificate.bulk_revoke",
@@ -504,6 +506,7 @@ impl Registry {
             "ok",
             &format!("{revoked} revoked ({reason})"),
         );
+        self.store.flush()?;
         Ok(json!({"matched": items.len(), "revoked": revoked}))
     }
 
@@ -531,6 +534,7 @@ impl Registry {
         let token = tokens::create(&*self.store, &self.secrets, name, &refs, t, expires_at)?;
         let id = token.split('.').next().unwrap_or_default().to_owned();
         self.audit(actor, "token.create", &id, "ok", &scopes.join(","));
+        self.store.flush()?;
         Ok(json!({"id": id, "token": token, "scopes": scopes, "expires_at": expires_at}))
     }
 
@@ -550,8 +554,8 @@ impl Registry {
         if !self.store.delete_admin_token(id)? {
             return Err(Error::NotFound("no such token".into()));
         }
-        self.store.flush()?;
         self.audit(actor, "token.revoke", id, "ok", "");
+        self.store.flush()?;
         Ok(())
     }
 
@@ -588,7 +592,6 @@ impl Registry {
                 "the request was decided concurrently".into(),
             ));
         }
-        self.store.flush()?;
         self.audit(
             actor,
             &format!("approval.{status}"),
@@ -596,6 +599,7 @@ impl Registry {
             "ok",
             &a.common_name,
         );
+        self.store.flush()?;
         self.store
             .get_approval(id)?
             .ok_or_else(|| Error::Internal("approval vanished".into()))
