@@ -676,7 +676,7 @@ impl Acme {
                     }
                 }
                 if store.put_authz(&fresh).is_ok() {
-                    let _ = main_store.flush();
+                    let _ = main_store.durable().durable().await;
                 }
             });
         }

@@ -446,7 +446,8 @@ impl Est {
                 .approval_fingerprint
                 .clone()
                 .unwrap_or_else(|| fingerprint.clone());
-            self.approval_gate(policy, &ent, &approval_fp, &cn, &sans)?;
+            self.approval_gate(policy, &ent, &approval_fp, &cn, &sans)
+                .await?;
         }
 
         let now = unix_now();
@@ -517,7 +518,7 @@ impl Est {
     /// RFC 7030 §4.2.3 manual approval: the first request records a pending approval and every
     /// retry with the same credential and CSR answers 202 + Retry-After until an administrator
     /// approves (then this returns and the certificate is issued) or rejects (403).
-    fn approval_gate(
+    async fn approval_gate(
         &self,
         policy: &LabelPolicy<'_>,
         ent: &Entitlement,
@@ -557,7 +558,7 @@ impl Est {
                     cn,
                     unix_now(),
                 );
-                self.store.flush()?;
+                self.flush().await?;
                 rec
             }
         };

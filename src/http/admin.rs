@@ -109,10 +109,11 @@ pub async fn withdraw_eab_key(
     Path(kid): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let r = (|| {
+    let r = blocking(move || {
         s.admin.authorize(bearer(&headers), scope::ISSUE)?;
         s.acme.withdraw_eab_key(&kid)
-    })();
+    })
+    .await;
     match r {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => problem_response(&e),
@@ -135,7 +136,8 @@ pub async fn set_renewal_window(
         #[serde(default)]
         end: Option<String>,
     }
-    let r = (|| {
+    // Flushes: on the blocking pool.
+    let r = blocking(move || {
         s.admin.authorize(bearer(&headers), scope::ISSUE)?;
         let req: Req = json_body(&headers, body)?;
         let parse = |t: &str| {
@@ -153,7 +155,8 @@ pub async fn set_renewal_window(
             .unwrap_or(start + 86400);
         let n = s.acme.set_renewal_window(&req.serials, start, end)?;
         Ok::<_, Error>(serde_json::json!({"updated": n}))
-    })();
+    })
+    .await;
     reply(StatusCode::OK, r)
 }
 
