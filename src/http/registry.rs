@@ -387,7 +387,7 @@ pub async fn backup(State(s): State<AppState>, headers: HeaderMap) -> Response {
         let who = actor(&s, &headers, "admin")?;
         let data = crate::backup::backup(&s.registry.cfg.data_dir, &*s.registry.store)?;
         s.registry
-            .audit(&who, "backup", "-", "ok", &format!("{} bytes", data.len()));
+            .audit(&who, "backup", "-", "ok", &format!("{} bytes", data.len()))?;
         Ok(data)
     })
     .await;

@@ -104,16 +104,24 @@ pub struct CertQuery {
 }
 
 impl Registry {
-    /// Appends an audit entry; failures are logged, not fatal to the action already done.
-    /// Callers flush after it, so the action and its entry are durable together before the
-    /// client hears of either.
-    pub fn audit(&self, actor: &str, action: &str, target: &str, outcome: &str, detail: &str) {
+    /// Appends an audit entry (a failure to append is logged, not fatal to the action already
+    /// done), then flushes: the action and its entry are durable together before the client
+    /// hears of either.
+    pub fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<()> {
         if let Err(e) = self
             .store
             .append_audit(actor, action, target, outcome, detail, now())
         {
             tracing::error!(error = %e, action, "audit append failed");
         }
+        self.store.flush()
     }
 
     /// Registers one subject.
@@ -126,8 +134,7 @@ impl Registry {
                 r.subject.id.as_str(),
                 "ok",
                 &r.subject.external_id,
-            );
-            self.store.flush()?;
+            )?;
         }
         Ok(r)
     }
@@ -184,8 +191,7 @@ impl Registry {
             "-",
             "ok",
             &format!("{} rows, {changed} changed", out.len()),
-        );
-        self.store.flush()?;
+        )?;
         Ok(out)
     }
 
@@ -315,8 +321,7 @@ impl Registry {
             s.id.as_str(),
             "ok",
             &detail.to_string(),
-        );
-        self.store.flush()?;
+        )?;
         let mut v = self.get(id)?;
         v["changes"] = detail;
         Ok(v)
@@ -410,8 +415,7 @@ impl Registry {
             s.id.as_str(),
             "ok",
             "",
-        );
-        self.store.flush()?;
+        )?;
         Ok(v)
     }
 
@@ -505,8 +509,7 @@ impl Registry {
             "-",
             "ok",
             &format!("{revoked} revoked ({reason})"),
-        );
-        self.store.flush()?;
+        )?;
         Ok(json!({"matched": items.len(), "revoked": revoked}))
     }
 
@@ -533,8 +536,7 @@ impl Registry {
         let refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
         let token = tokens::create(&*self.store, &self.secrets, name, &refs, t, expires_at)?;
         let id = token.split('.').next().unwrap_or_default().to_owned();
-        self.audit(actor, "token.create", &id, "ok", &scopes.join(","));
-        self.store.flush()?;
+        self.audit(actor, "token.create", &id, "ok", &scopes.join(","))?;
         Ok(json!({"id": id, "token": token, "scopes": scopes, "expires_at": expires_at}))
     }
 
@@ -554,8 +556,7 @@ impl Registry {
         if !self.store.delete_admin_token(id)? {
             return Err(Error::NotFound("no such token".into()));
         }
-        self.audit(actor, "token.revoke", id, "ok", "");
-        self.store.flush()?;
+        self.audit(actor, "token.revoke", id, "ok", "")?;
         Ok(())
     }
 
@@ -598,8 +599,7 @@ impl Registry {
             id,
             "ok",
             &a.common_name,
-        );
-        self.store.flush()?;
+        )?;
         self.store
             .get_approval(id)?
             .ok_or_else(|| Error::Internal("approval vanished".into()))

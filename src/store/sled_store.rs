@@ -183,6 +183,7 @@ impl SledStore {
             .gate
             .write()
             .map_err(|_| Error::Internal("store gate poisoned".into()))?;
+        // Directly, not through the committer: its next batch waits for the gate held here.
         self.durable.flush()?;
         Ok(self
             .db
