@@ -84,9 +84,9 @@ impl From<CertificateRecord> for CertificateView {
     fn from(r: CertificateRecord) -> Self {
         let (status, revoked_at, revocation_reason) = match &r.status {
             CertStatus::Good => ("good", None, None),
-            CertStatus::Revoked { revoked_at, reason } => {
-                ("revoked", Some(rfc3339(*revoked_at)), Some(reason.clone()))
-            }
+            CertStatus::Revoked {
+                revoked_at, reason, ..
+            } => ("revoked", Some(rfc3339(*revoked_at)), Some(reason.clone())),
         };
         CertificateView {
             serial: r.serial.to_hex(),
@@ -139,6 +139,25 @@ impl Admin {
     /// `POST /api/v1/est/credentials`.
     pub fn create_est_credential(&self, req: NewEstCredential) -> Result<IssuedEstCredential> {
         credentials::create(&*self.store, &self.secrets, &self.cfg, req, now())
+    }
+
+    /// `DELETE /api/v1/est/credentials/{id}`: disables an EST credential for good (idempotent).
+    /// It authenticates no enrolment afterwards, and certificates that came from it renew no
+    /// more through EST re-enrolment.
+    pub fn withdraw_est_credential(&self, actor: &str, id: &str) -> Result<()> {
+        let id = crate::ids::CredentialId::parse(id)
+            .map_err(|_| Error::NotFound("no such credential".into()))?;
+        if self.store.disable_credential(&id)? {
+            self.store.append_audit(
+                actor,
+                "credential.withdraw",
+                id.as_str(),
+                "ok",
+                "est",
+                now(),
+            )?;
+        }
+        self.store.flush()
     }
 
     /// Revokes a certificate with an RFC 5280 §5.3.1 reason (idempotent) and answers its

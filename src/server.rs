@@ -221,9 +221,11 @@ pub async fn run(
     http::set_per_ip_limit(cfg.limits.requests_per_ip_per_second);
     let cfg = Arc::new(cfg);
     let store: Arc<dyn Store> = init.store.clone();
+    let acme_store: Arc<dyn crate::store::AcmeStore> = init.store.clone();
     let est = Arc::new(Est::new(
         init.ca.clone(),
         store.clone(),
+        acme_store.clone(),
         cfg.clone(),
         init.secrets.clone(),
     )?);
@@ -232,7 +234,6 @@ pub async fn run(
         secrets: init.secrets.clone(),
         cfg: cfg.clone(),
     });
-    let acme_store: Arc<dyn crate::store::AcmeStore> = init.store.clone();
     let acme = Arc::new(crate::acme::Acme::new(
         init.ca.clone(),
         store.clone(),

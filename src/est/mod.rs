@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::ids::{Label, ProfileName, Serial};
 use crate::registry::{credentials, Secrets};
 use crate::store::{
-    AuditDraft, CertStatus, CertificateRecord, CommitKind, Consumes, CredentialSpend,
+    AcmeStore, AuditDraft, CertStatus, CertificateRecord, CommitKind, Consumes, CredentialSpend,
     InsertOutcome, Store,
 };
 use bootstrap::BootstrapCa;
@@ -82,6 +82,8 @@ pub struct Est {
     pub ca: Arc<Ca>,
     /// Certificates and credentials.
     pub store: Arc<dyn Store>,
+    /// ACME accounts and EAB keys: a renewal of an ACME-issued certificate re-checks them.
+    pub acme_store: Arc<dyn AcmeStore>,
     /// Profiles and labels.
     pub cfg: Arc<Config>,
     /// Hash key for credential secrets.
@@ -91,6 +93,9 @@ pub struct Est {
     /// Backoff after failed Basic authentications.
     throttle: throttle::Throttle,
 }
+
+/// How many renewals back a renewal looks for the credential the chain started with.
+const MAX_RENEWAL_CHAIN: usize = 10_000;
 
 /// Seconds a client waiting for approval is told to wait (RFC 7030 §4.2.3 Retry-After).
 pub const APPROVAL_RETRY_AFTER: u64 = 60;
@@ -104,6 +109,7 @@ impl Est {
     pub fn new(
         ca: Arc<Ca>,
         store: Arc<dyn Store>,
+        acme_store: Arc<dyn AcmeStore>,
         cfg: Arc<Config>,
         secrets: Arc<Secrets>,
     ) -> Result<Self> {
@@ -118,6 +124,7 @@ impl Est {
         Ok(Est {
             ca,
             store,
+            acme_store,
             cfg,
             secrets,
             bootstrap,
@@ -226,6 +233,7 @@ impl Est {
     ) -> Result<Issued> {
         let label_policy = self.policy(label)?;
         let current = self.current_certificate(auth)?;
+        self.check_renewal_origin(&current)?;
         let csr = Csr::parse(&wire::decode_body(body)?)?;
         // Binding is required if the path's label or the certificate's own label requires it:
         // renewing on another path must not skip the proof of possession.
@@ -397,6 +405,66 @@ impl Est {
             return Err(Error::Forbidden("client certificate has expired".into()));
         }
         Ok(rec)
+    }
+
+    /// A renewal is allowed only while what allowed the first certificate still stands: its
+    /// subject is active, and the enrolment credential or ACME account (and its EAB key) at
+    /// the start of its chain of renewals has not been withdrawn. A certificate from a pickup
+    /// link or a bootstrap certificate has no such credential; its subject alone is checked.
+    fn check_renewal_origin(&self, current: &CertificateRecord) -> Result<()> {
+        if let Some(sid) = &current.subject_id {
+            let active = self
+                .store
+                .get_subject(sid)?
+                .is_some_and(|s| s.status == "active");
+            if !active {
+                return Err(Error::Forbidden(
+                    "the subject of this certificate is suspended or off-boarded".into(),
+                ));
+            }
+        }
+        // Renewals record only what they replace: walk back to the first certificate.
+        let mut origin = current.clone();
+        for _ in 0..MAX_RENEWAL_CHAIN {
+            if origin.credential.is_some() || origin.account.is_some() {
+                break;
+            }
+            let Some(prev) = origin.replaces.as_ref() else {
+                break;
+            };
+            match self.store.get_certificate(prev)? {
+                Some(r) => origin = r,
+                None => break,
+            }
+        }
+        let withdrawn = || {
+            Error::Forbidden(
+                "the enrolment credential or ACME account this certificate came from was withdrawn; enrol anew"
+                    .into(),
+            )
+        };
+        if let Some(id) = &origin.credential {
+            let usable = self.store.get_credential(id)?.is_some_and(|c| !c.disabled);
+            if !usable {
+                return Err(withdrawn());
+            }
+        }
+        if let Some(id) = &origin.account {
+            let acct = self.acme_store.get_account(id)?.ok_or_else(withdrawn)?;
+            if acct.status != "valid" {
+                return Err(withdrawn());
+            }
+            if let Some(kid) = &acct.eab_kid {
+                let live = self
+                    .acme_store
+                    .get_eab_key(kid)?
+                    .is_some_and(|k| !k.withdrawn);
+                if !live {
+                    return Err(withdrawn());
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn issue_for(

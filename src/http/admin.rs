@@ -196,3 +196,21 @@ pub async fn revoke_certificate(
 pub async fn not_found() -> Response {
     problem_response(&Error::NotFound("no such endpoint".into()))
 }
+
+/// `DELETE /api/v1/est/credentials/{id}`: withdraws an EST credential.
+pub async fn withdraw_est_credential(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let r = blocking(move || {
+        let token = s.admin.authorize(bearer(&headers), scope::ISSUE)?;
+        s.admin
+            .withdraw_est_credential(&format!("token:{}", token.id), &id)
+    })
+    .await;
+    match r {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => problem_response(&e),
+    }
+}

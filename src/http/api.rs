@@ -57,6 +57,16 @@ pub fn routes() -> Vec<ApiRoute> {
             post(admin::create_est_credential)
         ),
         r!(
+            "delete",
+            "/api/v1/est/credentials/{id}",
+            "issue",
+            "Withdraw an EST credential (no enrolment, no renewal of its certificates)",
+            None,
+            204,
+            &[],
+            delete(admin::withdraw_est_credential)
+        ),
+        r!(
             "post",
             "/api/v1/acme/eab",
             "issue",
@@ -189,8 +199,8 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "patch",
             "/api/v1/subjects/{id}",
-            "register",
-            "Change status: active, suspended, offboarded (needs revoke)",
+            "revoke",
+            "Change status: active, suspended, offboarded (places, lifts or finalises holds)",
             Some((JSON, "StatusChange")),
             200,
             &[],

@@ -165,13 +165,8 @@ pub async fn patch(
     let r = blocking(move || {
         s.admin.authenticate(bearer(&headers))?;
         let req: Req = json_body(&headers, body)?;
-        // Off-boarding revokes: it needs the revoke scope.
-        let scope = if req.status == "offboarded" {
-            "revoke"
-        } else {
-            "register"
-        };
-        let who = actor(&s, &headers, scope)?;
+        // Every status change places, lifts or makes final a revocation: revoke scope.
+        let who = actor(&s, &headers, "revoke")?;
         s.registry.set_status(&who, &id, &req.status)
     })
     .await;

@@ -89,6 +89,7 @@ impl Registry {
         let secret = random_token(24)?;
         let t = now();
         let expires_at = t + expires_in.unwrap_or(7 * 86400).clamp(60, 30 * 86400) as i64;
+        let (common_name, sans) = subject_names(s);
         self.store.create_pickup(&PickupRecord {
             version: 1,
             id: id.clone(),
@@ -98,6 +99,8 @@ impl Registry {
             expires_at,
             legacy_p12,
             spent: None,
+            common_name: Some(common_name),
+            sans: Some(sans.iter().map(|n| n.to_string()).collect()),
         })?;
         self.store.flush()?;
         tracing::info!(%actor, pickup = %id, "pickup link created");
@@ -105,6 +108,20 @@ impl Registry {
             format!("{}/pickup/{id}.{secret}", self.cfg.base_url()),
             expires_at,
         ))
+    }
+
+    /// The names a link issues for: those fixed when it was made, or (links made before names
+    /// were kept) the subject's.
+    fn link_names(p: &PickupRecord, s: &SubjectRecord) -> Result<(String, Vec<SanName>)> {
+        match (&p.common_name, &p.sans) {
+            (Some(cn), Some(sans)) => Ok((
+                cn.clone(),
+                sans.iter()
+                    .map(|n| SanName::parse(n))
+                    .collect::<Result<Vec<_>>>()?,
+            )),
+            _ => Ok(subject_names(s)),
+        }
     }
 
     /// Checks a link without spending it. Every failure is the same NotFound.
@@ -132,7 +149,7 @@ impl Registry {
     /// `GET /pickup/<token>`: what the page shows. Spends nothing.
     pub fn pickup_view(&self, token: &str) -> Result<PickupView> {
         let (p, s) = self.pickup_lookup(token)?;
-        let (name, sans) = subject_names(&s);
+        let (name, sans) = Self::link_names(&p, &s)?;
         Ok(PickupView {
             name,
             sans: sans.iter().map(|n| n.to_string()).collect(),
@@ -151,7 +168,7 @@ impl Registry {
         legacy: bool,
     ) -> Result<PickupResult> {
         let (p, s) = self.pickup_lookup(token)?;
-        let (cn, sans) = subject_names(&s);
+        let (cn, sans) = Self::link_names(&p, &s)?;
         let profile_name = ProfileName(s.kind.clone());
         let profile = self.cfg.profile(&profile_name)?;
         check_san_kinds(profile, &profile_name.0, &sans)?;

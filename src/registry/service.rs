@@ -252,7 +252,9 @@ impl Registry {
     }
 
     /// Changes a subject's status: `suspended` (certificates on hold when configured),
-    /// `active` (holds lifted) or `offboarded` (everything revoked and disabled, final).
+    /// `active` (the holds the suspension placed are lifted; a hold an administrator placed,
+    /// or a later revocation for good, stays) or `offboarded` (everything revoked and
+    /// disabled, final).
     pub fn set_status(&self, actor: &str, id: &str, status: &str) -> Result<Value> {
         let s = self.subject(id)?;
         let t = now();
@@ -282,10 +284,7 @@ impl Registry {
                 let mut held = 0;
                 if self.cfg.registry.hold_on_suspend {
                     for serial in self.store.subject_certificates(&s.id)? {
-                        if self
-                            .store
-                            .revoke_certificate(&serial, t, "certificateHold")?
-                        {
+                        if self.store.hold_for_suspension(&serial, t)? {
                             held += 1;
                         }
                     }

@@ -22,6 +22,7 @@ pub use acme_records::{
 pub use commit::{AuditDraft, CertificateCommit, CommitKind, CommitTicket};
 pub use records::{
     AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialUse,
+    CERTIFICATE_HOLD,
 };
 pub use registry_records::{ApprovalRecord, AuditRecord, PickupRecord, SubjectRecord};
 
@@ -98,16 +99,28 @@ pub trait Store: RegistryStore + Send + Sync {
     fn create_credential(&self, cred: &CredentialRecord) -> Result<()>;
     /// A credential by id.
     fn get_credential(&self, id: &CredentialId) -> Result<Option<CredentialRecord>>;
+    /// Disables a credential for good: it authenticates no enrolment, and certificates that
+    /// came from it renew no more. `Ok(false)` if it was disabled already; `NotFound` if there
+    /// is none. Compare-and-swap, so a concurrent spend is neither lost nor undone.
+    fn disable_credential(&self, id: &CredentialId) -> Result<bool>;
     /// Creates or replaces an admin token.
     fn put_admin_token(&self, token: &AdminTokenRecord) -> Result<()>;
     /// An admin token by its public id.
     fn get_admin_token(&self, id: &str) -> Result<Option<AdminTokenRecord>>;
-    /// Revokes a certificate; `Ok(false)` if it was revoked already.
+    /// Revokes a certificate with an RFC 5280 §5.3.1 reason. A certificate on
+    /// `certificateHold` is revoked for good by any other reason, keeping the hold's date.
+    /// `Ok(true)` if the status changed; `Ok(false)` if it was revoked for good already (or on
+    /// hold, for a second hold). Atomic with the certificate's revocation index.
     fn revoke_certificate(&self, serial: &Serial, at: i64, reason: &str) -> Result<bool>;
+    /// Places the `certificateHold` of a subject's suspension: like
+    /// [`Store::revoke_certificate`] with `certificateHold`, but marked so that
+    /// [`Store::release_hold`] may lift it.
+    fn hold_for_suspension(&self, serial: &Serial, at: i64) -> Result<bool>;
     /// Replaces a certificate record's mutable fields (status, renewal window), compare-and-swap
     /// on the previous record.
     fn update_certificate(&self, old: &CertificateRecord, new: &CertificateRecord) -> Result<()>;
-    /// Lifts a certificateHold (RFC 5280 §5.3.1): `Ok(false)` if the certificate is not on hold.
+    /// Lifts a certificateHold that a suspension placed (RFC 5280 §5.3.1): `Ok(false)` if the
+    /// certificate is not on such a hold (good, revoked for good, or held by an administrator).
     fn release_hold(&self, serial: &Serial) -> Result<bool>;
     /// Every admin token.
     fn list_admin_tokens(&self) -> Result<Vec<AdminTokenRecord>>;

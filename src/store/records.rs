@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccountId, CredentialId, Label, ProfileName, Serial, SubjectId};
 
+/// RFC 5280 §5.3.1 `certificateHold`: the one reason that is not final.
+pub const CERTIFICATE_HOLD: &str = "certificateHold";
+
 /// Revocation state of a certificate (RFC 5280 §5.3.1 reasons are added by the CRL work).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
@@ -16,6 +19,10 @@ pub enum CertStatus {
         revoked_at: i64,
         /// RFC 5280 §5.3.1 reason name, e.g. `keyCompromise`.
         reason: String,
+        /// A `certificateHold` placed by the suspension of the certificate's subject.
+        /// Reactivating the subject lifts only these; a hold an administrator placed stays.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        suspension: bool,
     },
 }
 
@@ -261,6 +268,7 @@ mod tests {
             status: CertStatus::Revoked {
                 revoked_at: 15,
                 reason: "keyCompromise".into(),
+                suspension: false,
             },
             channel: "est-simpleenroll".into(),
             label: None,

@@ -125,4 +125,12 @@ pub struct PickupRecord {
     /// The certificate it was spent on.
     #[serde(default)]
     pub spent: Option<crate::ids::Serial>,
+    /// The common name the certificate gets, fixed when the link was made: a later change of
+    /// the subject's registry entry does not reach a link already handed out. `None` in links
+    /// made before names were kept; those take the subject's names when used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common_name: Option<String>,
+    /// The SANs the certificate gets (`email:…`, `dns:…`), fixed with [`Self::common_name`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sans: Option<Vec<String>>,
 }

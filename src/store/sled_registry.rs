@@ -9,6 +9,7 @@ use super::sled_store::{link_key, SledStore};
 use super::{
     AccountRecord, ApprovalRecord, AuditRecord, CertStatus, CertificateRecord, CreateSubject,
     CredentialRecord, EabKeyRecord, OffboardSummary, RegistryStore, SubjectRecord,
+    CERTIFICATE_HOLD,
 };
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, EabKid, Serial, SubjectId};
@@ -227,78 +228,123 @@ impl RegistryStore for SledStore {
                 &self.acme.eab_keys,
                 &self.acme.accounts,
             )
-                .transaction(|(approvals_t, subjects, certs_t, revoked, meta, credentials, eab_keys, accounts)| {
-                    let raw = subjects
-                        .get(id.as_str().as_bytes())?
-                        .ok_or(ConflictableTransactionError::Abort(Abort::Retry))?;
-                    let mut subj: SubjectRecord = serde_json::from_slice(&raw).map_err(jerr)?;
-                    if subj.generation != snapshot.generation {
-                        return Err(ConflictableTransactionError::Abort(Abort::Retry));
-                    }
-                    let mut sum = OffboardSummary::default();
-                    subj.status = "offboarded".into();
-                    subj.updated_at = at;
-                    subjects.insert(id.as_str().as_bytes(), serde_json::to_vec(&subj).map_err(jerr)?)?;
-                    for serial in &certs {
-                        let Some(raw) = certs_t.get(serial.as_bytes())? else { continue };
-                        let mut rec = CertificateRecord::from_bytes(&raw).map_err(jerr)?;
-                        // A certificate on hold is revoked for good.
-                        let on_hold = matches!(&rec.status, CertStatus::Revoked { reason, .. } if reason == "certificateHold");
-                        if rec.status != CertStatus::Good && !on_hold {
-                            continue;
+                .transaction(
+                    |(
+                        approvals_t,
+                        subjects,
+                        certs_t,
+                        revoked,
+                        meta,
+                        credentials,
+                        eab_keys,
+                        accounts,
+                    )| {
+                        let raw = subjects
+                            .get(id.as_str().as_bytes())?
+                            .ok_or(ConflictableTransactionError::Abort(Abort::Retry))?;
+                        let mut subj: SubjectRecord = serde_json::from_slice(&raw).map_err(jerr)?;
+                        if subj.generation != snapshot.generation {
+                            return Err(ConflictableTransactionError::Abort(Abort::Retry));
                         }
-                        rec.status = CertStatus::Revoked { revoked_at: at, reason: reason.to_owned() };
-                        revoked.insert(
-                            serial.as_bytes(),
-                            super::sled_store::revoked_entry(at, rec.not_after, reason),
+                        let mut sum = OffboardSummary::default();
+                        subj.status = "offboarded".into();
+                        subj.updated_at = at;
+                        subjects.insert(
+                            id.as_str().as_bytes(),
+                            serde_json::to_vec(&subj).map_err(jerr)?,
                         )?;
-                        certs_t.insert(serial.as_bytes(), rec.to_bytes().map_err(jerr)?)?;
-                        sum.certificates_revoked += 1;
-                    }
-                    if sum.certificates_revoked > 0 {
-                        super::sled_store::bump_epoch(meta)?;
-                    }
-                    for c in &creds {
-                        let Some(raw) = credentials.get(c.as_str().as_bytes())? else { continue };
-                        let mut rec: CredentialRecord = serde_json::from_slice(&raw).map_err(jerr)?;
-                        if !rec.disabled {
-                            rec.disabled = true;
-                            credentials.insert(c.as_str().as_bytes(), serde_json::to_vec(&rec).map_err(jerr)?)?;
-                            sum.credentials_disabled += 1;
+                        for serial in &certs {
+                            let Some(raw) = certs_t.get(serial.as_bytes())? else {
+                                continue;
+                            };
+                            let mut rec = CertificateRecord::from_bytes(&raw).map_err(jerr)?;
+                            // A certificate on hold is revoked for good, from the hold's date.
+                            let since = match &rec.status {
+                                CertStatus::Good => at,
+                                CertStatus::Revoked {
+                                    reason, revoked_at, ..
+                                } if reason == CERTIFICATE_HOLD => *revoked_at,
+                                CertStatus::Revoked { .. } => continue,
+                            };
+                            rec.status = CertStatus::Revoked {
+                                revoked_at: since,
+                                reason: reason.to_owned(),
+                                suspension: false,
+                            };
+                            revoked.insert(
+                                serial.as_bytes(),
+                                super::sled_store::revoked_entry(since, rec.not_after, reason),
+                            )?;
+                            certs_t.insert(serial.as_bytes(), rec.to_bytes().map_err(jerr)?)?;
+                            sum.certificates_revoked += 1;
                         }
-                    }
-                    for k in &eabs {
-                        let Some(raw) = eab_keys.get(k.as_str().as_bytes())? else { continue };
-                        let mut rec: EabKeyRecord = serde_json::from_slice(&raw).map_err(jerr)?;
-                        if !rec.withdrawn {
-                            rec.withdrawn = true;
-                            eab_keys.insert(k.as_str().as_bytes(), serde_json::to_vec(&rec).map_err(jerr)?)?;
-                            sum.eab_keys_withdrawn += 1;
+                        if sum.certificates_revoked > 0 {
+                            super::sled_store::bump_epoch(meta)?;
                         }
-                        if let Some(acct_id) = &rec.account {
-                            if let Some(raw) = accounts.get(acct_id.as_str().as_bytes())? {
-                                let mut a: AccountRecord = serde_json::from_slice(&raw).map_err(jerr)?;
-                                if a.status == "valid" {
-                                    a.status = "deactivated".into();
-                                    accounts.insert(acct_id.as_str().as_bytes(), serde_json::to_vec(&a).map_err(jerr)?)?;
-                                    sum.accounts_deactivated += 1;
+                        for c in &creds {
+                            let Some(raw) = credentials.get(c.as_str().as_bytes())? else {
+                                continue;
+                            };
+                            let mut rec: CredentialRecord =
+                                serde_json::from_slice(&raw).map_err(jerr)?;
+                            if !rec.disabled {
+                                rec.disabled = true;
+                                credentials.insert(
+                                    c.as_str().as_bytes(),
+                                    serde_json::to_vec(&rec).map_err(jerr)?,
+                                )?;
+                                sum.credentials_disabled += 1;
+                            }
+                        }
+                        for k in &eabs {
+                            let Some(raw) = eab_keys.get(k.as_str().as_bytes())? else {
+                                continue;
+                            };
+                            let mut rec: EabKeyRecord =
+                                serde_json::from_slice(&raw).map_err(jerr)?;
+                            if !rec.withdrawn {
+                                rec.withdrawn = true;
+                                eab_keys.insert(
+                                    k.as_str().as_bytes(),
+                                    serde_json::to_vec(&rec).map_err(jerr)?,
+                                )?;
+                                sum.eab_keys_withdrawn += 1;
+                            }
+                            if let Some(acct_id) = &rec.account {
+                                if let Some(raw) = accounts.get(acct_id.as_str().as_bytes())? {
+                                    let mut a: AccountRecord =
+                                        serde_json::from_slice(&raw).map_err(jerr)?;
+                                    if a.status == "valid" {
+                                        a.status = "deactivated".into();
+                                        accounts.insert(
+                                            acct_id.as_str().as_bytes(),
+                                            serde_json::to_vec(&a).map_err(jerr)?,
+                                        )?;
+                                        sum.accounts_deactivated += 1;
+                                    }
                                 }
                             }
                         }
-                    }
-                    for a in &approvals {
-                        let Some(raw) = approvals_t.get(a.as_slice())? else { continue };
-                        let mut rec: ApprovalRecord = serde_json::from_slice(&raw).map_err(jerr)?;
-                        if rec.status == "pending" {
-                            rec.status = "rejected".into();
-                            rec.decided_by = Some("system:offboarding".into());
-                            rec.decided_at = Some(at);
-                            approvals_t.insert(a.as_slice(), serde_json::to_vec(&rec).map_err(jerr)?)?;
-                            sum.approvals_rejected += 1;
+                        for a in &approvals {
+                            let Some(raw) = approvals_t.get(a.as_slice())? else {
+                                continue;
+                            };
+                            let mut rec: ApprovalRecord =
+                                serde_json::from_slice(&raw).map_err(jerr)?;
+                            if rec.status == "pending" {
+                                rec.status = "rejected".into();
+                                rec.decided_by = Some("system:offboarding".into());
+                                rec.decided_at = Some(at);
+                                approvals_t.insert(
+                                    a.as_slice(),
+                                    serde_json::to_vec(&rec).map_err(jerr)?,
+                                )?;
+                                sum.approvals_rejected += 1;
+                            }
                         }
-                    }
-                    Ok(sum)
-                });
+                        Ok(sum)
+                    },
+                );
             // It may have withdrawn EAB keys and deactivated accounts.
             self.acme_cache.invalidate();
             match res {

@@ -16,7 +16,7 @@ use super::sled_commit::CommitTrees;
 use super::sled_durable::DurableFlush;
 use super::{
     AdminTokenRecord, CertStatus, CertificateCommit, CertificateRecord, CommitKind, CommitTicket,
-    Consumes, CredentialRecord, InsertOutcome, Store,
+    Consumes, CredentialRecord, InsertOutcome, Store, CERTIFICATE_HOLD,
 };
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, Serial, SubjectId};
@@ -294,6 +294,46 @@ impl SledStore {
     /// Replaces a certificate record, if it is still `old_raw`, and its `revoked` entry
     /// (`Some`: set, `None`: remove), bumping the revocation epoch, in one transaction.
     /// `Ok(false)` if the record changed meanwhile.
+    /// Revokes `serial`, or turns a `certificateHold` into a final revocation (RFC 5280
+    /// §5.3.1: a hold may be followed by a revocation for good). The final revocation keeps
+    /// the hold's date: the certificate has not been trusted since then. `Ok(false)` when
+    /// nothing changed: revoked for good already, or a hold asked of a held certificate.
+    fn revoke_with(
+        &self,
+        serial: &Serial,
+        at: i64,
+        reason: &str,
+        suspension: bool,
+    ) -> Result<bool> {
+        let _gate = self.write_gate()?;
+        loop {
+            let Some(old_raw) = self.certs.get(serial.as_bytes())? else {
+                return Err(Error::NotFound(format!(
+                    "no certificate with serial {serial}"
+                )));
+            };
+            let mut rec = CertificateRecord::from_bytes(&old_raw)?;
+            let revoked_at = match &rec.status {
+                CertStatus::Good => at,
+                CertStatus::Revoked {
+                    revoked_at,
+                    reason: held,
+                    ..
+                } if held == CERTIFICATE_HOLD && reason != CERTIFICATE_HOLD => *revoked_at,
+                CertStatus::Revoked { .. } => return Ok(false),
+            };
+            rec.status = CertStatus::Revoked {
+                revoked_at,
+                reason: reason.to_owned(),
+                suspension: suspension && reason == CERTIFICATE_HOLD,
+            };
+            let entry = revoked_entry(revoked_at, rec.not_after, reason);
+            if self.swap_revocation(serial, &old_raw, &rec.to_bytes()?, Some(&entry))? {
+                return Ok(true);
+            }
+        }
+    }
+
     fn swap_revocation(
         &self,
         serial: &Serial,
@@ -387,6 +427,28 @@ impl Store for SledStore {
         }
     }
 
+    fn disable_credential(&self, id: &CredentialId) -> Result<bool> {
+        let _gate = self.write_gate()?;
+        loop {
+            let Some(old_raw) = self.credentials.get(id.as_str().as_bytes())? else {
+                return Err(Error::NotFound(format!("no credential {id}")));
+            };
+            let mut rec: CredentialRecord = serde_json::from_slice(&old_raw)?;
+            if rec.disabled {
+                return Ok(false);
+            }
+            rec.disabled = true;
+            let swapped = self.credentials.compare_and_swap(
+                id.as_str().as_bytes(),
+                Some(old_raw),
+                Some(serde_json::to_vec(&rec)?),
+            )?;
+            if swapped.is_ok() {
+                return Ok(true);
+            }
+        }
+    }
+
     fn put_admin_token(&self, token: &AdminTokenRecord) -> Result<()> {
         let _gate = self.write_gate()?;
         self.admin_tokens
@@ -402,26 +464,11 @@ impl Store for SledStore {
     }
 
     fn revoke_certificate(&self, serial: &Serial, at: i64, reason: &str) -> Result<bool> {
-        let _gate = self.write_gate()?;
-        loop {
-            let Some(old_raw) = self.certs.get(serial.as_bytes())? else {
-                return Err(Error::NotFound(format!(
-                    "no certificate with serial {serial}"
-                )));
-            };
-            let mut rec = CertificateRecord::from_bytes(&old_raw)?;
-            if matches!(rec.status, CertStatus::Revoked { .. }) {
-                return Ok(false);
-            }
-            rec.status = CertStatus::Revoked {
-                revoked_at: at,
-                reason: reason.to_owned(),
-            };
-            let entry = revoked_entry(at, rec.not_after, reason);
-            if self.swap_revocation(serial, &old_raw, &rec.to_bytes()?, Some(&entry))? {
-                return Ok(true);
-            }
-        }
+        self.revoke_with(serial, at, reason, false)
+    }
+
+    fn hold_for_suspension(&self, serial: &Serial, at: i64) -> Result<bool> {
+        self.revoke_with(serial, at, CERTIFICATE_HOLD, true)
     }
 
     fn update_certificate(&self, old: &CertificateRecord, new: &CertificateRecord) -> Result<()> {
@@ -446,7 +493,7 @@ impl Store for SledStore {
                 return Ok(false);
             };
             let mut rec = CertificateRecord::from_bytes(&old_raw)?;
-            if !matches!(&rec.status, CertStatus::Revoked { reason, .. } if reason == "certificateHold")
+            if !matches!(&rec.status, CertStatus::Revoked { reason, suspension: true, .. } if reason == CERTIFICATE_HOLD)
             {
                 return Ok(false);
             }
@@ -645,12 +692,49 @@ mod tests {
             rec.status,
             CertStatus::Revoked {
                 revoked_at: 7,
-                reason: "keyCompromise".into()
+                reason: "keyCompromise".into(),
+                suspension: false,
             }
         );
         assert!(s
             .revoke_certificate(&Serial::parse_hex("06").unwrap(), 7, "x")
             .is_err());
+    }
+
+    #[test]
+    fn a_final_reason_replaces_a_hold_and_only_suspension_holds_are_lifted() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        for serial in ["07", "08", "09"] {
+            s.insert_certificate(&cert(serial, "x", 99), None).unwrap();
+        }
+        let (a, b, c) = (
+            Serial::parse_hex("07").unwrap(),
+            Serial::parse_hex("08").unwrap(),
+            Serial::parse_hex("09").unwrap(),
+        );
+        // A suspension hold, made final: the hold's date stays, the reason changes.
+        assert!(s.hold_for_suspension(&a, 5).unwrap());
+        assert!(!s.hold_for_suspension(&a, 6).unwrap());
+        assert!(s.revoke_certificate(&a, 9, "keyCompromise").unwrap());
+        assert_eq!(
+            s.revocation_of(&a).unwrap(),
+            Some(Some((5, "keyCompromise".to_owned())))
+        );
+        assert!(!s.release_hold(&a).unwrap());
+        assert!(!s.revoke_certificate(&a, 10, CERTIFICATE_HOLD).unwrap());
+        // An administrator's hold is not lifted by reactivation, nor doubled by a suspension.
+        assert!(s.revoke_certificate(&b, 5, CERTIFICATE_HOLD).unwrap());
+        assert!(!s.hold_for_suspension(&b, 6).unwrap());
+        assert!(!s.release_hold(&b).unwrap());
+        assert_eq!(
+            s.revocation_of(&b).unwrap(),
+            Some(Some((5, CERTIFICATE_HOLD.to_owned())))
+        );
+        // A suspension hold is lifted.
+        assert!(s.hold_for_suspension(&c, 5).unwrap());
+        assert!(s.release_hold(&c).unwrap());
+        assert_eq!(s.revocation_of(&c).unwrap(), Some(None));
     }
 
     fn spend(cred: &str, fingerprint: &str) -> CommitKind {
