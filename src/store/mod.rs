@@ -4,6 +4,8 @@
 mod acme_cache;
 pub mod acme_records;
 pub mod commit;
+#[cfg(test)]
+pub mod conformance;
 pub mod group_commit;
 pub mod records;
 pub mod registry_records;

@@ -679,6 +679,12 @@ mod tests {
         assert!(err.to_string().contains("fdatasync"), "{err}");
     }
 
+    crate::store_conformance!(
+        |dir: &std::path::Path| -> std::sync::Arc<dyn crate::store::conformance::FullStore> {
+            std::sync::Arc::new(SledStore::open(dir).unwrap())
+        }
+    );
+
     #[test]
     fn revoke_is_idempotent() {
         let dir = tempfile::tempdir().unwrap();
@@ -699,42 +705,6 @@ mod tests {
         assert!(s
             .revoke_certificate(&Serial::parse_hex("06").unwrap(), 7, "x")
             .is_err());
-    }
-
-    #[test]
-    fn a_final_reason_replaces_a_hold_and_only_suspension_holds_are_lifted() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SledStore::open(dir.path()).unwrap();
-        for serial in ["07", "08", "09"] {
-            s.insert_certificate(&cert(serial, "x", 99), None).unwrap();
-        }
-        let (a, b, c) = (
-            Serial::parse_hex("07").unwrap(),
-            Serial::parse_hex("08").unwrap(),
-            Serial::parse_hex("09").unwrap(),
-        );
-        // A suspension hold, made final: the hold's date stays, the reason changes.
-        assert!(s.hold_for_suspension(&a, 5).unwrap());
-        assert!(!s.hold_for_suspension(&a, 6).unwrap());
-        assert!(s.revoke_certificate(&a, 9, "keyCompromise").unwrap());
-        assert_eq!(
-            s.revocation_of(&a).unwrap(),
-            Some(Some((5, "keyCompromise".to_owned())))
-        );
-        assert!(!s.release_hold(&a).unwrap());
-        assert!(!s.revoke_certificate(&a, 10, CERTIFICATE_HOLD).unwrap());
-        // An administrator's hold is not lifted by reactivation, nor doubled by a suspension.
-        assert!(s.revoke_certificate(&b, 5, CERTIFICATE_HOLD).unwrap());
-        assert!(!s.hold_for_suspension(&b, 6).unwrap());
-        assert!(!s.release_hold(&b).unwrap());
-        assert_eq!(
-            s.revocation_of(&b).unwrap(),
-            Some(Some((5, CERTIFICATE_HOLD.to_owned())))
-        );
-        // A suspension hold is lifted.
-        assert!(s.hold_for_suspension(&c, 5).unwrap());
-        assert!(s.release_hold(&c).unwrap());
-        assert_eq!(s.revocation_of(&c).unwrap(), Some(None));
     }
 
     fn spend(cred: &str, fingerprint: &str) -> CommitKind {
