@@ -12,15 +12,14 @@ use super::jws::Jwk;
 use super::policy::{self, Authorisation};
 use super::{now, Acme, Body, Request, Response, Signer};
 use crate::ca::csr::Csr;
-use crate::ca::issuance::{default_validity, issue_and_commit, NewCertificate};
+use crate::ca::issuance::{self, IssueRequest, Key, NameRule, Outcome, Spend};
 use crate::ca::pem_encode;
-use crate::ca::profile::{check_san_kinds, SanName};
+use crate::ca::profile::SanName;
 use crate::error::{AcmeError, AcmeProblem, Error, Result};
 use crate::ids::{AuthzId, OrderId, ProfileName, Serial};
 use crate::registry::secrets::random_token;
 use crate::store::{
-    AccountRecord, AuditDraft, AuthzRecord, CertStatus, ChallengeRecord, CommitKind, Identifier,
-    InsertOutcome, OrderRecord,
+    AccountRecord, AuthzRecord, CertStatus, ChallengeRecord, Identifier, OrderRecord,
 };
 
 #[derive(Deserialize)]
@@ -441,76 +440,46 @@ impl Acme {
         }
         let (cn, sans) = self.names_for_order(&o, &csr)?;
         let prof = self.cfg.profile(&o.profile)?;
-        if !prof.key_types.contains(&csr.key_type) {
-            return Err(Error::acme(
-                AcmeProblem::BadCsr,
-                format!(
-                    "profile {} does not accept {:?} keys",
-                    o.profile, csr.key_type
-                ),
-            ));
-        }
-        check_san_kinds(prof, &o.profile.0, &sans)
-            .map_err(|e| Error::acme(AcmeProblem::BadCsr, e.public_message().to_owned()))?;
-        let (default_start, default_end) = default_validity(prof);
-        let not_before = match o.not_before {
-            Some(nb) => OffsetDateTime::from_unix_timestamp(nb).map_err(Error::internal)?,
-            None => default_start,
-        };
-        let not_after = match o.not_after {
-            Some(na) => OffsetDateTime::from_unix_timestamp(na).map_err(Error::internal)?,
-            None => default_end,
-        };
         let mut done = o.clone();
         done.status = "valid".into();
-        let (outcome, serial, _) = issue_and_commit(
-            &self.ca,
-            &*self.store,
-            &NewCertificate {
-                spki_der: &csr.spki_der,
-                key_type: csr.key_type,
-                common_name: &cn,
-                sans: &sans,
-                profile_name: &o.profile,
-                profile: prof,
-                channel: "acme",
-                label: None,
-                credential: None,
-                subject_id: o.subject_id.clone(),
-                replaces: o.replaces.clone(),
-                account: Some(acct.id.clone()),
-                not_before,
-                not_after,
-            },
-            &|rec| {
-                let mut done = done.clone();
-                done.certificate = Some(rec.serial.clone());
-                CommitKind::FinalizeOrder(Box::new(done))
-            },
-            Some(AuditDraft {
-                actor: format!("acme:{}", acct.id),
-                action: "certificate.issue".into(),
-                detail: "acme".into(),
-                at: now(),
-            }),
-        )
-        .await?;
-        match outcome {
-            InsertOutcome::Inserted => {
-                tracing::info!(serial = %serial, account = %acct.id, "certificate issued over ACME");
-                done.certificate = Some(serial);
+        let plan = issuance::plan(IssueRequest {
+            key: Key::Csr(&csr),
+            common_name: &cn,
+            sans: &sans,
+            rule: NameRule::Decided,
+            profile_name: &o.profile,
+            profile: prof,
+            not_before: o.not_before,
+            not_after: o.not_after,
+            subject_id: o.subject_id.clone(),
+            spend: Spend::Order(Box::new(done.clone())),
+            channel: "acme",
+            label: None,
+            credential: None,
+            replaces: o.replaces.clone(),
+            account: Some(acct.id.clone()),
+            actor: format!("acme:{}", acct.id),
+            now: now(),
+        })
+        .map_err(|e| match e {
+            Error::BadCsr(m) => Error::acme(AcmeProblem::BadCsr, m),
+            other => other,
+        })?;
+        match issuance::commit(&self.ca, &*self.store, &plan).await? {
+            Outcome::Issued(issued) => {
+                tracing::info!(serial = %issued.serial, account = %acct.id, "certificate issued over ACME");
+                done.certificate = Some(issued.serial);
                 Ok(self.order_response(200, &done))
             }
-            InsertOutcome::CredentialUnusable => {
+            Outcome::LostRace | Outcome::SameAsBefore(_) => {
                 // Another finalize of this order won the race: answer its result.
                 let current = self.load_order(&acct, id)?;
                 Ok(self.order_response(200, &current))
             }
-            InsertOutcome::SubjectInactive => Err(Error::acme(
+            Outcome::SubjectInactive => Err(Error::acme(
                 AcmeProblem::Unauthorized,
                 "the certificate's subject is suspended or off-boarded",
             )),
-            _ => Err(Error::Internal("unexpected finalize outcome".into())),
         }
     }
 

@@ -1,143 +1,328 @@
-//! Sign-and-commit, shared by every channel: picks a random serial, signs, builds the
-//! certificate record and commits it with what the issuance consumes and its audit entry (one
-//! transaction, durable before the channel answers), retrying on a serial collision.
+//! The issuance pipeline, one for every channel (STYLE.md habit 9): EST, ACME finalize and
+//! pickup links hand it what they proved (a verified CSR or a key the server made, the names the
+//! caller is entitled to, the subject, the profile, the requested validity, what the issuance
+//! consumes, the actor) and translate its typed outcome. The rules live here once: key-type
+//! policy, name rules, SAN kinds, the validity window, and the sign-and-record step that
+//! commits the certificate with what it consumes and its audit entry in one transaction,
+//! durable before the channel answers.
+//!
+//! Two steps, so a channel may act between deciding and signing (EST holds a decided request
+//! for an administrator's approval): [`plan`] checks the request and fixes what the certificate
+//! will say; [`commit`] (or [`commit_blocking`]) signs and records it.
 
 use time::OffsetDateTime;
 
-use super::profile::SanName;
+use super::csr::Csr;
+use super::profile::{check_san_kinds, SanName};
 use super::{serial, Ca, IssueParams};
 use crate::config::{KeyType, Profile};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, CredentialId, Label, ProfileName, Serial, SubjectId};
 use crate::store::{
-    AuditDraft, CertStatus, CertificateCommit, CertificateRecord, CommitKind, InsertOutcome, Store,
+    AuditDraft, CertStatus, CertificateCommit, CertificateRecord, CommitKind, Consumes,
+    CredentialSpend, InsertOutcome, OrderRecord, Store,
 };
 
-/// Everything about one certificate to issue.
-pub struct NewCertificate<'a> {
-    /// Subject public key info (DER).
-    pub spki_der: &'a [u8],
-    /// Its type.
-    pub key_type: KeyType,
-    /// Subject CN.
+/// The key the certificate certifies.
+pub enum Key<'a> {
+    /// A CSR whose self-signature was verified; its names are checked against the rule.
+    Csr(&'a Csr),
+    /// A key the server generated (EST serverkeygen, pickup links).
+    Generated {
+        /// Subject public key info, DER.
+        spki_der: &'a [u8],
+        /// Its type.
+        key_type: KeyType,
+    },
+}
+
+/// How the names the caller is entitled to become the certificate's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRule {
+    /// EST: the CN is the entitled one; the SANs are those the CSR asks for, each entitled
+    /// (all entitled SANs if it asks for none). A CSR asking for anything else is refused.
+    AsRequested,
+    /// Pickup links: every entitled name, whatever subset the CSR asks for; a CSR asking
+    /// for a name outside the entitlement is still refused.
+    Entitlement,
+    /// ACME: the channel matched the CSR against the order's identifiers already; the names
+    /// are taken as given.
+    Decided,
+}
+
+/// What the issuance consumes, recorded in the same transaction as the certificate.
+#[derive(Debug, Clone)]
+pub enum Spend {
+    /// Nothing (bootstrap certificates).
+    Nothing,
+    /// One use of an enrolment credential, for this CSR.
+    Credential {
+        /// The credential.
+        id: CredentialId,
+        /// SHA-256 of the CSR (hex): the identical retry gets the same certificate.
+        csr_fingerprint: String,
+    },
+    /// A one-time pickup link.
+    Pickup {
+        /// The link's id.
+        id: String,
+    },
+    /// The one renewal a certificate allows (RFC 7030 §4.2.2).
+    Renewal {
+        /// The certificate being renewed.
+        old: Serial,
+        /// SHA-256 of the renewal CSR (hex).
+        csr_fingerprint: String,
+    },
+    /// An ACME order, which must still be `ready`; stored as given (status `valid`) with the
+    /// certificate's serial set.
+    Order(Box<OrderRecord>),
+}
+
+/// One request to issue.
+pub struct IssueRequest<'a> {
+    /// The key.
+    pub key: Key<'a>,
+    /// Subject CN the caller is entitled to.
     pub common_name: &'a str,
-    /// SANs.
+    /// SANs the caller is entitled to.
     pub sans: &'a [SanName],
+    /// How those become the certificate's names.
+    pub rule: NameRule,
     /// Profile name (recorded).
     pub profile_name: &'a ProfileName,
-    /// Profile (extensions, validity).
+    /// The profile: key types, SAN kinds, extensions, validity.
     pub profile: &'a Profile,
-    /// Channel for the record (`est-simpleenroll`, `pickup`, …).
+    /// Requested start of validity, unix seconds (ACME `notBefore`); default: 5 minutes ago.
+    pub not_before: Option<i64>,
+    /// Requested end of validity, unix seconds (ACME `notAfter`); default: the profile's
+    /// lifetime.
+    pub not_after: Option<i64>,
+    /// The registered subject, if any: it must be active when the certificate is recorded.
+    pub subject_id: Option<SubjectId>,
+    /// What the issuance consumes.
+    pub spend: Spend,
+    /// Channel recorded with the certificate (`est-simpleenroll`, `acme`, `pickup`, …).
     pub channel: &'a str,
     /// EST label, if any.
     pub label: Option<Label>,
-    /// Credential, if any.
+    /// The credential that authorised it, if any (recorded).
     pub credential: Option<CredentialId>,
-    /// Registered subject, if any (checked inside the transaction).
-    pub subject_id: Option<SubjectId>,
     /// The certificate this one renews, if any.
     pub replaces: Option<Serial>,
     /// The ACME account that ordered it, if any.
     pub account: Option<AccountId>,
-    /// Start of validity.
-    pub not_before: OffsetDateTime,
-    /// End of validity.
-    pub not_after: OffsetDateTime,
+    /// Who asks, for the audit entry written with the certificate.
+    pub actor: String,
+    /// Unix seconds now, from the caller's clock.
+    pub now: i64,
 }
 
-/// The default validity window: from five minutes ago (clock skew) for the profile's lifetime.
-pub fn default_validity(profile: &Profile) -> (OffsetDateTime, OffsetDateTime) {
-    let now = OffsetDateTime::now_utc();
-    (
-        now - time::Duration::minutes(5),
-        now + time::Duration::days(i64::from(profile.validity_days)),
-    )
+/// A request that passed every rule: what the certificate will say.
+pub struct Plan<'a> {
+    req: IssueRequest<'a>,
+    spki_der: Vec<u8>,
+    key_type: KeyType,
+    /// The subject CN the certificate will carry.
+    pub common_name: String,
+    /// The SANs it will carry.
+    pub sans: Vec<SanName>,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
 }
 
-/// What a commit produced: the outcome, and the serial and DER of the certificate signed last.
-pub type Committed = (InsertOutcome, Serial, Vec<u8>);
+/// A signed and recorded certificate.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// Its serial.
+    pub serial: Serial,
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+}
 
-/// Signs with a fresh serial and builds the commit for it.
-fn sign(
-    ca: &Ca,
-    n: &NewCertificate<'_>,
-    kind: &dyn Fn(&CertificateRecord) -> CommitKind,
-    audit: &Option<AuditDraft>,
-) -> Result<(Serial, Vec<u8>, CertificateCommit)> {
-    let serial = serial::random_serial()?;
-    let der = ca.issue(&IssueParams {
-        spki_der: n.spki_der,
-        key_type: n.key_type,
-        common_name: n.common_name,
-        sans: n.sans,
-        profile: n.profile,
-        serial: &serial,
-        not_before: n.not_before,
-        not_after: n.not_after,
-    })?;
-    let cert = CertificateRecord {
-        version: 1,
-        serial: serial.clone(),
-        issuer: ca.issuer_name().to_owned(),
-        subject: n.common_name.to_owned(),
-        sans: n.sans.iter().map(|s| s.to_string()).collect(),
-        profile: n.profile_name.clone(),
-        not_before: n.not_before.unix_timestamp(),
-        not_after: n.not_after.unix_timestamp(),
-        status: CertStatus::Good,
-        channel: n.channel.to_owned(),
-        label: n.label.clone(),
-        credential: n.credential.clone(),
-        replaces: n.replaces.clone(),
-        issued_at: OffsetDateTime::now_utc().unix_timestamp(),
-        account: n.account.clone(),
-        subject_id: n.subject_id.clone(),
-        renewed_by: None,
-        renewal_window: None,
-        der: der.clone(),
+/// What [`commit`] produced.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Signed and recorded, durable.
+    Issued(Issued),
+    /// An identical retry: the credential or the renewal already paid for this very CSR, with
+    /// the certificate of this serial.
+    SameAsBefore(Serial),
+    /// The subject is suspended, off-boarded or gone (checked inside the transaction).
+    SubjectInactive,
+    /// What the issuance consumes was spent, withdrawn or expired meanwhile, or (ACME) the
+    /// order is no longer ready: another request won.
+    LostRace,
+}
+
+/// Checks the request against the profile and the name rule and fixes the certificate's
+/// names and validity. Refusals are [`Error::BadCsr`] with the reason.
+pub fn plan(req: IssueRequest<'_>) -> Result<Plan<'_>> {
+    let (spki_der, key_type) = match &req.key {
+        Key::Csr(csr) => (csr.spki_der.clone(), csr.key_type),
+        Key::Generated { spki_der, key_type } => (spki_der.to_vec(), *key_type),
     };
-    let commit = CertificateCommit {
-        kind: kind(&cert),
-        cert,
-        audit: audit.clone(),
+    if !req.profile.key_types.contains(&key_type) {
+        return Err(Error::BadCsr(format!(
+            "profile {} does not accept {:?} keys",
+            req.profile_name, key_type
+        )));
+    }
+    let (common_name, sans) = match (&req.key, req.rule) {
+        (Key::Csr(csr), NameRule::AsRequested) => csr.names_for(req.common_name, req.sans)?,
+        (Key::Csr(csr), NameRule::Entitlement) => {
+            csr.names_for(req.common_name, req.sans)?;
+            (req.common_name.to_owned(), req.sans.to_vec())
+        }
+        _ => (req.common_name.to_owned(), req.sans.to_vec()),
     };
-    Ok((serial, der, commit))
+    check_san_kinds(req.profile, &req.profile_name.0, &sans)?;
+    let (not_before, not_after) = validity(req.profile, req.not_before, req.not_after, req.now)?;
+    Ok(Plan {
+        req,
+        spki_der,
+        key_type,
+        common_name,
+        sans,
+        not_before,
+        not_after,
+    })
 }
 
-/// Signs and commits through the store's group committer: the certificate, what it consumes
-/// (`kind`, given the record) and its audit entry in one transaction, durable when this
-/// returns. Retries with a new serial on a collision.
-pub async fn issue_and_commit(
-    ca: &Ca,
-    store: &dyn Store,
-    n: &NewCertificate<'_>,
-    kind: &(dyn Fn(&CertificateRecord) -> CommitKind + Sync),
-    audit: Option<AuditDraft>,
-) -> Result<Committed> {
-    for _ in 0..4 {
-        let (serial, der, commit) = sign(ca, n, kind, &audit)?;
-        match store.commit_certificate(commit).wait().await? {
-            InsertOutcome::SerialTaken => continue,
-            outcome => return Ok((outcome, serial, der)),
+/// The validity window: the requested bounds, or from five minutes ago (clock skew) for the
+/// profile's lifetime.
+fn validity(
+    profile: &Profile,
+    not_before: Option<i64>,
+    not_after: Option<i64>,
+    now: i64,
+) -> Result<(OffsetDateTime, OffsetDateTime)> {
+    let at = |t: i64| OffsetDateTime::from_unix_timestamp(t).map_err(Error::internal);
+    let now = at(now)?;
+    let start = match not_before {
+        Some(t) => at(t)?,
+        None => now - time::Duration::minutes(5),
+    };
+    let end = match not_after {
+        Some(t) => at(t)?,
+        None => now + time::Duration::days(i64::from(profile.validity_days)),
+    };
+    Ok((start, end))
+}
+
+impl Plan<'_> {
+    /// Signs with a fresh serial and builds the one commit that records it.
+    fn sign(&self, ca: &Ca) -> Result<(Issued, CertificateCommit)> {
+        let req = &self.req;
+        let serial = serial::random_serial()?;
+        let der = ca.issue(&IssueParams {
+            spki_der: &self.spki_der,
+            key_type: self.key_type,
+            common_name: &self.common_name,
+            sans: &self.sans,
+            profile: req.profile,
+            serial: &serial,
+            not_before: self.not_before,
+            not_after: self.not_after,
+        })?;
+        let cert = CertificateRecord {
+            version: 1,
+            serial: serial.clone(),
+            issuer: ca.issuer_name().to_owned(),
+            subject: self.common_name.clone(),
+            sans: self.sans.iter().map(|s| s.to_string()).collect(),
+            profile: req.profile_name.clone(),
+            not_before: self.not_before.unix_timestamp(),
+            not_after: self.not_after.unix_timestamp(),
+            status: CertStatus::Good,
+            channel: req.channel.to_owned(),
+            label: req.label.clone(),
+            credential: req.credential.clone(),
+            replaces: req.replaces.clone(),
+            issued_at: req.now,
+            account: req.account.clone(),
+            subject_id: req.subject_id.clone(),
+            renewed_by: None,
+            renewal_window: None,
+            der: der.clone(),
+        };
+        let kind = match &req.spend {
+            Spend::Nothing => CommitKind::Issue(None),
+            Spend::Credential {
+                id,
+                csr_fingerprint,
+            } => CommitKind::Issue(Some(Consumes::Credential(CredentialSpend {
+                id: id.clone(),
+                csr_fingerprint: csr_fingerprint.clone(),
+                now: req.now,
+            }))),
+            Spend::Pickup { id } => CommitKind::Issue(Some(Consumes::Pickup {
+                id: id.clone(),
+                now: req.now,
+            })),
+            Spend::Renewal {
+                old,
+                csr_fingerprint,
+            } => CommitKind::Issue(Some(Consumes::Renewal {
+                old: old.clone(),
+                csr_fingerprint: csr_fingerprint.clone(),
+            })),
+            Spend::Order(order) => {
+                let mut done = (**order).clone();
+                done.certificate = Some(serial.clone());
+                CommitKind::FinalizeOrder(Box::new(done))
+            }
+        };
+        let commit = CertificateCommit {
+            cert,
+            kind,
+            audit: Some(AuditDraft {
+                actor: req.actor.clone(),
+                action: "certificate.issue".into(),
+                detail: req.channel.to_owned(),
+                at: req.now,
+            }),
+        };
+        Ok((Issued { serial, der }, commit))
+    }
+}
+
+/// How many fresh serials to try before giving up (a collision of 64 random bits is already
+/// improbable).
+const SERIAL_ATTEMPTS: usize = 4;
+
+fn outcome(issued: Issued, o: InsertOutcome) -> Option<Outcome> {
+    match o {
+        InsertOutcome::SerialTaken => None,
+        InsertOutcome::Inserted => Some(Outcome::Issued(issued)),
+        InsertOutcome::AlreadyIssued(s) => Some(Outcome::SameAsBefore(s)),
+        InsertOutcome::SubjectInactive => Some(Outcome::SubjectInactive),
+        InsertOutcome::CredentialUnusable => Some(Outcome::LostRace),
+    }
+}
+
+/// Signs and records through the store's group committer; durable when this returns.
+pub async fn commit(ca: &Ca, store: &dyn Store, plan: &Plan<'_>) -> Result<Outcome> {
+    for _ in 0..SERIAL_ATTEMPTS {
+        let (issued, c) = plan.sign(ca)?;
+        if let Some(o) = outcome(issued, store.commit_certificate(c).wait().await?) {
+            return Ok(o);
         }
     }
     Err(Error::Internal("no free serial after 4 attempts".into()))
 }
 
-/// [`issue_and_commit`] for callers on a blocking thread (never on an async worker).
-pub fn issue_and_commit_blocking(
-    ca: &Ca,
-    store: &dyn Store,
-    n: &NewCertificate<'_>,
-    kind: &dyn Fn(&CertificateRecord) -> CommitKind,
-    audit: Option<AuditDraft>,
-) -> Result<Committed> {
-    for _ in 0..4 {
-        let (serial, der, commit) = sign(ca, n, kind, &audit)?;
-        match store.commit_certificate(commit).wait_blocking()? {
-            InsertOutcome::SerialTaken => continue,
-            outcome => return Ok((outcome, serial, der)),
+/// [`commit`] for callers on a blocking thread (never on an async worker).
+pub fn commit_blocking(ca: &Ca, store: &dyn Store, plan: &Plan<'_>) -> Result<Outcome> {
+    for _ in 0..SERIAL_ATTEMPTS {
+        let (issued, c) = plan.sign(ca)?;
+        if let Some(o) = outcome(issued, store.commit_certificate(c).wait_blocking()?) {
+            return Ok(o);
         }
     }
     Err(Error::Internal("no free serial after 4 attempts".into()))
 }
+
+#[cfg(test)]
+#[path = "issuance_tests.rs"]
+mod tests;

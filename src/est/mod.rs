@@ -14,18 +14,15 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::ca::csr::Csr;
-use crate::ca::issuance::{default_validity, issue_and_commit, NewCertificate};
+use crate::ca::issuance::{self, IssueRequest, Key, NameRule, Outcome, Spend};
 use crate::ca::pkcs7::{self, AttrOrOid};
-use crate::ca::profile::{check_san_kinds, SanName};
+use crate::ca::profile::SanName;
 use crate::ca::{keys, Ca};
 use crate::config::{Config, KeyType, Profile};
 use crate::error::{Error, Result};
 use crate::ids::{Label, ProfileName, Serial};
 use crate::registry::{credentials, Secrets};
-use crate::store::{
-    AcmeStore, AuditDraft, CertStatus, CertificateRecord, CommitKind, Consumes, CredentialSpend,
-    InsertOutcome, Store,
-};
+use crate::store::{AcmeStore, CertStatus, CertificateRecord, Store};
 use bootstrap::BootstrapCa;
 
 /// How the client authenticated at the HTTP and TLS layers.
@@ -42,13 +39,7 @@ pub struct ClientAuth {
 }
 
 /// A freshly issued or re-delivered certificate.
-#[derive(Debug, Clone)]
-pub struct Issued {
-    /// The certificate, DER.
-    pub der: Vec<u8>,
-    /// Its serial.
-    pub serial: Serial,
-}
+pub use crate::ca::issuance::Issued;
 
 /// The policy a label (or the default path) selects.
 struct LabelPolicy<'a> {
@@ -501,85 +492,65 @@ impl Est {
                 ));
             }
         }
-        if !policy.profile.key_types.contains(&csr.key_type) {
-            return Err(Error::BadCsr(format!(
-                "profile {} does not accept {:?} keys",
-                policy.profile_name, csr.key_type
-            )));
-        }
-        let (cn, sans) = csr.names_for(&ent.common_name, &ent.sans)?;
-        check_san_kinds(policy.profile, &policy.profile_name.0, &sans)?;
-        if replaces.is_none() && (policy.require_approval || policy.profile.require_approval) {
-            let approval_fp = ent
-                .approval_fingerprint
-                .clone()
-                .unwrap_or_else(|| fingerprint.clone());
-            self.approval_gate(policy, &ent, &approval_fp, &cn, &sans)
-                .await?;
-        }
-
         let now = unix_now();
-        let consumes = match (&ent.credential, &replaces) {
-            (Some(c), _) => Some(Consumes::Credential(CredentialSpend {
+        let spend = match (&ent.credential, &replaces) {
+            (Some(c), _) => Spend::Credential {
                 id: c.id.clone(),
                 csr_fingerprint: fingerprint.clone(),
-                now,
-            })),
-            (None, Some(old)) => Some(Consumes::Renewal {
+            },
+            (None, Some(old)) => Spend::Renewal {
                 old: old.clone(),
                 csr_fingerprint: fingerprint.clone(),
-            }),
-            (None, None) => None,
+            },
+            (None, None) => Spend::Nothing,
         };
-        let (not_before, not_after) = default_validity(policy.profile);
         let actor = match (&ent.credential, &replaces) {
             (Some(c), _) => format!("est:{}", c.id),
             (None, Some(old)) => format!("est:certificate:{old}"),
             (None, None) => "est:bootstrap".to_owned(),
         };
-        let (outcome, serial, der) = issue_and_commit(
-            &self.ca,
-            &*self.store,
-            &NewCertificate {
-                spki_der: &csr.spki_der,
-                key_type: csr.key_type,
-                common_name: &cn,
-                sans: &sans,
-                profile_name: &policy.profile_name,
-                profile: policy.profile,
-                channel: ent.channel,
-                label: policy.label.clone(),
-                credential: ent.credential.as_ref().map(|c| c.id.clone()),
-                subject_id: ent.subject_id.clone(),
-                replaces: replaces.clone(),
-                account: None,
-                not_before,
-                not_after,
-            },
-            &|_| CommitKind::Issue(consumes.clone()),
-            Some(AuditDraft {
-                actor,
-                action: "certificate.issue".into(),
-                detail: ent.channel.into(),
-                at: now,
-            }),
-        )
-        .await?;
-        match outcome {
-            InsertOutcome::Inserted => {
-                tracing::info!(serial = %serial, subject = %cn, channel = ent.channel, "certificate issued");
-                Ok(Issued { der, serial })
+        let plan = issuance::plan(IssueRequest {
+            key: Key::Csr(csr),
+            common_name: &ent.common_name,
+            sans: &ent.sans,
+            rule: NameRule::AsRequested,
+            profile_name: &policy.profile_name,
+            profile: policy.profile,
+            not_before: None,
+            not_after: None,
+            subject_id: ent.subject_id.clone(),
+            spend,
+            channel: ent.channel,
+            label: policy.label.clone(),
+            credential: ent.credential.as_ref().map(|c| c.id.clone()),
+            replaces: replaces.clone(),
+            account: None,
+            actor,
+            now,
+        })?;
+        if replaces.is_none() && (policy.require_approval || policy.profile.require_approval) {
+            let approval_fp = ent
+                .approval_fingerprint
+                .clone()
+                .unwrap_or_else(|| fingerprint.clone());
+            self.approval_gate(policy, &ent, &approval_fp, &plan.common_name, &plan.sans)
+                .await?;
+        }
+        match issuance::commit(&self.ca, &*self.store, &plan).await? {
+            Outcome::Issued(issued) => {
+                tracing::info!(serial = %issued.serial, subject = %plan.common_name, channel = ent.channel, "certificate issued");
+                Ok(issued)
             }
-            InsertOutcome::AlreadyIssued(s) => self.redeliver(&s).await,
-            InsertOutcome::SubjectInactive => Err(Error::Forbidden(
+            Outcome::SameAsBefore(s) => self.redeliver(&s).await,
+            Outcome::SubjectInactive => Err(Error::Forbidden(
                 "the subject of this enrolment is suspended or off-boarded".into(),
             )),
-            InsertOutcome::CredentialUnusable if replaces.is_some() => Err(Error::Forbidden(
+            Outcome::LostRace if replaces.is_some() => Err(Error::Forbidden(
                 "this certificate was renewed already or revoked".into(),
             )),
-            InsertOutcome::CredentialUnusable | InsertOutcome::SerialTaken => Err(
-                Error::Forbidden("enrolment credential already used for another request".into()),
-            ),
+            Outcome::LostRace => Err(Error::Forbidden(
+                "enrolment credential already used for another request".into(),
+            )),
         }
     }
 

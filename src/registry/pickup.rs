@@ -8,14 +8,14 @@ use base64ct::{Base64, Encoding};
 use super::secrets::random_token;
 use super::service::Registry;
 use crate::ca::csr::Csr;
-use crate::ca::issuance::{default_validity, issue_and_commit_blocking, NewCertificate};
+use crate::ca::issuance::{self, IssueRequest, Issued, Key, NameRule, Outcome, Spend};
 use crate::ca::pkcs12::{self, P12Mode};
-use crate::ca::profile::{check_san_kinds, SanName};
+use crate::ca::profile::SanName;
 use crate::ca::{keys, pem_encode};
 use crate::config::KeyType;
 use crate::error::{Error, Result};
 use crate::ids::ProfileName;
-use crate::store::{AuditDraft, CommitKind, Consumes, InsertOutcome, PickupRecord, SubjectRecord};
+use crate::store::{PickupRecord, SubjectRecord};
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -171,19 +171,15 @@ impl Registry {
         let (cn, sans) = Self::link_names(&p, &s)?;
         let profile_name = ProfileName(s.kind.clone());
         let profile = self.cfg.profile(&profile_name)?;
-        check_san_kinds(profile, &profile_name.0, &sans)?;
-        let (spki, key_type, generated) = match (csr_text, key) {
+        if legacy && !p.legacy_p12 {
+            return Err(Error::BadRequest(
+                "this link does not offer the legacy format".into(),
+            ));
+        }
+        let (csr, generated) = match (csr_text, key) {
             (Some(text), _) => {
                 let der = crate::est::wire::decode_body(text.as_bytes())?;
-                let csr = Csr::parse(&der)?;
-                csr.names_for(&cn, &sans)?;
-                if !profile.key_types.contains(&csr.key_type) {
-                    return Err(Error::BadCsr(format!(
-                        "profile {profile_name} does not accept {:?} keys",
-                        csr.key_type
-                    )));
-                }
-                (csr.spki_der, csr.key_type, None)
+                (Some(Csr::parse(&der)?), None)
             }
             (None, Some(k)) => {
                 let kt = match k {
@@ -197,11 +193,8 @@ impl Registry {
                     }
                 };
                 let kp = keys::generate(kt)?;
-                (
-                    rcgen::PublicKeyData::subject_public_key_info(&kp),
-                    kt,
-                    Some(kp),
-                )
+                let spki = rcgen::PublicKeyData::subject_public_key_info(&kp);
+                (None, Some((kp, spki, kt)))
             }
             (None, None) => {
                 return Err(Error::BadRequest(
@@ -209,48 +202,40 @@ impl Registry {
                 ))
             }
         };
-        if legacy && !p.legacy_p12 {
-            return Err(Error::BadRequest(
-                "this link does not offer the legacy format".into(),
-            ));
-        }
-        let (not_before, not_after) = default_validity(profile);
-        let spend = Consumes::Pickup {
-            id: p.id.clone(),
-            now: now(),
-        };
-        let (outcome, serial, der) = issue_and_commit_blocking(
-            &self.ca,
-            &*self.store,
-            &NewCertificate {
-                spki_der: &spki,
-                key_type,
-                common_name: &cn,
-                sans: &sans,
-                profile_name: &profile_name,
-                profile,
-                channel: "pickup",
-                label: None,
-                credential: None,
-                subject_id: Some(s.id.clone()),
-                replaces: None,
-                account: None,
-                not_before,
-                not_after,
+        let key = match (&csr, &generated) {
+            (Some(c), _) => Key::Csr(c),
+            (None, Some((_, spki, kt))) => Key::Generated {
+                spki_der: spki,
+                key_type: *kt,
             },
-            &|_| CommitKind::Issue(Some(spend.clone())),
-            Some(AuditDraft {
-                actor: format!("pickup:{}", p.id),
-                action: "certificate.issue".into(),
-                detail: "pickup".into(),
-                at: now(),
-            }),
-        )?;
-        if outcome != InsertOutcome::Inserted {
+            (None, None) => return Err(Error::Internal("pickup without a key".into())),
+        };
+        let plan = issuance::plan(IssueRequest {
+            key,
+            common_name: &cn,
+            sans: &sans,
+            rule: NameRule::Entitlement,
+            profile_name: &profile_name,
+            profile,
+            not_before: None,
+            not_after: None,
+            subject_id: Some(s.id.clone()),
+            spend: Spend::Pickup { id: p.id.clone() },
+            channel: "pickup",
+            label: None,
+            credential: None,
+            replaces: None,
+            account: None,
+            actor: format!("pickup:{}", p.id),
+            now: now(),
+        })?;
+        let Outcome::Issued(Issued { serial, der }) =
+            issuance::commit_blocking(&self.ca, &*self.store, &plan)?
+        else {
             return Err(Error::NotFound(
                 "this link is not valid: it is unknown, expired or used".into(),
             ));
-        }
+        };
         tracing::info!(serial = %serial, subject = %cn, channel = "pickup", "certificate issued");
         let mut chain = vec![der];
         chain.extend(self.ca.chain().iter().cloned());
@@ -258,7 +243,7 @@ impl Registry {
             None => Ok(PickupResult::Chain(
                 chain.iter().map(|c| pem_encode("CERTIFICATE", c)).collect(),
             )),
-            Some(kp) => {
+            Some((kp, _, _)) => {
                 let pass = passphrase()?;
                 let mode = if legacy {
                     P12Mode::Legacy3Des
