@@ -42,6 +42,43 @@ pub struct IssuedEabKey {
     pub profile: String,
 }
 
+/// Checks one allow-list entry and stores it as asked, only normalised: the identifier
+/// lower-cased where its type is case-insensitive, a DNS name (or the suffix of a `*.suffix`
+/// pattern) checked label by label. Never wider than what was asked for.
+fn normalise_allowed(a: &AllowedIdentifier) -> Result<AllowedIdentifier> {
+    // A `*.suffix` pattern is checked as the DNS name `suffix` and stored as `*.` + that name.
+    let (pattern, name) = match a.value.strip_prefix("*.") {
+        Some(suffix) => (true, suffix.to_owned()),
+        None => (false, a.value.clone()),
+    };
+    if pattern && a.kind != policy::DNS {
+        return Err(Error::BadRequest(
+            "only dns entries may be *.suffix patterns".into(),
+        ));
+    }
+    let norm = policy::normalise(&crate::store::Identifier {
+        kind: a.kind.clone(),
+        value: name,
+    })
+    .map_err(|e| Error::BadRequest(e.public_message().to_owned()))?;
+    if a.challenge && a.kind != policy::DNS {
+        return Err(Error::BadRequest(format!(
+            "{} identifiers have no challenge type; list them without \"challenge\"",
+            a.kind
+        )));
+    }
+    let value = if pattern {
+        format!("*.{}", norm.value)
+    } else {
+        norm.value
+    };
+    Ok(AllowedIdentifier {
+        kind: norm.kind,
+        value,
+        challenge: a.challenge,
+    })
+}
+
 impl Acme {
     /// Creates an EAB key after checking its allow-list.
     pub fn create_eab_key(&self, mut req: NewEabKey) -> Result<IssuedEabKey> {
@@ -60,39 +97,11 @@ impl Acme {
                 "allowed_identifiers must list 1 to 1000 entries".into(),
             ));
         }
-        let mut allowed = Vec::new();
-        for a in req.allowed_identifiers {
-            let (pattern, probe) = match a.value.strip_prefix("*.") {
-                Some(suffix) => (true, format!("x.{suffix}")),
-                None => (false, a.value.clone()),
-            };
-            if pattern && a.kind != policy::DNS {
-                return Err(Error::BadRequest(
-                    "only dns entries may be *.suffix patterns".into(),
-                ));
-            }
-            let norm = policy::normalise(&crate::store::Identifier {
-                kind: a.kind.clone(),
-                value: probe,
-            })
-            .map_err(|e| Error::BadRequest(e.public_message().to_owned()))?;
-            if a.challenge && a.kind != policy::DNS {
-                return Err(Error::BadRequest(format!(
-                    "{} identifiers have no challenge type; list them without \"challenge\"",
-                    a.kind
-                )));
-            }
-            let value = if pattern {
-                format!("*.{}", norm.value.trim_start_matches("x."))
-            } else {
-                norm.value
-            };
-            allowed.push(AllowedIdentifier {
-                kind: norm.kind,
-                value,
-                challenge: a.challenge,
-            });
-        }
+        let allowed = req
+            .allowed_identifiers
+            .iter()
+            .map(normalise_allowed)
+            .collect::<Result<Vec<_>>>()?;
         let expires_at = match req.expires_in {
             Some(0) => return Err(Error::BadRequest("expires_in must be > 0".into())),
             Some(s) => Some(now().saturating_add(s.min(10 * 366 * 86400) as i64)),
@@ -181,5 +190,101 @@ impl Acme {
             ));
         }
         Ok(rec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dns(value: &str) -> AllowedIdentifier {
+        AllowedIdentifier {
+            kind: policy::DNS.into(),
+            value: value.into(),
+            challenge: false,
+        }
+    }
+
+    #[test]
+    fn patterns_are_stored_as_asked() {
+        for (asked, stored) in [
+            ("*.x.corp.example", "*.x.corp.example"),
+            ("*.x.example", "*.x.example"),
+            ("*.x.x.example", "*.x.x.example"),
+            ("*.X.Corp.Example", "*.x.corp.example"),
+            ("*.corp.example", "*.corp.example"),
+            ("Host.Corp.Example", "host.corp.example"),
+        ] {
+            assert_eq!(
+                normalise_allowed(&dns(asked)).unwrap().value,
+                stored,
+                "{asked}"
+            );
+        }
+        let wide = normalise_allowed(&dns("*.x.corp.example")).unwrap();
+        assert!(!policy::matches(&wide.value, "payroll.corp.example"));
+        assert!(policy::matches(&wide.value, "laptop.x.corp.example"));
+        for bad in [
+            "*.",
+            "*.*.example",
+            "*.exa mple",
+            "*.ex_ample",
+            "*.-x.example",
+        ] {
+            assert!(normalise_allowed(&dns(bad)).is_err(), "{bad}");
+        }
+    }
+
+    /// A small deterministic PRNG (xorshift64*), so the property test needs no dependency and
+    /// every failure replays.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        /// 1 to `max` labels from a small alphabet, so that names and patterns overlap often.
+        fn labels(&mut self, max: usize) -> Vec<&'static str> {
+            const LABELS: [&str; 8] = ["x", "X", "corp", "example", "a", "b-1", "xx", "x1"];
+            (0..1 + self.below(max))
+                .map(|_| LABELS[self.below(LABELS.len())])
+                .collect()
+        }
+    }
+
+    /// Property: whatever `*.suffix` is asked for, the stored pattern matches only names that
+    /// end in `.suffix` (compared without case), i.e. names inside what was asked for.
+    #[test]
+    fn a_stored_pattern_never_matches_outside_its_suffix() {
+        let mut rng = Rng(0x5eed_1234_abcd_ef01);
+        for _ in 0..20_000 {
+            let suffix = rng.labels(4).join(".");
+            let stored = normalise_allowed(&dns(&format!("*.{suffix}")))
+                .unwrap()
+                .value;
+            // Names: random ones, and random prefixes on tails of the suffix (the near misses).
+            let tail: Vec<&str> = suffix.split('.').skip(rng.below(3)).collect();
+            let mut name = rng.labels(3);
+            if rng.below(2) == 0 {
+                name.extend(tail);
+            }
+            let name = name.join(".");
+            let inside = name
+                .to_ascii_lowercase()
+                .ends_with(&format!(".{}", suffix.to_ascii_lowercase()));
+            assert_eq!(
+                policy::matches(&stored, &name),
+                inside,
+                "*.{suffix} stored as {stored}, name {name}"
+            );
+        }
     }
 }
