@@ -525,15 +525,20 @@ impl Acme {
             (Some(_), _) => {
                 return Err(bad("the CSR's CN must be the permanent-identifier".into()))
             }
-            (None, Some(cn)) => {
-                let ok = want_sans.iter().any(|s| matches!(s, SanName::Dns(v) | SanName::Email(v) if v.eq_ignore_ascii_case(cn)));
-                if !ok {
-                    return Err(bad(format!(
+            // The CN names one of the order's identifiers, compared as its type compares
+            // (policy::entry_allows); the certificate carries the identifier as authorised.
+            (None, Some(cn)) => want_sans
+                .iter()
+                .find_map(|s| match s {
+                    SanName::Dns(v) if v.eq_ignore_ascii_case(cn) => Some(v.clone()),
+                    SanName::Email(v) if policy::same_email(v, cn) => Some(v.clone()),
+                    _ => None,
+                })
+                .ok_or_else(|| {
+                    bad(format!(
                         "CSR CN {cn:?} is not one of the order's identifiers"
-                    )));
-                }
-                cn.to_ascii_lowercase()
-            }
+                    ))
+                })?,
             (None, None) => match want_sans.first() {
                 Some(SanName::Dns(v) | SanName::Email(v)) => v.clone(),
                 _ => String::new(),

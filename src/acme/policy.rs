@@ -8,7 +8,7 @@
 use crate::ca::profile::SanName;
 use crate::config::Config;
 use crate::error::{AcmeProblem, Error, Result};
-use crate::store::{EabKeyRecord, Identifier};
+use crate::store::{AllowedIdentifier, EabKeyRecord, Identifier};
 
 /// How an identifier gets authorised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,8 @@ pub fn normalise(id: &Identifier) -> Result<Identifier> {
     }
 }
 
-/// `pattern` is a name or `*.suffix` (any name with at least one more whole label).
+/// DNS names: `pattern` is a name or `*.suffix` (any name with at least one more whole label),
+/// compared without regard to ASCII case.
 pub fn matches(pattern: &str, value: &str) -> bool {
     let pattern = pattern.to_ascii_lowercase();
     let value = value.to_ascii_lowercase();
@@ -91,15 +92,35 @@ pub fn matches(pattern: &str, value: &str) -> bool {
     }
 }
 
+/// Whether the allow-list `entry` admits `id` (both normalised). Case is ignored only where
+/// the identifier type ignores it: DNS names (RFC 4343) and the domain of an e-mail address
+/// (RFC 5321 §2.4: the local part may be case-sensitive); a permanent-identifier (RFC 4043, a
+/// serial number) is compared exactly.
+pub fn entry_allows(entry: &AllowedIdentifier, id: &Identifier) -> bool {
+    if entry.kind != id.kind {
+        return false;
+    }
+    match id.kind.as_str() {
+        DNS => matches(&entry.value, &id.value),
+        EMAIL => same_email(&entry.value, &id.value),
+        _ => entry.value == id.value,
+    }
+}
+
+/// Whether two e-mail addresses are the same mailbox: the local part exactly, the domain
+/// without regard to ASCII case (RFC 5321 §2.4).
+pub fn same_email(a: &str, b: &str) -> bool {
+    match (a.rsplit_once('@'), b.rsplit_once('@')) {
+        (Some((al, ad)), Some((bl, bd))) => al == bl && ad.eq_ignore_ascii_case(bd),
+        _ => false,
+    }
+}
+
 /// Decides how `id` may be authorised for an account bound to `eab` (if any).
 pub fn decide(cfg: &Config, eab: Option<&EabKeyRecord>, id: &Identifier) -> Result<Authorisation> {
     let reject = |m: String| Error::acme(AcmeProblem::RejectedIdentifier, m);
     if let Some(eab) = eab {
-        if let Some(entry) = eab
-            .allowed_identifiers
-            .iter()
-            .find(|a| a.kind == id.kind && matches(&a.value, &id.value))
-        {
+        if let Some(entry) = eab.allowed_identifiers.iter().find(|a| entry_allows(a, id)) {
             return if !entry.challenge {
                 Ok(Authorisation::Preauthorised)
             } else if id.kind == DNS {
@@ -139,6 +160,46 @@ mod tests {
         assert!(!matches("*.corp.example", "evilcorp.example"));
         assert!(!matches("*.corp.example", "xcorp.example"));
         assert!(matches("Host.Example", "host.example"));
+    }
+
+    /// Only DNS names and the domain of an e-mail address ignore case; a permanent-identifier
+    /// (a device serial number) and an e-mail local part are compared exactly.
+    #[test]
+    fn case_is_ignored_only_where_the_identifier_type_ignores_it() {
+        let entry = |k: &str, v: &str| AllowedIdentifier {
+            kind: k.into(),
+            value: v.into(),
+            challenge: false,
+        };
+        let id = |k: &str, v: &str| {
+            normalise(&Identifier {
+                kind: k.into(),
+                value: v.into(),
+            })
+            .unwrap()
+        };
+        for (k, allowed, asked, admitted) in [
+            (PERMANENT_ID, "ab12", "ab12", true),
+            (PERMANENT_ID, "ab12", "AB12", false),
+            (PERMANENT_ID, "AB12", "ab12", false),
+            (EMAIL, "alice@corp.example", "alice@CORP.Example", true),
+            (EMAIL, "alice@corp.example", "Alice@corp.example", false),
+            (EMAIL, "Alice@corp.example", "alice@corp.example", false),
+            (DNS, "host.corp.example", "HOST.Corp.example", true),
+            (DNS, "*.corp.example", "Laptop.CORP.example", true),
+            (DNS, "ab12", "ab12", true),
+            (PERMANENT_ID, "host.example", "host.example", true),
+        ] {
+            assert_eq!(
+                entry_allows(&entry(k, allowed), &id(k, asked)),
+                admitted,
+                "{k} {allowed:?} admits {asked:?}"
+            );
+        }
+        assert!(!entry_allows(
+            &entry(DNS, "ab12"),
+            &id(PERMANENT_ID, "ab12")
+        ));
     }
 
     #[test]
