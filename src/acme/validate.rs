@@ -2,7 +2,7 @@
 //! with the safety rules of RFC 8555 §10.4: only the standard ports, no loopback, private or
 //! link-local targets, few redirects, small bodies, and response bodies never echoed back.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,31 +28,66 @@ fn err(kind: AcmeProblem, m: impl Into<String>) -> Error {
     Error::acme(kind, m)
 }
 
-/// Addresses RFC 8555 §10.4 says a validator must not be pointed at.
+/// Addresses RFC 8555 §10.4 says a validator must not be pointed at: loopback, private,
+/// link-local and every other special-purpose range (RFC 6890), and every IPv6 form that
+/// carries an IPv4 address, judged by that address (a NAT64 or 6to4 gateway would forward
+/// to it).
 pub fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64/10 shared
-                || o[0] == 0
-                || o[0] >= 240
-        }
+        IpAddr::V4(v4) => is_forbidden_v4(v4),
         IpAddr::V6(v6) => {
             let s = v6.segments();
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link local
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_forbidden(IpAddr::V4(v4)))
+                || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (s[0] & 0xffc0) == 0xfe80 // link local fe80::/10
+                || (s[0] & 0xffc0) == 0xfec0 // site local fec0::/10 (deprecated)
+                || (s[0], s[1]) == (0x2001, 0x0db8) // documentation 2001:db8::/32
+                || (s[0], s[1], s[2]) == (0x0064, 0xff9b, 0x0001) // local-use NAT64 64:ff9b:1::/48
+                || embedded_v4(&v6).iter().any(|v4| is_forbidden_v4(*v4))
         }
+    }
+}
+
+fn is_forbidden_v4(v4: Ipv4Addr) -> bool {
+    let o = v4.octets();
+    v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || v4.is_documentation()
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64.0.0/10 shared address space
+        || (o[0], o[1], o[2]) == (192, 0, 0) // 192.0.0.0/24 IETF protocol assignments
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18.0.0/15 benchmarking
+        || o[0] == 0
+        || o[0] >= 240
+}
+
+/// The IPv4 addresses an IPv6 address carries: IPv4-mapped `::ffff:0:0/96`, IPv4-compatible
+/// `::/96` (deprecated), IPv4-translated `::ffff:0:0:0/96` (RFC 2765), NAT64 `64:ff9b::/96`
+/// (RFC 6052), 6to4 `2002::/16` (RFC 3056), and Teredo `2001::/32` (RFC 4380: the server,
+/// and the client's address stored inverted).
+fn embedded_v4(v6: &Ipv6Addr) -> Vec<Ipv4Addr> {
+    let s = v6.segments();
+    let o = v6.octets();
+    let v4 = |b: [u8; 4]| Ipv4Addr::from(b);
+    let last = v4([o[12], o[13], o[14], o[15]]);
+    match s {
+        // ::a.b.c.d, ::ffff:a.b.c.d, ::ffff:0:a.b.c.d, 64:ff9b::a.b.c.d
+        [0, 0, 0, 0, 0, 0 | 0xffff, _, _]
+        | [0, 0, 0, 0, 0xffff, 0, _, _]
+        | [0x0064, 0xff9b, 0, 0, 0, 0, _, _] => vec![last],
+        // 2002:AABB:CCDD::/48
+        [0x2002, ..] => vec![v4([o[2], o[3], o[4], o[5]])],
+        // 2001:0:server:flags:port:~client
+        [0x2001, 0, ..] => vec![
+            v4([o[4], o[5], o[6], o[7]]),
+            v4([!o[12], !o[13], !o[14], !o[15]]),
+        ],
+        _ => Vec::new(),
     }
 }
 
@@ -401,25 +436,61 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
 mod tests {
     use super::*;
 
+    /// RFC 8555 §10.4: every special-purpose range, and every IPv6 form that carries an IPv4
+    /// address (mapped, compatible, translated, NAT64, 6to4, Teredo), judged by that address.
     #[test]
     fn forbidden_addresses() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.1.1",
-            "172.16.0.1",
-            "169.254.169.254",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "100.64.0.1",
-            "::ffff:127.0.0.1",
-            "0.0.0.0",
+        for (ip, forbidden) in [
+            ("127.0.0.1", true),
+            ("10.1.2.3", true),
+            ("192.168.1.1", true),
+            ("172.16.0.1", true),
+            ("169.254.169.254", true),
+            ("100.64.0.1", true),
+            ("0.0.0.0", true),
+            ("192.0.0.1", true),       // IETF protocol assignments 192.0.0.0/24
+            ("192.0.0.255", true),     //
+            ("198.18.0.1", true),      // benchmarking 198.18.0.0/15
+            ("198.19.255.254", true),  //
+            ("192.0.2.1", true),       // documentation
+            ("255.255.255.255", true), // broadcast
+            ("8.8.8.8", false),
+            ("93.184.216.34", false),
+            ("192.0.1.1", false),      // just outside 192.0.0.0/24
+            ("198.17.255.255", false), // just outside 198.18.0.0/15
+            ("198.20.0.1", false),     //
+            ("::1", true),
+            ("::", true),
+            ("fe80::1", true),
+            ("fd00::1", true),
+            ("ff02::1", true),
+            ("::ffff:127.0.0.1", true), // IPv4-mapped
+            ("::ffff:10.0.0.1", true),  //
+            ("::ffff:8.8.8.8", false),  //
+            ("::127.0.0.1", true),      // IPv4-compatible ::/96
+            ("::10.0.0.1", true),       //
+            ("::169.254.169.254", true),
+            ("::ffff:0:127.0.0.1", true), // IPv4-translated ::ffff:0:0/96
+            ("64:ff9b::7f00:1", true),    // NAT64 64:ff9b::/96 → 127.0.0.1
+            ("64:ff9b::a9fe:a9fe", true), // → 169.254.169.254
+            ("64:ff9b::c0a8:101", true),  // → 192.168.1.1
+            ("64:ff9b::808:808", false),  // → 8.8.8.8
+            ("64:ff9b:1::1", true),       // local-use NAT64 64:ff9b:1::/48
+            ("2002:7f00:1::1", true),     // 6to4 2002::/16 → 127.0.0.1
+            ("2002:a00:1::1", true),      // → 10.0.0.1
+            ("2002:c612:1::1", true),     // → 198.18.0.1
+            ("2002:808:808::1", false),   // → 8.8.8.8
+            // Teredo 2001:0::/32: server 8.8.8.8, client ~0x80fffffe = 127.0.0.1.
+            ("2001:0:808:808:0:0:80ff:fffe", true),
+            // Teredo with server 10.0.0.1 and a public client.
+            ("2001:0:a00:1:0:0:f7f7:f7f7", true),
+            // Teredo: public server 8.8.8.8 and public client ~0xf7f7f7f7 = 8.8.8.8.
+            ("2001:0:808:808:0:0:f7f7:f7f7", false),
+            ("2001:db8::1", true), // documentation
+            ("2001:4860::8888", false),
+            ("2606:4700::1111", false),
         ] {
-            assert!(is_forbidden(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["8.8.8.8", "2001:4860::8888", "93.184.216.34"] {
-            assert!(!is_forbidden(ip.parse().unwrap()), "{ip}");
+            assert_eq!(is_forbidden(ip.parse().unwrap()), forbidden, "{ip}");
         }
     }
 
