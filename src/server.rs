@@ -240,7 +240,7 @@ pub async fn run(
         acme_store,
         cfg.clone(),
         init.secrets.clone(),
-    ));
+    )?);
     if cfg.acme.validation.is_test_mode() {
         tracing::warn!(
             validation = ?cfg.acme.validation,

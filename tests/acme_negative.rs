@@ -86,6 +86,29 @@ async fn nonce_from_another_server_is_bad_nonce() {
     s.stop().await;
 }
 
+/// RFC 8555 §6.5: a nonce handed out before a restart is refused with badNonce after it (same
+/// data directory, same key material, well within the nonce's lifetime); the client retries
+/// with the nonce of the error and that works.
+#[tokio::test]
+async fn nonce_from_before_a_restart_is_bad_nonce() {
+    let (s, c, acct) = setup(fleet()).await;
+    let old = c.head_nonce().await;
+    let dir = s.stop().await;
+    let s = Server::start_in(dir, "").await;
+    let mut c2 = Client::new(&s).await;
+    let url = c2.url("newAccount");
+    let mut h = c2.protected(&url, Signer::Jwk(&acct.key)).await;
+    h["nonce"] = json!(old);
+    let payload = json!({"onlyReturnExisting": true});
+    let r = c2.post_jws(&url, &acct.key, &h, Some(&payload)).await;
+    r.problem(400, "badNonce");
+    h["nonce"] = json!(r.nonce().unwrap());
+    c2.post_jws(&url, &acct.key, &h, Some(&payload))
+        .await
+        .ok(200);
+    s.stop().await;
+}
+
 // --- the JWS itself (RFC 8555 §6.2, §6.4) ---
 
 #[tokio::test]

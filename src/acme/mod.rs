@@ -132,12 +132,12 @@ impl Acme {
         acme_store: Arc<dyn AcmeStore>,
         cfg: Arc<Config>,
         secrets: Arc<Secrets>,
-    ) -> Self {
+    ) -> Result<Self> {
         let base = cfg.base_url();
-        let nonces = nonce::Nonces::new(&secrets.derive("acme-nonce-v1"));
+        let nonces = nonce::Nonces::new(&secrets.derive("acme-nonce-v1"))?;
         let limits = ratelimit::RateLimiter::from_env();
         let validator = Arc::new(validate::Validator::new(cfg.acme.validation.clone()));
-        Acme {
+        Ok(Acme {
             ca,
             store,
             acme_store,
@@ -147,7 +147,7 @@ impl Acme {
             limits,
             validator,
             base,
-        }
+        })
     }
 
     /// A URL under the base.
