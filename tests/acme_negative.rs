@@ -109,6 +109,94 @@ async fn nonce_from_before_a_restart_is_bad_nonce() {
     s.stop().await;
 }
 
+// --- validity (RFC 8555 §7.4 notBefore / notAfter) ---
+
+/// The certificate's notBefore and notAfter, Unix seconds.
+fn validity(der: &[u8]) -> (i64, i64) {
+    let (_, c) = x509_parser::parse_x509_certificate(der).unwrap();
+    (
+        c.validity().not_before.timestamp(),
+        c.validity().not_after.timestamp(),
+    )
+}
+
+fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// An order whose notBefore lies ahead and that names no notAfter gets the profile's lifetime
+/// counted from notBefore: the certificate never ends before it starts.
+#[tokio::test]
+async fn future_not_before_without_not_after_counts_the_lifetime_from_not_before() {
+    // A 7-day profile: with notBefore 20 days ahead, "now + 7 days" would end before the start.
+    let s = Server::start("[profiles.device]\nvalidity_days = 7\n").await;
+    let mut c = Client::new(&s).await;
+    let (kid, mac) = s.eab(fleet()).await;
+    let acct = c.account(&kid, &mac).await;
+    let start = time::OffsetDateTime::now_utc().unix_timestamp() + 20 * 86400;
+    let nb = rfc3339(start);
+    let url = c.url("newOrder");
+    let payload = json!({"identifiers": dns(&["nb.fleet.example"]), "notBefore": nb});
+    let order = c
+        .post(&url, Signer::Kid(&acct), Some(&payload))
+        .await
+        .ok(201)
+        .clone();
+    let key = Key::generate();
+    let r = c
+        .finalize(
+            &acct,
+            &order,
+            &csr(&key.rcgen(), None, &["nb.fleet.example"]),
+        )
+        .await;
+    let order = r.ok(200).clone();
+    assert_eq!(order["status"], "valid", "{order}");
+    let der = c.certificate(&acct, &order).await.remove(0);
+    assert_eq!(validity(&der), (start, start + 7 * 86400));
+    let record = s.cert_record(&serial_hex(&der)).await;
+    assert_eq!(record["not_after"], rfc3339(start + 7 * 86400), "{record}");
+    s.stop().await;
+}
+
+/// No certificate outlives the CA that issues it: with an issuing CA of 2 days and a 90-day
+/// profile, notAfter is the CA's notAfter, in the certificate and in its record.
+#[tokio::test]
+async fn no_certificate_outlives_its_issuing_ca() {
+    let s = Server::start("[ca]\nissuing_validity_days = 2\n").await;
+    let ca_der = enrolld::ca::pem_certs(&String::from_utf8(s.ca_bundle()).unwrap())
+        .unwrap()
+        .remove(1);
+    let (_, ca_end) = validity(&ca_der);
+    let mut c = Client::new(&s).await;
+    let (kid, mac) = s.eab(fleet()).await;
+    let acct = c.account(&kid, &mac).await;
+    let (der, _) = issue(&mut c, &acct, &["short.fleet.example"]).await;
+    let (nb, na) = validity(&der);
+    assert_eq!(na, ca_end, "clamped to the issuing CA's notAfter");
+    assert!(nb < na);
+    let record = s.cert_record(&serial_hex(&der)).await;
+    assert_eq!(record["not_after"], rfc3339(ca_end), "{record}");
+    // The same over EST.
+    let (u, p) = s.credential(json!({"common_name": "short-est"})).await;
+    let r = s
+        .client()
+        .post(s.url("/.well-known/est/simpleenroll"))
+        .basic_auth(u, Some(p))
+        .header("content-type", "application/pkcs10")
+        .body(b64(&csr(&rcgen::KeyPair::generate().unwrap(), None, &[])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let est = certs_from_pkcs7(&r.text().await.unwrap()).remove(0);
+    assert_eq!(validity(&est).1, ca_end);
+    s.stop().await;
+}
+
 // --- the JWS itself (RFC 8555 §6.2, §6.4) ---
 
 #[tokio::test]

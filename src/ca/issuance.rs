@@ -190,7 +190,8 @@ pub fn plan(req: IssueRequest<'_>) -> Result<Plan<'_>> {
 }
 
 /// The validity window: the requested bounds, or from five minutes ago (clock skew) for the
-/// profile's lifetime.
+/// profile's lifetime. Without a requested end, the lifetime counts from the requested start
+/// (RFC 8555 §7.4: a `notBefore` in the future moves the whole window).
 fn validity(
     profile: &Profile,
     not_before: Option<i64>,
@@ -198,14 +199,15 @@ fn validity(
     now: i64,
 ) -> Result<(OffsetDateTime, OffsetDateTime)> {
     let at = |t: i64| OffsetDateTime::from_unix_timestamp(t).map_err(Error::internal);
+    let lifetime = time::Duration::days(i64::from(profile.validity_days));
     let now = at(now)?;
-    let start = match not_before {
-        Some(t) => at(t)?,
-        None => now - time::Duration::minutes(5),
+    let (start, default_end) = match not_before {
+        Some(t) => (at(t)?, at(t)? + lifetime),
+        None => (now - time::Duration::minutes(5), now + lifetime),
     };
     let end = match not_after {
         Some(t) => at(t)?,
-        None => now + time::Duration::days(i64::from(profile.validity_days)),
+        None => default_end,
     };
     Ok((start, end))
 }
@@ -215,6 +217,8 @@ impl Plan<'_> {
     fn sign(&self, ca: &Ca) -> Result<(Issued, CertificateCommit)> {
         let req = &self.req;
         let serial = serial::random_serial()?;
+        // The window the certificate really gets (cut at the CA's notAfter), for the record too.
+        let (not_before, not_after) = ca.validity_within(self.not_before, self.not_after)?;
         let der = ca.issue(&IssueParams {
             spki_der: &self.spki_der,
             key_type: self.key_type,
@@ -222,8 +226,8 @@ impl Plan<'_> {
             sans: &self.sans,
             profile: req.profile,
             serial: &serial,
-            not_before: self.not_before,
-            not_after: self.not_after,
+            not_before,
+            not_after,
         })?;
         let cert = CertificateRecord {
             version: 1,
@@ -232,8 +236,8 @@ impl Plan<'_> {
             subject: self.common_name.clone(),
             sans: self.sans.iter().map(|s| s.to_string()).collect(),
             profile: req.profile_name.clone(),
-            not_before: self.not_before.unix_timestamp(),
-            not_after: self.not_after.unix_timestamp(),
+            not_before: not_before.unix_timestamp(),
+            not_after: not_after.unix_timestamp(),
             status: CertStatus::Good,
             channel: req.channel.to_owned(),
             label: req.label.clone(),

@@ -183,6 +183,11 @@ fn validity_is_requested_or_the_profiles_lifetime_from_five_minutes_ago() {
         (p.not_before.unix_timestamp(), p.not_after.unix_timestamp()),
         (1_800_000_100, 1_800_000_200)
     );
+    // A start in the future without an end: the lifetime counts from the start.
+    let mut r = request(Key::Csr(&csr), &[], NameRule::AsRequested, &name, &profile);
+    r.not_before = Some(1_800_864_000);
+    let p = plan(r).unwrap();
+    assert_eq!(p.not_after.unix_timestamp(), 1_800_864_000 + 7 * 86400);
 }
 
 #[tokio::test]

@@ -192,3 +192,35 @@ fn empty_urls_leave_the_extensions_out() {
         ParsedExtension::CRLDistributionPoints(_) | ParsedExtension::AuthorityInfoAccess(_)
     )));
 }
+
+#[test]
+fn no_certificate_outlives_its_issuing_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = CaConfig {
+        issuing_validity_days: 1,
+        ..CaConfig::default()
+    };
+    Ca::create(dir.path(), &cfg, None).unwrap();
+    let ca = Ca::load(dir.path()).unwrap();
+    let (_, issuing) = X509Certificate::from_der(ca.issuing_der()).unwrap();
+    let ca_end = issuing.validity().not_after.timestamp();
+    let csr = Csr::parse(&vector("p256")).unwrap();
+    // A 90-day request ends with the CA.
+    let der = issue(&ca, &csr, &Profile::device(), &[]);
+    let (_, cert) = X509Certificate::from_der(&der).unwrap();
+    assert_eq!(cert.validity().not_after.timestamp(), ca_end);
+    // A window that starts after the CA ends is refused.
+    let later = OffsetDateTime::from_unix_timestamp(ca_end + 60).unwrap();
+    assert!(ca
+        .issue(&IssueParams {
+            spki_der: &csr.spki_der,
+            key_type: csr.key_type,
+            common_name: "late.example",
+            sans: &[],
+            profile: &Profile::device(),
+            serial: &serial::random_serial().unwrap(),
+            not_before: later,
+            not_after: later + Duration::days(1),
+        })
+        .is_err());
+}

@@ -40,6 +40,8 @@ pub struct Ca {
     issuer_name: String,
     /// The issuing CA's key type, for csrattrs and logs.
     key_type: KeyType,
+    /// The issuing CA's notAfter: no certificate it signs may outlive it (RFC 5280 §6.1.3).
+    not_after: OffsetDateTime,
     /// The root CA (when enrolld holds its key), to sign the root CRL.
     root: Option<Issuer<'static, signer::Signer>>,
 }
@@ -212,6 +214,7 @@ impl Ca {
             .map_err(|_| Error::Internal("issuing certificate does not parse".into()))?;
         let issuer_name = parsed.subject().to_string();
         let key_type = key_type_of_cert(&parsed)?;
+        let not_after = parsed.validity().not_after.to_datetime();
         let issuer =
             Issuer::from_ca_cert_der(&issuing.clone().into(), signer::Signer(Box::new(key)))?;
         let root = match (paths.root_key.exists(), chain.last()) {
@@ -229,16 +232,36 @@ impl Ca {
             chain,
             issuer_name,
             key_type,
+            not_after,
             root,
         })
     }
 
-    /// Signs an end-entity certificate. Every extension is built from `p.profile`.
+    /// The validity window a certificate of this CA gets for the one asked for: cut at the
+    /// issuing CA's own notAfter (a certificate must not outlive its issuer, RFC 5280 §6.1.3;
+    /// relying parties would refuse it at the end anyway), refused if nothing is left.
+    pub fn validity_within(
+        &self,
+        not_before: OffsetDateTime,
+        not_after: OffsetDateTime,
+    ) -> Result<(OffsetDateTime, OffsetDateTime)> {
+        let not_after = not_after.min(self.not_after);
+        if not_after <= not_before {
+            return Err(Error::BadRequest(
+                "the issuing CA expires before the certificate would start".into(),
+            ));
+        }
+        Ok((not_before, not_after))
+    }
+
+    /// Signs an end-entity certificate. Every extension is built from `p.profile`; the
+    /// validity is `p`'s, cut by [`Ca::validity_within`].
     pub fn issue(&self, p: &IssueParams<'_>) -> Result<Vec<u8>> {
+        let (not_before, not_after) = self.validity_within(p.not_before, p.not_after)?;
         let mut params = CertificateParams::default();
         params.serial_number = Some(serial_number(p.serial));
-        params.not_before = p.not_before;
-        params.not_after = p.not_after;
+        params.not_before = not_before;
+        params.not_after = not_after;
         let mut name = DistinguishedName::new();
         if !p.common_name.is_empty() {
             name.push(DnType::CommonName, p.common_name);
@@ -292,7 +315,7 @@ impl Ca {
         params.serial_number = Some(serial_number(&serial::random_serial()?));
         let now = OffsetDateTime::now_utc();
         params.not_before = now - Duration::minutes(5);
-        params.not_after = now + Duration::days(397);
+        params.not_after = (now + Duration::days(397)).min(self.not_after);
         params.distinguished_name = dn("enrolld server", "enrolld");
         params.subject_alt_names = names.iter().map(SanName::to_rcgen).collect::<Result<_>>()?;
         params.is_ca = IsCa::ExplicitNoCa;
