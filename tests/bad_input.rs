@@ -1318,7 +1318,19 @@ fn ocsp_cases(s: &Server) -> Vec<Case> {
         ),
         case(
             "ocsp/get/invalid-base64",
+            http("GET", s.url("/ocsp/not*base64%2A%3D"), &[], ""),
+            Expect::Ocsp(OCSP_MALFORMED),
+        ),
+        // The path is percent-decoded once, as bytes: a `%` without two hex digits is no URL
+        // encoding at all (before a multi-byte character, it used to panic the connection).
+        case(
+            "ocsp/get/malformed-escape",
             http("GET", s.url("/ocsp/%%%%not*base64"), &[], ""),
+            Expect::Est(400),
+        ),
+        case(
+            "ocsp/get/escape-before-multibyte",
+            http("GET", s.url("/ocsp/%25%E2%82%AC"), &[], ""),
             Expect::Ocsp(OCSP_MALFORMED),
         ),
         case(

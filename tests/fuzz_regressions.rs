@@ -61,3 +61,31 @@ fn fuzz_ocsp_request_with_huge_inner_length_is_refused() {
         );
     }
 }
+
+/// Percent-decoding (fuzz targets `ocsp` and `form`): a `%` followed by a multi-byte character
+/// made the OCSP GET and pickup-form decoders slice a `str` inside a character, a panic of the
+/// connection task reachable without credentials. The decoders work on bytes now; a malformed
+/// escape is an error.
+#[test]
+fn fuzz_percent_escape_before_a_multibyte_character_is_refused() {
+    for input in [
+        "%\u{20ac}",
+        "csr=%\u{20ac}",
+        "action=csr&csr=%a\u{e9}",
+        "%\u{e9}",
+        "x%",
+        "x%4",
+    ] {
+        let form = std::panic::catch_unwind(|| enrolld::http::pickup::parse_form(input.as_bytes()));
+        assert!(
+            matches!(form, Ok(Err(_))),
+            "form {input:?} must be an error"
+        );
+        let path =
+            std::panic::catch_unwind(|| enrolld::http::status::decode_get_path(input.as_bytes()));
+        assert!(
+            matches!(path, Ok(Err(_))),
+            "OCSP path {input:?} must be an error"
+        );
+    }
+}

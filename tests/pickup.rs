@@ -233,3 +233,37 @@ async fn legacy_pkcs12_for_older_importers() {
     assert_eq!(r.status(), 400);
     s.stop().await;
 }
+
+/// The form decoder works on bytes: a `%` followed by a multi-byte character used to panic the
+/// connection task, before any token check. A malformed escape (or an escape that decodes to
+/// something other than UTF-8) is a 400 and spends nothing.
+#[tokio::test]
+async fn malformed_form_escapes_are_400_and_spend_nothing() {
+    let s = Server::start("").await;
+    let url = person_link(&s, "p-pct", json!({})).await;
+    for target in [url.clone(), s.url("/pickup/nope")] {
+        for body in [
+            "action=csr&csr=%\u{20ac}",
+            "action=csr&csr=%a\u{e9}",
+            "action=generate&key=%\u{e9}",
+            "action=%zzgenerate",
+            "action=generate&key=p256%",
+            "action=generate&key=p256%4",
+            "action=generate&key=%E2%82",
+        ] {
+            let r = s
+                .client()
+                .post(&target)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.as_bytes().to_vec())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{body:?}: no answer ({e})"));
+            assert_eq!(r.status(), 400, "{target} {body:?}");
+        }
+    }
+    // Nothing was spent: the link still shows its page.
+    let r = s.client().get(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}

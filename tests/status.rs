@@ -2,6 +2,7 @@
 
 mod common;
 
+use base64ct::{Base64, Encoding};
 use common::ocsp::*;
 use common::*;
 use rcgen::KeyPair;
@@ -188,3 +189,97 @@ async fn acme_revocation_shows_in_crl_and_ocsp() {
         .any(|e| e.raw_serial() == serial_bytes(&der).as_slice()));
     s.stop().await;
 }
+
+/// A port that was free a moment ago, for the plain-HTTP listener (`http_listen`).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A server with the plain-HTTP status listener too; returns it and that listener's base URL.
+async fn with_plain_listener(extra: &str) -> (Server, String) {
+    let port = free_port();
+    let s = Server::start(&format!("http_listen = \"127.0.0.1:{port}\"\n{extra}")).await;
+    (s, format!("http://127.0.0.1:{port}"))
+}
+
+/// A GET on the plain-HTTP listener over a raw socket, so the request target goes out byte for
+/// byte; returns the whole answer (empty if the connection closed without one).
+async fn raw_plain_get(plain: &str, target: &[u8]) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = plain.trim_start_matches("http://");
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = b"GET ".to_vec();
+    req.extend_from_slice(target);
+    req.extend_from_slice(b" HTTP/1.1\r\nHost: ca.example\r\nConnection: close\r\n\r\n");
+    sock.write_all(&req).await.unwrap();
+    let mut out = Vec::new();
+    let _ = sock.read_to_end(&mut out).await;
+    out
+}
+
+/// RFC 6960 Appendix A.1 GET: the path is percent-decoded once, as bytes. A `%` followed by a
+/// multi-byte character used to panic the connection task (a `str` sliced inside a character);
+/// a malformed escape is a 400, on the HTTPS and the plain-HTTP listener alike, and the
+/// server goes on answering.
+#[tokio::test]
+async fn ocsp_get_percent_escapes_are_decoded_as_bytes_on_both_listeners() {
+    let (s, plain) = with_plain_listener("").await;
+    let a = enrol(&s, "pct").await;
+    let good_req =
+        Base64::encode_string(&ocsp_request(&issuing(&s), &[serial_bytes(&a)], true, None));
+    let escaped = good_req
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    let client = s.client();
+    for base in [s.base.clone(), plain.clone()] {
+        for (path, want) in [
+            // Well-formed escapes of bytes that are not base64: malformedRequest (HTTP 200).
+            ("/ocsp/%25%E2%82%AC", 200),
+            ("/ocsp/%25a%C3%A9", 200),
+            ("/ocsp/%E2%82%AC%25", 200),
+            // Malformed escapes: 400.
+            ("/ocsp/MEUw%", 400),
+            ("/ocsp/MEUw%4", 400),
+            ("/ocsp/MEUw%zz", 400),
+            ("/ocsp/%4%41", 400),
+        ] {
+            let r = client.get(format!("{base}{path}")).send().await;
+            let r = r.unwrap_or_else(|e| panic!("{base}{path}: no answer ({e})"));
+            assert_eq!(r.status(), want, "{base}{path}");
+            if want == 200 {
+                assert_eq!(r.bytes().await.unwrap().as_ref(), OCSP_MALFORMED, "{path}");
+            }
+        }
+        // Still serving, and a percent-encoded request is decoded once.
+        let r = client
+            .get(format!("{base}/ocsp/{escaped}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let resp = r.bytes().await.unwrap();
+        assert!(contains(&resp, &[0x80, 0x00]), "good, via {base}");
+    }
+    // A raw `%` followed by the bytes of a multi-byte character in the request target.
+    let answer = raw_plain_get(&plain, b"/ocsp/MEUw%\xe2\x82\xac").await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 400"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    let r = client
+        .get(format!("{plain}/ca/issuing.crt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}
+
+/// RFC 6960 §4.2.1 OCSPResponse { responseStatus malformedRequest (1) }.
+const OCSP_MALFORMED: &[u8] = &[0x30, 0x03, 0x0a, 0x01, 0x01];

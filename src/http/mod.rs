@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod errors;
 pub mod est;
+pub mod percent;
 pub mod pickup;
 pub mod registry;
 pub mod status;

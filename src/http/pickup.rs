@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::admin::blocking;
-use super::AppState;
+use super::{percent, AppState};
 use crate::error::Error;
 use crate::registry::pickup::{data_uri, PickupResult};
 
@@ -85,34 +85,25 @@ pub async fn show(State(s): State<AppState>, Path(token): Path<String>) -> Respo
     }
 }
 
-/// Parses `application/x-www-form-urlencoded`.
-pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    fn decode(s: &str) -> String {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            match b[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < b.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                },
-                c => out.push(c),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    String::from_utf8_lossy(body)
-        .split('&')
+/// Parses an `application/x-www-form-urlencoded` body (WHATWG URL §5.1) into name/value
+/// pairs. Escapes decode to bytes; a malformed escape, or names and values that are not UTF-8
+/// once decoded, make the whole form a bad request.
+pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, Error> {
+    let bad = || Error::BadRequest("the form is not valid x-www-form-urlencoded".into());
+    let text = |raw: &[u8]| {
+        percent::decode(raw, true)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(bad)
+    };
+    body.split(|b| *b == b'&')
         .filter(|p| !p.is_empty())
         .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
+            let (k, v) = match p.iter().position(|b| *b == b'=') {
+                Some(i) => (&p[..i], &p[i + 1..]),
+                None => (p, &[][..]),
+            };
+            Ok((text(k)?, text(v)?))
         })
         .collect()
 }
@@ -126,7 +117,10 @@ pub async fn issue(
     let Ok(body) = body else {
         return error_page(&Error::PayloadTooLarge("request too large".into()));
     };
-    let form = parse_form(&body);
+    let form = match parse_form(&body) {
+        Ok(f) => f,
+        Err(e) => return error_page(&e),
+    };
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let action = get("action").unwrap_or_default();
     let csr = get("csr");
@@ -176,10 +170,35 @@ mod tests {
 
     #[test]
     fn form_decoding_and_escaping() {
-        let f = parse_form(b"action=csr&csr=a%2Bb+c%3D&empty=&x");
+        let f = parse_form(b"action=csr&csr=a%2Bb+c%3D&empty=&x").unwrap();
         assert_eq!(f[1], ("csr".into(), "a+b c=".into()));
         assert_eq!(f[2], ("empty".into(), "".into()));
         assert_eq!(f[3], ("x".into(), "".into()));
         assert_eq!(escape("<a href='x'>&"), "&lt;a href=&#39;x&#39;&gt;&amp;");
+    }
+
+    /// Escapes before multi-byte characters, truncated escapes and escapes that decode to
+    /// something other than UTF-8 are refused, never sliced through.
+    #[test]
+    fn malformed_forms_are_bad_requests() {
+        for bad in [
+            "csr=%\u{20ac}",
+            "action=csr&csr=%a\u{e9}",
+            "%\u{e9}=x",
+            "key=p256%",
+            "key=p256%4",
+            "key=%zz",
+            "key=%E2%82",
+            "key=%ff",
+        ] {
+            assert!(
+                matches!(parse_form(bad.as_bytes()), Err(Error::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            parse_form("name=J%C3%BCrgen+\u{e9}".as_bytes()).unwrap(),
+            vec![("name".into(), "J\u{fc}rgen \u{e9}".into())]
+        );
     }
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use axum::http::Uri;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -165,37 +166,45 @@ async fn ocsp_post(State(s): State<StatusState>, body: Result<Bytes, BytesReject
     ocsp_response(der, None, false)
 }
 
-/// `GET /ocsp/{base64}` (RFC 6960 Appendix A.1): the base64 may contain `/` and be
-/// percent-encoded.
-async fn ocsp_get(State(s): State<StatusState>, Path(req): Path<String>) -> Response {
-    if req.len() > MAX_OCSP_REQUEST * 2 {
+/// Why the path of an OCSP GET holds no request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetPathError {
+    /// A `%` not followed by two hex digits: the path is not a URL encoding (HTTP 400).
+    MalformedEscape,
+    /// The decoded path is not base64: an OCSP `malformedRequest`.
+    NotBase64,
+}
+
+/// RFC 6960 Appendix A.1: the part of a GET path after `/ocsp/` is the URL encoding of the
+/// base64 of the DER request (the base64 may also contain unescaped `/`). Decoded once, as
+/// bytes.
+pub fn decode_get_path(raw: &[u8]) -> Result<Vec<u8>, GetPathError> {
+    let decoded = super::percent::decode(raw, false).map_err(|_| GetPathError::MalformedEscape)?;
+    let text = std::str::from_utf8(&decoded).map_err(|_| GetPathError::NotBase64)?;
+    Base64::decode_vec(text.trim()).map_err(|_| GetPathError::NotBase64)
+}
+
+/// `GET /ocsp/{base64}` (RFC 6960 Appendix A.1). The raw path is decoded here, not by the
+/// router (which would decode it once more).
+async fn ocsp_get(State(s): State<StatusState>, uri: Uri) -> Response {
+    let raw = uri.path().strip_prefix("/ocsp/").unwrap_or_default();
+    if raw.len() > MAX_OCSP_REQUEST * 2 {
         return malformed();
     }
-    let decoded = percent_decode(&req);
-    let Ok(der) = Base64::decode_vec(decoded.trim()) else {
-        return malformed();
+    let der = match decode_get_path(raw.as_bytes()) {
+        Ok(der) => der,
+        Err(GetPathError::NotBase64) => return malformed(),
+        Err(GetPathError::MalformedEscape) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "malformed percent-encoding in the request path\n",
+            )
+                .into_response()
+        }
     };
     let svc = s.status.clone();
     let (der, next) = svc.ocsp(&der);
     ocsp_response(der, next, true)
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).to_string()
 }
 
 #[cfg(test)]
@@ -203,9 +212,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("ab%2Fcd%2b%3D"), "ab/cd+=");
-        assert_eq!(percent_decode("%zz%"), "%zz%");
-        assert_eq!(percent_decode("x%2"), "x%2");
+    fn get_paths_decode_once_as_bytes() {
+        assert_eq!(
+            decode_get_path(b"MAMKAQE%3D"),
+            Ok(vec![0x30, 0x03, 0x0a, 0x01, 0x01])
+        );
+        assert_eq!(
+            decode_get_path(b"MAMKAQE="),
+            Ok(vec![0x30, 0x03, 0x0a, 0x01, 0x01])
+        );
+        // %253D is "%3D" after one decoding: not base64.
+        assert_eq!(
+            decode_get_path(b"MAMKAQE%253D"),
+            Err(GetPathError::NotBase64)
+        );
+        assert_eq!(
+            decode_get_path(b"%25%E2%82%AC"),
+            Err(GetPathError::NotBase64)
+        );
+        assert_eq!(decode_get_path(b"%ff%fe"), Err(GetPathError::NotBase64));
+        for bad in [&b"MAMKAQE%"[..], b"MAMK%4", b"%zz", "%\u{20ac}".as_bytes()] {
+            assert_eq!(
+                decode_get_path(bad),
+                Err(GetPathError::MalformedEscape),
+                "{bad:?}"
+            );
+        }
     }
 }
