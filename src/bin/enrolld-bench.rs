@@ -109,7 +109,8 @@ enum Cmd {
         #[command(flatten)]
         opts: acme::Options,
     },
-    /// GET-form OCSP for a mix of good and revoked certificates.
+    /// GET-form OCSP for a mix of good and revoked certificates (with `--nonce`: POSTs, each
+    /// with a fresh nonce).
     Ocsp {
         #[command(flatten)]
         drive: Drive,
@@ -119,6 +120,10 @@ enum Cmd {
         /// Revoked certificates to enrol, revoke and ask about.
         #[arg(long, default_value_t = 8)]
         revoked: usize,
+        /// POST every request with a fresh random nonce (RFC 8954): nothing can come from a
+        /// cache, every answer is signed.
+        #[arg(long)]
+        nonce: bool,
     },
     /// The crypto floor with aws-lc-rs: per core, and on all cores.
     Floor {
@@ -198,7 +203,10 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
             drive,
             good,
             revoked,
-        } => drive_with(&drive, move |d, t| Box::pin(ocsp::run(d, t, good, revoked))),
+            nonce,
+        } => drive_with(&drive, move |d, t| {
+            Box::pin(ocsp::run(d, t, good, revoked, nonce))
+        }),
     }
 }
 
