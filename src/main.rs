@@ -49,6 +49,16 @@ enum AuditCmd {
 }
 
 #[derive(Subcommand)]
+enum CaCmd {
+    /// Encrypts the data directory's plain CA keys in place with the configured passphrase
+    /// (`ca.key_passphrase_file` or ENROLLD_CA_PASSPHRASE). Run it with the server stopped.
+    EncryptKeys {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand)]
 enum Cmd {
     /// Admin API client for scripts: `enrolld admin people add …` (see `enrolld admin --help`).
     Admin(enrolld::cli::admin::AdminArgs),
@@ -60,6 +70,11 @@ enum Cmd {
         /// Data directory to create (default ./enrolld-data).
         #[arg(long, default_value = "./enrolld-data")]
         data_dir: PathBuf,
+    },
+    /// CA key tools.
+    Ca {
+        #[command(subcommand)]
+        cmd: CaCmd,
     },
     /// Audit log tools.
     Audit {
@@ -166,6 +181,23 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
                 Err(why) => Err(format!("audit log verification FAILED: {why}")),
             }
+        }
+        Cmd::Ca {
+            cmd: CaCmd::EncryptKeys { common },
+        } => {
+            let cfg = load_config(&common)?;
+            let pass = enrolld::ca::keys::passphrase(&cfg.ca)
+                .map_err(|e| e.to_string())?
+                .ok_or("no CA key passphrase: set ca.key_passphrase_file (--config) or ENROLLD_CA_PASSPHRASE")?;
+            let done =
+                enrolld::ca::Ca::encrypt_keys(&cfg.data_dir, &pass).map_err(|e| e.to_string())?;
+            if done.is_empty() {
+                println!("the CA keys are encrypted already");
+            }
+            for p in done {
+                println!("encrypted {}", p.display());
+            }
+            Ok(())
         }
         Cmd::Init {
             common,

@@ -93,9 +93,10 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
     }
     let ca_paths = CaPaths::new(&paths.dir);
     let created = !ca_paths.exists();
+    let passphrase = keys::passphrase(&cfg.ca)?;
     if created {
         match import {
-            Some(i) => Ca::import(&paths.dir, &i.cert, &i.key)?,
+            Some(i) => Ca::import(&paths.dir, &i.cert, &i.key, passphrase.as_deref())?,
             None => {
                 let root_crl = format!("{}/crl/root.crl", cfg.status_base_url());
                 Ca::create(&paths.dir, &cfg.ca, Some(&root_crl))?
@@ -107,10 +108,7 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
             paths.dir.display()
         )));
     }
-    let ca = Arc::new(Ca::load_with(
-        &paths.dir,
-        keys::passphrase(&cfg.ca)?.as_deref(),
-    )?);
+    let ca = Arc::new(Ca::load_with(&paths.dir, passphrase.as_deref())?);
     let secrets = Arc::new(Secrets::load_or_create(&paths.secret_key)?);
     let store = Arc::new(SledStore::open(&paths.store)?);
 

@@ -29,30 +29,75 @@ pub fn generate(kt: KeyType) -> Result<KeyPair> {
     Ok(kp)
 }
 
-/// Loads a PKCS#8 (or SEC1 / PKCS#1) PEM private key, decrypting it with the CA passphrase
-/// (`ENROLLD_CA_PASSPHRASE`) if it is encrypted.
-pub fn load_pem(path: &Path) -> Result<KeyPair> {
-    load_key(path, passphrase_from_env().as_deref())
+/// Loads a PKCS#8 (or SEC1 / PKCS#1) PEM key file from outside the data directory (an
+/// imported CA's): plain PEM, or enrolld's encrypted form with `passphrase`.
+pub fn load_any(path: &Path, passphrase: Option<&str>) -> Result<KeyPair> {
+    let (pem, _) = read_key(path, passphrase)?;
+    parse_pem(path, &pem)
 }
 
-/// Loads a private key file: plain PEM, or enrolld's encrypted form with `passphrase`.
+/// Loads a CA key file of the data directory: enrolld's encrypted form with `passphrase`, or
+/// plain PEM only while no passphrase is configured. A configured passphrase protects nothing
+/// if a plain key beside it loads, so that is refused, naming the file and the way out.
 pub fn load_key(path: &Path, passphrase: Option<&str>) -> Result<KeyPair> {
+    let (pem, encrypted) = read_key(path, passphrase)?;
+    if passphrase.is_some() && !encrypted {
+        return Err(Error::Internal(format!(
+            "{} is not encrypted, but a CA key passphrase is configured (ca.key_passphrase_file or ENROLLD_CA_PASSPHRASE): \
+             run `enrolld ca encrypt-keys` with the same --config and --data-dir to encrypt the CA keys with it, \
+             or remove the passphrase setting to use the keys unencrypted",
+            path.display()
+        )));
+    }
+    parse_pem(path, &pem)
+}
+
+/// The PEM text of a key file, decrypted if it is encrypted, and whether it was.
+fn read_key(path: &Path, passphrase: Option<&str>) -> Result<(String, bool)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Internal(format!("cannot read key {}: {e}", path.display())))?;
-    let pem = if text.contains(ENCRYPTED_LABEL) {
-        let pass = passphrase.ok_or_else(|| {
-            Error::Internal(format!(
-                "{} is encrypted: set ENROLLD_CA_PASSPHRASE or ca.key_passphrase_file",
-                path.display()
-            ))
-        })?;
-        decrypt_key(&text, pass)
-            .map_err(|e| Error::Internal(format!("{}: {}", path.display(), e.public_message())))?
-    } else {
-        text
-    };
-    KeyPair::from_pem(&pem)
+    if !is_encrypted(&text) {
+        return Ok((text, false));
+    }
+    let pass = passphrase.ok_or_else(|| {
+        Error::Internal(format!(
+            "{} is encrypted: set ENROLLD_CA_PASSPHRASE or ca.key_passphrase_file",
+            path.display()
+        ))
+    })?;
+    let pem = decrypt_key(&text, pass)
+        .map_err(|e| Error::Internal(format!("{}: {}", path.display(), e.public_message())))?;
+    Ok((pem, true))
+}
+
+fn parse_pem(path: &Path, pem: &str) -> Result<KeyPair> {
+    KeyPair::from_pem(pem)
         .map_err(|e| Error::Internal(format!("cannot load key {}: {e}", path.display())))
+}
+
+/// Whether a key file's text is enrolld's encrypted form.
+pub fn is_encrypted(text: &str) -> bool {
+    text.contains(ENCRYPTED_LABEL)
+}
+
+/// Encrypts the plain key file `path` in place with `passphrase` (mode 0600); `Ok(false)` if
+/// it is encrypted already (and opens with `passphrase`). The sealed key is written beside
+/// the file and renamed over it, so a crash leaves one of the two whole.
+pub fn encrypt_file_in_place(path: &Path, passphrase: &str) -> Result<bool> {
+    let (pem, encrypted) = read_key(path, Some(passphrase))?;
+    if encrypted {
+        return Ok(false);
+    }
+    let key = parse_pem(path, &pem)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".new");
+    let tmp = std::path::PathBuf::from(tmp);
+    write_key(&tmp, &key, Some(passphrase))?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(true)
 }
 
 /// Writes a CA private key: encrypted when a passphrase is configured, mode 0600 either way.

@@ -150,15 +150,22 @@ impl Ca {
         Ok(())
     }
 
-    /// Imports an existing CA certificate (with its chain, root last) and key.
-    pub fn import(dir: &Path, cert_pem_file: &Path, key_pem_file: &Path) -> Result<()> {
+    /// Imports an existing CA certificate (with its chain, root last) and key. The key is
+    /// stored encrypted with `passphrase` (the configured CA key passphrase, as for a created
+    /// CA), plain only when none is configured; the key file read may be plain or encrypted.
+    pub fn import(
+        dir: &Path,
+        cert_pem_file: &Path,
+        key_pem_file: &Path,
+        passphrase: Option<&str>,
+    ) -> Result<()> {
         let paths = CaPaths::new(dir);
         let text = std::fs::read_to_string(cert_pem_file)?;
         let certs = pem_certs(&text)?;
         let (first, rest) = certs
             .split_first()
             .ok_or_else(|| Error::BadRequest("no certificate in import file".into()))?;
-        let key = keys::load_pem(key_pem_file)?;
+        let key = keys::load_any(key_pem_file, passphrase)?;
         let (_, parsed) = X509Certificate::from_der(first)
             .map_err(|_| Error::BadRequest("import: certificate does not parse".into()))?;
         if !parsed.is_ca() {
@@ -170,11 +177,7 @@ impl Ca {
             ));
         }
         std::fs::create_dir_all(dir.join("ca"))?;
-        keys::write_key(
-            &paths.issuing_key,
-            &key,
-            keys::passphrase_from_env().as_deref(),
-        )?;
+        keys::write_key(&paths.issuing_key, &key, passphrase)?;
         std::fs::write(&paths.issuing_cert, pem_encode("CERTIFICATE", first))?;
         let chain: String = if rest.is_empty() {
             // Only a self-signed import is its own trust anchor; an intermediate needs its chain.
@@ -191,12 +194,29 @@ impl Ca {
         Ok(())
     }
 
+    /// Encrypts the plain CA keys under `dir` (issuing and, if present, root) in place with
+    /// `passphrase`; answers the files it encrypted.
+    pub fn encrypt_keys(dir: &Path, passphrase: &str) -> Result<Vec<PathBuf>> {
+        let paths = CaPaths::new(dir);
+        if !paths.exists() {
+            return Err(Error::BadRequest(format!("{} holds no CA", dir.display())));
+        }
+        let mut done = Vec::new();
+        for p in [paths.issuing_key, paths.root_key] {
+            if p.exists() && keys::encrypt_file_in_place(&p, passphrase)? {
+                done.push(p);
+            }
+        }
+        Ok(done)
+    }
+
     /// Loads the CA from `dir` (passphrase, if any, from `ENROLLD_CA_PASSPHRASE`).
     pub fn load(dir: &Path) -> Result<Ca> {
         Ca::load_with(dir, keys::passphrase_from_env().as_deref())
     }
 
-    /// Loads the CA from `dir`, decrypting its keys with `passphrase` if they are encrypted.
+    /// Loads the CA from `dir`, decrypting its keys with `passphrase`. With a passphrase, a
+    /// key stored unencrypted is refused.
     pub fn load_with(dir: &Path, passphrase: Option<&str>) -> Result<Ca> {
         let paths = CaPaths::new(dir);
         let key = keys::load_key(&paths.issuing_key, passphrase)?;
