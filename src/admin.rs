@@ -10,7 +10,6 @@ use crate::ca::pem_encode;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::Serial;
-use crate::registry::credentials::{self, IssuedEstCredential, NewEstCredential};
 use crate::registry::{tokens, Secrets};
 use crate::store::{AdminTokenRecord, CertStatus, CertificateRecord, Store};
 
@@ -30,7 +29,7 @@ pub struct Admin {
     pub store: Arc<dyn Store>,
     /// Hash key for tokens and credentials.
     pub secrets: Arc<Secrets>,
-    /// Profiles and labels, to validate credentials.
+    /// The configuration.
     pub cfg: Arc<Config>,
 }
 
@@ -134,11 +133,6 @@ impl Admin {
     pub fn authorize(&self, bearer: Option<&str>, scope: &str) -> Result<AdminTokenRecord> {
         let token = bearer.ok_or_else(|| Error::Unauthorized("bearer token required".into()))?;
         tokens::authorize(&*self.store, &self.secrets, token, scope, now())
-    }
-
-    /// `POST /api/v1/est/credentials`.
-    pub fn create_est_credential(&self, req: NewEstCredential) -> Result<IssuedEstCredential> {
-        credentials::create(&*self.store, &self.secrets, &self.cfg, req, now())
     }
 
     /// `DELETE /api/v1/est/credentials/{id}`: disables an EST credential for good (idempotent).

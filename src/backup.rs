@@ -26,6 +26,9 @@ const FILES: &[(&str, bool)] = &[
     ("secret.key", true),
     ("ca-bundle.pem", false),
     ("admin-token", true),
+    ("audit-signing.key", true),
+    ("audit-signing.pub", false),
+    ("audit-checkpoint.json", false),
 ];
 
 #[derive(Serialize, Deserialize)]

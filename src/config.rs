@@ -43,6 +43,9 @@ pub struct Config {
     /// Outgoing webhooks (signed events on issuance, revocation, expiry); off without a URL.
     #[serde(default)]
     pub webhooks: WebhookConfig,
+    /// Signed checkpoints of the audit log.
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// The TLS listener's certificate.
     #[serde(default)]
     pub tls: TlsConfig,
@@ -79,6 +82,35 @@ impl Default for RegistryConfig {
             hold_on_suspend: true,
         }
     }
+}
+
+/// When the server signs a checkpoint of the audit log (`src/audit/`); it also signs one at
+/// start and at shutdown. Entries after the newest checkpoint are not yet authenticated.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// A checkpoint once this many entries wait for one.
+    #[serde(default = "default_checkpoint_entries")]
+    pub checkpoint_entries: u64,
+    /// A checkpoint at most this many seconds after the first entry that waits for one.
+    #[serde(default = "default_checkpoint_interval")]
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_entries: default_checkpoint_entries(),
+            checkpoint_interval_secs: default_checkpoint_interval(),
+        }
+    }
+}
+
+fn default_checkpoint_entries() -> u64 {
+    100
+}
+fn default_checkpoint_interval() -> u64 {
+    60
 }
 
 // --- [webhooks] (issue 4: notifications) -------------------------------------------------
@@ -666,6 +698,11 @@ impl Config {
             ));
         }
         self.webhooks.validate()?;
+        if self.audit.checkpoint_entries == 0 || self.audit.checkpoint_interval_secs == 0 {
+            return Err(Error::BadRequest(
+                "audit: checkpoint_entries and checkpoint_interval_secs must be > 0".into(),
+            ));
+        }
         if (self.tls.cert_file.is_some()) != (self.tls.key_file.is_some()) {
             return Err(Error::BadRequest(
                 "tls.cert_file and tls.key_file go together".into(),
@@ -752,6 +789,7 @@ fn unreachable_default() -> Config {
         status: StatusConfig::default(),
         registry: RegistryConfig::default(),
         webhooks: WebhookConfig::default(),
+        audit: AuditConfig::default(),
         tls: TlsConfig::default(),
         ca: CaConfig::default(),
         limits: Limits::default(),

@@ -13,6 +13,7 @@
 //! - [`status`]: CRLs and the OCSP responder.
 //! - [`backup`]: consistent backups and restore.
 //! - [`admin`]: admin API operations on typed values.
+//! - [`audit`]: signed checkpoints of the audit log, and its verification.
 //! - [`store`]: the storage trait and its sled implementation, with a group committer for
 //!   certificate writes.
 //! - [`http`]: the only axum code — routes, error mapping, TLS listener.
@@ -25,6 +26,7 @@
 
 pub mod acme;
 pub mod admin;
+pub mod audit;
 pub mod backup;
 pub mod ca;
 pub mod cli;

@@ -40,11 +40,16 @@ struct Common {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Checks the audit log's hash chain (run with the server stopped, or on a backup).
+    /// Checks the audit log: hash chain, head and signed checkpoints (run with the server
+    /// stopped, or on a restored backup).
     Verify {
         /// Data directory (default ./enrolld-data).
         #[arg(long, default_value = "./enrolld-data")]
         data_dir: PathBuf,
+        /// The audit signing public key (a copy of DATA_DIR/audit-signing.pub kept elsewhere);
+        /// default: the key in the data directory.
+        #[arg(long)]
+        public_key: Option<PathBuf>,
     },
 }
 
@@ -170,18 +175,12 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Cmd::Audit {
-            cmd: AuditCmd::Verify { data_dir },
-        } => {
-            let store = enrolld::store::sled_store::SledStore::open(&data_dir.join("store"))
-                .map_err(|e| format!("cannot open the store (is the server running?): {e}"))?;
-            match enrolld::store::sled_registry::verify_audit(&store).map_err(|e| e.to_string())? {
-                Ok(n) => {
-                    println!("audit log OK: {n} entries, hash chain intact");
-                    Ok(())
-                }
-                Err(why) => Err(format!("audit log verification FAILED: {why}")),
-            }
-        }
+            cmd:
+                AuditCmd::Verify {
+                    data_dir,
+                    public_key,
+                },
+        } => verify_audit(&data_dir, public_key.as_deref()),
         Cmd::Ca {
             cmd: CaCmd::EncryptKeys { common },
         } => {
@@ -241,6 +240,40 @@ fn run(cli: Cli) -> Result<(), String> {
                     .map_err(|e| e.to_string())
             })
         }
+    }
+}
+
+/// `enrolld audit verify`: chain, head and checkpoints of a stopped server's log.
+fn verify_audit(
+    data_dir: &std::path::Path,
+    public_key: Option<&std::path::Path>,
+) -> Result<(), String> {
+    use enrolld::audit::{AuditFiles, PublicKey};
+    let files = AuditFiles::in_dir(data_dir);
+    let key_file = match public_key {
+        Some(p) => p.to_owned(),
+        None if files.key.exists() => files.key.clone(),
+        None => files.public.clone(),
+    };
+    let key = PublicKey::from_file(&key_file).map_err(|e| e.to_string())?;
+    let latest = enrolld::audit::read_latest(&files.latest).map_err(|e| e.to_string())?;
+    let store = enrolld::store::sled_store::SledStore::open(&data_dir.join("store"))
+        .map_err(|e| format!("cannot open the store (is the server running?): {e}"))?;
+    match enrolld::audit::verify(&store, &key, latest.as_ref()).map_err(|e| e.to_string())? {
+        Ok(v) => {
+            println!(
+                "audit log OK: {} entries, hash chain intact, head matches; {} signed checkpoints (key {}), the newest at entry {}",
+                v.entries, v.checkpoints, v.key_id, v.last_checkpoint
+            );
+            if v.unsigned_entries > 0 {
+                println!(
+                    "warning: the {} newest entries come after the newest checkpoint: no signature covers them (the server stopped without its shutdown checkpoint; its next start signs them)",
+                    v.unsigned_entries
+                );
+            }
+            Ok(())
+        }
+        Err(why) => Err(format!("audit log verification FAILED: {why}")),
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::admin::Admin;
+use crate::audit::Checkpointer;
 use crate::ca::profile::SanName;
 use crate::ca::{keys, pem_encode, Ca, CaPaths};
 use crate::config::Config;
@@ -34,6 +35,9 @@ pub struct DataPaths {
     pub tls_cert: PathBuf,
     /// Generated TLS server key (0600).
     pub tls_key: PathBuf,
+    /// The audit log's signing key, its public key and the newest checkpoint: outside the
+    /// store, so that writing the store is not enough to rewrite the log.
+    pub audit: crate::audit::AuditFiles,
 }
 
 impl DataPaths {
@@ -47,6 +51,7 @@ impl DataPaths {
             store: dir.join("store"),
             tls_cert: dir.join("tls").join("server.crt"),
             tls_key: dir.join("tls").join("server.key"),
+            audit: crate::audit::AuditFiles::in_dir(dir),
         }
     }
 }
@@ -72,6 +77,8 @@ pub struct Initialised {
     pub tls_cert_pem: Vec<u8>,
     /// TLS server key (PEM).
     pub tls_key_pem: Vec<u8>,
+    /// Signs checkpoints of the audit log.
+    pub audit: Arc<Checkpointer>,
     /// Paths.
     pub paths: DataPaths,
     /// Whether this start created the CA.
@@ -137,11 +144,16 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
         let token = tokens::create(&*store, &secrets, "bootstrap", &["admin"], now(), None)?;
         keys::write_secret_file(&paths.admin_token, format!("{token}\n").as_bytes())?;
     }
+    let audit = Arc::new(Checkpointer::open(
+        paths.audit.clone(),
+        store.clone() as Arc<dyn Store>,
+    )?);
     store.flush()?;
     Ok(Initialised {
         ca,
         store,
         secrets,
+        audit,
         tls_cert_pem,
         tls_key_pem,
         paths,
@@ -204,6 +216,15 @@ pub fn banner(cfg: &Config, paths: &DataPaths) -> String {
         paths.ca_bundle.display(),
         paths.admin_token.display()
     )
+}
+
+/// Signs a checkpoint of the audit log's head, on the blocking pool (it flushes the store).
+async fn sign_checkpoint(audit: &Arc<Checkpointer>) -> Result<()> {
+    let audit = audit.clone();
+    tokio::task::spawn_blocking(move || audit.checkpoint(now()))
+        .await
+        .map_err(Error::internal)??;
+    Ok(())
 }
 
 /// Serves on `listener` until `shutdown`, then flushes the store.
@@ -278,6 +299,7 @@ pub async fn run(
         cfg: cfg.clone(),
         acme: acme.clone(),
         ca: init.ca.clone(),
+        audit_signer: init.audit.clone(),
     });
     let router = http::router(
         AppState {
@@ -291,12 +313,18 @@ pub async fn run(
     );
     // Webhooks (issue 4): the notifier tails the audit log until shutdown.
     let notifier = crate::notify::spawn(&cfg, store.clone())?;
+    // Entries of an earlier run that ended without its shutdown checkpoint are signed now.
+    sign_checkpoint(&init.audit).await?;
+    let checkpoints = init.audit.clone().spawn(cfg.audit);
     println!("{}", banner(&cfg, &init.paths));
     tracing::info!(listen = %cfg.listen, "serving");
     let result = http::tls::serve(listener, tls, router, cfg.limits.clone(), shutdown).await;
     if let Some(n) = notifier {
         n.abort();
     }
+    checkpoints.abort();
+    // Requests have finished: the last entries get their checkpoint.
+    sign_checkpoint(&init.audit).await?;
     store.flush()?;
     tracing::info!("store flushed; bye");
     result

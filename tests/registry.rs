@@ -522,7 +522,12 @@ async fn audit_log_verifies_and_detects_tampering() {
         .collect();
     assert_eq!(
         actions,
-        vec!["subject.created", "certificate.issue", "certificate.revoke"]
+        vec![
+            "subject.created",
+            "credential.est",
+            "certificate.issue",
+            "certificate.revoke"
+        ]
     );
     let (_, v) = api(
         &s,
@@ -546,7 +551,7 @@ async fn audit_log_verifies_and_detects_tampering() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("3 entries"));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("4 entries"));
     // Alter one entry in the store: verification fails.
     {
         let db = sled::open(data.join("store")).unwrap();

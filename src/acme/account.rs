@@ -115,6 +115,13 @@ impl Acme {
         };
         match self.acme_store.create_account(&acct)? {
             CreateAccount::Created => {
+                let eab = acct.eab_kid.as_ref().map(|k| format!("eab {k}"));
+                self.audit(
+                    &format!("acme:{}", acct.id),
+                    "account.create",
+                    acct.id.as_str(),
+                    eab.as_deref().unwrap_or(""),
+                );
                 self.flush().await?;
                 tracing::info!(account = %acct.id, "ACME account created");
                 Ok(Response::json(201, self.account_json(&acct))
@@ -165,6 +172,14 @@ impl Acme {
         }
         if !self.acme_store.update_account(&acct, &new)? {
             return Err(Error::Conflict("account changed concurrently".into()));
+        }
+        if new.status != acct.status {
+            self.audit(
+                &format!("acme:{}", acct.id),
+                "account.deactivate",
+                acct.id.as_str(),
+                "",
+            );
         }
         self.flush().await?;
         Ok(Response::json(200, self.account_json(&new)).with_location(url))
@@ -253,6 +268,12 @@ impl Acme {
                 "the new key belongs to another account".into(),
             ));
         }
+        self.audit(
+            &format!("acme:{}", acct.id),
+            "account.key_change",
+            acct.id.as_str(),
+            &format!("key {}", new.thumbprint),
+        );
         self.flush().await?;
         tracing::info!(account = %acct.id, "ACME account key changed");
         Ok(Response::json(200, self.account_json(&new)).with_location(self.account_url(&acct.id)))

@@ -293,7 +293,14 @@ impl Acme {
             if !usable {
                 let mut deactivated = acct.clone();
                 deactivated.status = "deactivated".into();
-                self.acme_store.update_account(&acct, &deactivated)?;
+                if self.acme_store.update_account(&acct, &deactivated)? {
+                    self.audit(
+                        "system",
+                        "account.deactivate",
+                        acct.id.as_str(),
+                        &format!("EAB key {kid} withdrawn or expired"),
+                    );
+                }
                 return Err(Error::acme(
                     AcmeProblem::Unauthorized,
                     "the account's external account binding key expired or was withdrawn; account deactivated",
@@ -301,6 +308,17 @@ impl Acme {
             }
         }
         Ok(acct)
+    }
+
+    /// Appends an audit entry for a change already made; a failure to append is logged, not
+    /// fatal to the change. The caller flushes both.
+    pub(crate) fn audit(&self, actor: &str, action: &str, target: &str, detail: &str) {
+        if let Err(e) = self
+            .store
+            .append_audit(actor, action, target, "ok", detail, now())
+        {
+            tracing::error!(error = %e, action, "audit append failed");
+        }
     }
 
     /// Durability before a client hears of a certificate.

@@ -701,7 +701,8 @@ impl Acme {
             .filter(|rec| rec.der == der)
             .ok_or_else(|| Error::NotFound("certificate not issued by this server".into()))?;
         let reason = reason_name(r.reason.unwrap_or(0))?;
-        match signer {
+        // The audit log's actor: the ordering account, or the certificate's own key.
+        let actor = match signer {
             Signer::Account(acct) => {
                 let acct = self.check_account(acct)?;
                 if rec.account.as_ref() != Some(&acct.id) {
@@ -710,6 +711,7 @@ impl Acme {
                         "this account did not order the certificate",
                     ));
                 }
+                format!("acme:{}", acct.id)
             }
             Signer::Key(jwk) => {
                 let spki_matches = jwk_matches_spki(&jwk, cert.public_key().raw);
@@ -719,8 +721,9 @@ impl Acme {
                         "the JWS key is not the certificate's key",
                     ));
                 }
+                format!("acme:key:{}", jwk.thumbprint())
             }
-        }
+        };
         if !self.store.revoke_certificate(&serial, now(), reason)? {
             return Err(Error::acme(
                 AcmeProblem::AlreadyRevoked,
@@ -728,7 +731,7 @@ impl Acme {
             ));
         }
         let _ = self.store.append_audit(
-            "acme",
+            &actor,
             "certificate.revoke",
             &serial.to_hex(),
             "ok",

@@ -60,6 +60,14 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(Error::internal)?
 }
 
+/// Authorizes a bearer token for `scope` and names it as the audit log's actor.
+pub(super) fn actor(s: &AppState, headers: &HeaderMap, scope: &str) -> Result<String, Error> {
+    Ok(format!(
+        "token:{}",
+        s.admin.authorize(bearer(headers), scope)?.id
+    ))
+}
+
 /// `POST /api/v1/est/credentials`.
 pub async fn create_est_credential(
     State(s): State<AppState>,
@@ -67,9 +75,9 @@ pub async fn create_est_credential(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let r = blocking(move || {
-        s.admin.authorize(bearer(&headers), scope::ISSUE)?;
+        let who = actor(&s, &headers, scope::ISSUE)?;
         let req = json_body(&headers, body)?;
-        s.admin.create_est_credential(req)
+        s.registry.create_est_credential(&who, req)
     })
     .await;
     reply(StatusCode::CREATED, r)
@@ -95,9 +103,9 @@ pub async fn create_eab_key(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let r = blocking(move || {
-        s.admin.authorize(bearer(&headers), scope::ISSUE)?;
+        let who = actor(&s, &headers, scope::ISSUE)?;
         let req = json_body(&headers, body)?;
-        s.acme.create_eab_key(req)
+        s.registry.create_eab_key(&who, req)
     })
     .await;
     reply(StatusCode::CREATED, r)
@@ -110,8 +118,8 @@ pub async fn withdraw_eab_key(
     headers: HeaderMap,
 ) -> Response {
     let r = blocking(move || {
-        s.admin.authorize(bearer(&headers), scope::ISSUE)?;
-        s.acme.withdraw_eab_key(&kid)
+        let who = actor(&s, &headers, scope::ISSUE)?;
+        s.registry.withdraw_eab_key(&who, &kid)
     })
     .await;
     match r {
@@ -138,7 +146,7 @@ pub async fn set_renewal_window(
     }
     // Flushes: on the blocking pool.
     let r = blocking(move || {
-        s.admin.authorize(bearer(&headers), scope::ISSUE)?;
+        let who = actor(&s, &headers, scope::ISSUE)?;
         let req: Req = json_body(&headers, body)?;
         let parse = |t: &str| {
             time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
@@ -153,7 +161,9 @@ pub async fn set_renewal_window(
             .map(parse)
             .transpose()?
             .unwrap_or(start + 86400);
-        let n = s.acme.set_renewal_window(&req.serials, start, end)?;
+        let n = s
+            .registry
+            .set_renewal_window(&who, &req.serials, start, end)?;
         Ok::<_, Error>(serde_json::json!({"updated": n}))
     })
     .await;
@@ -175,7 +185,7 @@ pub async fn revoke_certificate(
         reason: Option<String>,
     }
     let r = blocking(move || {
-        let tok = s.admin.authorize(bearer(&headers), scope::REVOKE)?;
+        let who = actor(&s, &headers, scope::REVOKE)?;
         let has_body = body.as_ref().is_ok_and(|b| !b.is_empty());
         let req: Req = if has_body {
             json_body(&headers, body)?
@@ -183,7 +193,7 @@ pub async fn revoke_certificate(
             Req { reason: None }
         };
         s.admin.revoke(
-            &format!("token:{}", tok.id),
+            &who,
             &serial,
             req.reason.as_deref().unwrap_or("unspecified"),
         )

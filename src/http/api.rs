@@ -290,7 +290,7 @@ pub fn routes() -> Vec<ApiRoute> {
             "get",
             "/api/v1/audit/verify",
             "read",
-            "Verify the audit log's hash chain",
+            "Verify the audit log: hash chain, head and signed checkpoints",
             None,
             200,
             &[],

@@ -4,6 +4,7 @@
 //! key (a keyed hash: a stolen store alone does not allow offline guessing, and a memory-hard
 //! hash would add nothing on random secrets while capping enrolment throughput).
 
+pub mod admin_credentials;
 pub mod credentials;
 pub mod pickup;
 pub mod secrets;

@@ -29,6 +29,8 @@ pub struct Registry {
     pub acme: Arc<Acme>,
     /// Signs pickup-link certificates.
     pub ca: Arc<crate::ca::Ca>,
+    /// Signs the audit log's checkpoints; its key checks them.
+    pub audit_signer: Arc<crate::audit::Checkpointer>,
 }
 
 fn now() -> i64 {
@@ -408,12 +410,25 @@ impl Registry {
                 )))
             }
         };
+        // The detail names what was made: a username, a key id or a link id (never the
+        // secret after the link id's dot).
+        let made = match (&v["username"], &v["kid"], &v["url"]) {
+            (Value::String(u), _, _) => u.clone(),
+            (_, Value::String(k), _) => k.clone(),
+            (_, _, Value::String(url)) => url
+                .rsplit('/')
+                .next()
+                .and_then(|t| t.split('.').next())
+                .unwrap_or_default()
+                .to_owned(),
+            _ => String::new(),
+        };
         self.audit(
             actor,
             &format!("credential.{}", req.kind),
             s.id.as_str(),
             "ok",
-            "",
+            &made,
         )?;
         Ok(v)
     }
@@ -607,5 +622,19 @@ impl Registry {
     /// Audit entries after `after`.
     pub fn audit_log(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>> {
         self.store.audit_entries(after, limit.clamp(1, 1000))
+    }
+
+    /// Verifies the audit log: chain, head and every signed checkpoint, with the server's
+    /// own audit signing key.
+    pub fn verify_audit(&self) -> Result<std::result::Result<crate::audit::Verified, String>> {
+        let latest = match self.audit_signer.latest() {
+            Ok(l) => l,
+            Err(e) => return Ok(Err(e.public_message().to_owned())),
+        };
+        crate::audit::verify(
+            &*self.store,
+            self.audit_signer.public_key(),
+            latest.as_ref(),
+        )
     }
 }

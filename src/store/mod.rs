@@ -26,7 +26,9 @@ pub use records::{
     AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialUse,
     CERTIFICATE_HOLD,
 };
-pub use registry_records::{ApprovalRecord, AuditRecord, PickupRecord, SubjectRecord};
+pub use registry_records::{
+    ApprovalRecord, AuditCheckpointRecord, AuditRecord, PickupRecord, SubjectRecord,
+};
 
 /// Spending one use of a credential together with inserting the certificate it paid for.
 #[derive(Debug, Clone)]
@@ -241,6 +243,15 @@ pub trait RegistryStore: Send + Sync {
     ) -> Result<AuditRecord>;
     /// Audit entries with seq > `after`, at most `limit`.
     fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>>;
+    /// The head of the audit log: the last entry's seq and hash, as the append that wrote it
+    /// recorded them; `None` before the first entry.
+    fn audit_head(&self) -> Result<Option<(u64, String)>>;
+    /// Stores a signed checkpoint of the audit log (keyed by its seq).
+    fn put_audit_checkpoint(&self, c: &AuditCheckpointRecord) -> Result<()>;
+    /// Checkpoints with seq > `after`, oldest first, at most `limit`.
+    fn audit_checkpoints(&self, after: u64, limit: usize) -> Result<Vec<AuditCheckpointRecord>>;
+    /// The newest checkpoint.
+    fn last_audit_checkpoint(&self) -> Result<Option<AuditCheckpointRecord>>;
 }
 
 /// Result of [`AcmeStore::create_account`].

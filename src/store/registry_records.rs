@@ -73,6 +73,25 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
+/// A signed checkpoint of the audit log: (seq, entry hash, time) signed with the audit signing
+/// key, which the store does not hold (`src/audit/`). The entry hash commits to every entry
+/// before it, so a chain rebuilt from any earlier entry on no longer matches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditCheckpointRecord {
+    /// Record layout version.
+    pub version: u32,
+    /// The last entry covered.
+    pub seq: u64,
+    /// That entry's hash (hex).
+    pub hash: String,
+    /// When it was signed, unix seconds.
+    pub time: i64,
+    /// Which key signed it (`audit::key_id` of its public key), so a replaced key is named.
+    pub key_id: String,
+    /// Ed25519 signature over `audit::checkpoint_message` (standard base64).
+    pub signature: String,
+}
+
 /// An enrolment waiting for an administrator (RFC 7030 §4.2.3: 202 + Retry-After until then).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalRecord {

@@ -7,9 +7,9 @@ use sled::transaction::{
 
 use super::sled_store::{link_key, SledStore};
 use super::{
-    AccountRecord, ApprovalRecord, AuditRecord, CertStatus, CertificateRecord, CreateSubject,
-    CredentialRecord, EabKeyRecord, OffboardSummary, RegistryStore, SubjectRecord,
-    CERTIFICATE_HOLD,
+    AccountRecord, ApprovalRecord, AuditCheckpointRecord, AuditRecord, CertStatus,
+    CertificateRecord, CreateSubject, CredentialRecord, EabKeyRecord, OffboardSummary,
+    RegistryStore, SubjectRecord, CERTIFICATE_HOLD,
 };
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, EabKid, Serial, SubjectId};
@@ -46,6 +46,13 @@ pub fn audit_hash(e: &AuditRecord) -> String {
 
 const AUDIT_HEAD: &[u8] = b"audit_head";
 
+/// The `audit_head` value: the last seq (8 bytes, big-endian), then its hash (hex).
+fn parse_head(v: &[u8]) -> Option<(u64, String)> {
+    let seq = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
+    let hash = std::str::from_utf8(v.get(8..)?).ok()?;
+    (!hash.is_empty()).then(|| (seq, hash.to_owned()))
+}
+
 /// Inside a transaction on the audit and meta trees: appends one entry to the hash chain.
 /// The inner `Err` is an encoding failure.
 #[allow(clippy::too_many_arguments)]
@@ -59,16 +66,9 @@ pub(super) fn append_audit_in(
     detail: &str,
     at: i64,
 ) -> std::result::Result<std::result::Result<AuditRecord, String>, UnabortableTransactionError> {
-    let (seq, prev) = match meta.get(AUDIT_HEAD)? {
-        Some(v) if v.len() > 8 => {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&v[..8]);
-            (
-                u64::from_be_bytes(b),
-                String::from_utf8_lossy(&v[8..]).to_string(),
-            )
-        }
-        _ => (0, "0".repeat(64)),
+    let (seq, prev) = match meta.get(AUDIT_HEAD)?.as_deref().and_then(parse_head) {
+        Some(head) => head,
+        None => (0, "0".repeat(64)),
     };
     let mut e = AuditRecord {
         seq: seq + 1,
@@ -507,18 +507,61 @@ impl RegistryStore for SledStore {
         }
         Ok(out)
     }
+
+    fn audit_head(&self) -> Result<Option<(u64, String)>> {
+        match self.meta_tree().get(AUDIT_HEAD)? {
+            None => Ok(None),
+            Some(v) => parse_head(&v)
+                .map(Some)
+                .ok_or_else(|| Error::Internal("the stored audit head is malformed".into())),
+        }
+    }
+
+    fn put_audit_checkpoint(&self, c: &AuditCheckpointRecord) -> Result<()> {
+        let _gate = self.write_gate()?;
+        self.reg
+            .audit_checkpoints
+            .insert(c.seq.to_be_bytes(), serde_json::to_vec(c)?)?;
+        Ok(())
+    }
+
+    fn audit_checkpoints(&self, after: u64, limit: usize) -> Result<Vec<AuditCheckpointRecord>> {
+        let mut out = Vec::new();
+        for kv in self
+            .reg
+            .audit_checkpoints
+            .range((after + 1).to_be_bytes()..)
+            .take(limit)
+        {
+            let (_, v) = kv?;
+            out.push(serde_json::from_slice(&v)?);
+        }
+        Ok(out)
+    }
+
+    fn last_audit_checkpoint(&self) -> Result<Option<AuditCheckpointRecord>> {
+        match self.reg.audit_checkpoints.last()? {
+            Some((_, v)) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
 }
 
 /// Checks the whole audit chain: sequence without gaps, each hash recomputed, each entry
-/// linked to its predecessor. Returns the number of entries, or where it breaks.
+/// linked to its predecessor, and the last entry against the stored head, so a log cut after
+/// some entry does not verify. Returns the number of entries, or where it breaks.
+///
+/// On a running server entries may be appended during the walk: the head read before it must
+/// be reached and matched, and the walk must not end past the head read after it.
 pub fn verify_audit(store: &dyn RegistryStore) -> Result<std::result::Result<u64, String>> {
+    let head_before = store.audit_head()?;
     let mut prev = "0".repeat(64);
     let mut expected = 1u64;
     let mut after = 0;
     loop {
         let batch = store.audit_entries(after, 1000)?;
         if batch.is_empty() {
-            return Ok(Ok(expected - 1));
+            break;
         }
         for e in batch {
             if e.seq != expected {
@@ -537,9 +580,114 @@ pub fn verify_audit(store: &dyn RegistryStore) -> Result<std::result::Result<u64
             if audit_hash(&e) != e.hash {
                 return Ok(Err(format!("entry {} was altered (hash mismatch)", e.seq)));
             }
+            if let Some((seq, hash)) = &head_before {
+                if e.seq == *seq && e.hash != *hash {
+                    return Ok(Err(format!(
+                        "entry {seq} does not match the stored head (the chain was rewritten)"
+                    )));
+                }
+            }
             prev = e.hash.clone();
             expected += 1;
             after = e.seq;
         }
+    }
+    let last = expected - 1;
+    if let Some((seq, _)) = &head_before {
+        if last < *seq {
+            return Ok(Err(format!(
+                "the log ends at entry {last} but the stored head is entry {seq}: the newest entries were removed"
+            )));
+        }
+    }
+    match store.audit_head()? {
+        None if last == 0 => {}
+        None => {
+            return Ok(Err(format!(
+                "the log holds {last} entries but no stored head"
+            )))
+        }
+        Some((seq, _)) if last > seq => {
+            return Ok(Err(format!(
+                "entries after {seq} lie beyond the stored head (entry {seq})"
+            )))
+        }
+        Some((seq, hash)) if last == seq && prev != hash => {
+            return Ok(Err(format!(
+                "entry {seq} does not match the stored head (the chain was rewritten)"
+            )))
+        }
+        Some(_) => {}
+    }
+    Ok(Ok(last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(n: u64) -> (tempfile::TempDir, SledStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(&dir.path().join("store")).unwrap();
+        for i in 0..n {
+            s.append_audit("t", "a", &i.to_string(), "ok", "", 0)
+                .unwrap();
+        }
+        (dir, s)
+    }
+
+    #[test]
+    fn fail_audit_verify_newest_entries_removed() {
+        let (_dir, s) = store_with(5);
+        assert_eq!(verify_audit(&s).unwrap(), Ok(5));
+        assert_eq!(s.audit_head().unwrap().map(|h| h.0), Some(5));
+        // The tail cut: what is left is a valid chain, but shorter than its head.
+        for seq in [5u64, 4] {
+            s.reg.audit.remove(seq.to_be_bytes()).unwrap();
+        }
+        let why = verify_audit(&s).unwrap().unwrap_err();
+        assert!(
+            why.contains("ends at entry 3") && why.contains("head"),
+            "{why}"
+        );
+        // Every entry removed.
+        for seq in 1..=3u64 {
+            s.reg.audit.remove(seq.to_be_bytes()).unwrap();
+        }
+        assert!(verify_audit(&s).unwrap().is_err());
+    }
+
+    #[test]
+    fn fail_audit_verify_head_does_not_match() {
+        let (_dir, s) = store_with(3);
+        // The newest entry replaced by a well-formed one that the head does not name.
+        let mut e = s.audit_entries(2, 1).unwrap().remove(0);
+        e.detail = "rewritten".into();
+        e.hash = audit_hash(&e);
+        s.reg
+            .audit
+            .insert(3u64.to_be_bytes(), serde_json::to_vec(&e).unwrap())
+            .unwrap();
+        let why = verify_audit(&s).unwrap().unwrap_err();
+        assert!(why.contains("stored head"), "{why}");
+        // An entry past the head.
+        let (_dir, s) = store_with(2);
+        let mut extra = s.audit_entries(1, 1).unwrap().remove(0);
+        extra.seq = 3;
+        extra.prev_hash = extra.hash.clone();
+        extra.hash = audit_hash(&extra);
+        s.reg
+            .audit
+            .insert(3u64.to_be_bytes(), serde_json::to_vec(&extra).unwrap())
+            .unwrap();
+        let why = verify_audit(&s).unwrap().unwrap_err();
+        assert!(why.contains("beyond the stored head"), "{why}");
+    }
+
+    #[test]
+    fn empty_log_verifies() {
+        let (_dir, s) = store_with(0);
+        assert_eq!(verify_audit(&s).unwrap(), Ok(0));
+        assert_eq!(s.audit_head().unwrap(), None);
     }
 }

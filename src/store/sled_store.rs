@@ -65,6 +65,8 @@ pub(super) struct RegistryTrees {
     pub(super) links: sled::Tree,
     /// seq (be u64) → AuditRecord.
     pub(super) audit: sled::Tree,
+    /// seq (be u64) → AuditCheckpointRecord.
+    pub(super) audit_checkpoints: sled::Tree,
     /// id → ApprovalRecord; `k:` credential 0x00 fingerprint → id.
     pub(super) approvals: sled::Tree,
     /// id → PickupRecord.
@@ -110,6 +112,7 @@ impl SledStore {
             by_external: db.open_tree("subjects_by_external")?,
             links: db.open_tree("subject_links")?,
             audit: db.open_tree("audit")?,
+            audit_checkpoints: db.open_tree("audit_checkpoints")?,
             approvals: db.open_tree("approvals")?,
             pickups: db.open_tree("pickups")?,
         };
@@ -590,6 +593,15 @@ impl Store for SledStore {
 
     fn durable(&self) -> CommitTicket {
         self.committer.barrier()
+    }
+}
+
+#[cfg(test)]
+impl SledStore {
+    /// A tree by name, for tests that tamper with the store as someone with write access to
+    /// its files would.
+    pub(crate) fn tree_for_tests(&self, name: &str) -> sled::Tree {
+        self.db.open_tree(name).unwrap()
     }
 }
 
