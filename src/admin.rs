@@ -31,6 +31,8 @@ pub struct Admin {
     pub secrets: Arc<Secrets>,
     /// The configuration.
     pub cfg: Arc<Config>,
+    /// Token expiry and revocation times.
+    pub clock: crate::clock::SharedClock,
 }
 
 /// The JSON view of a certificate record.
@@ -109,15 +111,18 @@ impl From<CertificateRecord> for CertificateView {
     }
 }
 
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
 impl Admin {
     /// Checks that a bearer token is valid, whatever its scopes.
     pub fn authenticate(&self, bearer: Option<&str>) -> Result<AdminTokenRecord> {
         let token = bearer.ok_or_else(|| Error::Unauthorized("bearer token required".into()))?;
-        tokens::authorize(&*self.store, &self.secrets, token, "admin", now()).or_else(|e| match e {
+        tokens::authorize(
+            &*self.store,
+            &self.secrets,
+            token,
+            "admin",
+            self.clock.now(),
+        )
+        .or_else(|e| match e {
             // Valid but without the admin scope: authenticated.
             Error::Forbidden(_) => {
                 let id = token.split('.').next().unwrap_or_default();
@@ -132,7 +137,7 @@ impl Admin {
     /// Checks a bearer token for `scope`.
     pub fn authorize(&self, bearer: Option<&str>, scope: &str) -> Result<AdminTokenRecord> {
         let token = bearer.ok_or_else(|| Error::Unauthorized("bearer token required".into()))?;
-        tokens::authorize(&*self.store, &self.secrets, token, scope, now())
+        tokens::authorize(&*self.store, &self.secrets, token, scope, self.clock.now())
     }
 
     /// `DELETE /api/v1/est/credentials/{id}`: disables an EST credential for good (idempotent).
@@ -148,7 +153,7 @@ impl Admin {
                 id.as_str(),
                 "ok",
                 "est",
-                now(),
+                self.clock.now(),
             )?;
         }
         self.store.flush()
@@ -173,14 +178,17 @@ impl Admin {
             )));
         }
         let serial = Serial::parse_hex(serial_hex)?;
-        if self.store.revoke_certificate(&serial, now(), reason)? {
+        if self
+            .store
+            .revoke_certificate(&serial, self.clock.now(), reason)?
+        {
             let _ = self.store.append_audit(
                 actor,
                 "certificate.revoke",
                 &serial.to_hex(),
                 "ok",
                 reason,
-                now(),
+                self.clock.now(),
             );
             self.store.flush()?;
             tracing::info!(serial = %serial, reason, "certificate revoked by an administrator");

@@ -4,6 +4,7 @@
 //! Module map (see docs/architecture.md):
 //! - [`config`]: typed configuration, validated once at start.
 //! - [`error`]: the one internal error type; no HTTP in it.
+//! - [`clock`]: the injectable clock every time-dependent rule reads.
 //! - [`ids`]: newtypes for identifiers.
 //! - [`ca`]: the issuance engine — CA keys, CSR policy, profiles, serials, signing.
 //! - [`est`]: RFC 7030 operations on typed values (no HTTP).
@@ -30,6 +31,7 @@ pub mod audit;
 pub mod backup;
 pub mod ca;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod est;

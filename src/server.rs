@@ -229,9 +229,20 @@ async fn sign_checkpoint(audit: &Arc<Checkpointer>) -> Result<()> {
 
 /// Serves on `listener` until `shutdown`, then flushes the store.
 pub async fn run(
+    cfg: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    run_with_clock(cfg, listener, shutdown, crate::clock::system()).await
+}
+
+/// [`run`] with the clock the services read: tests pass a
+/// [`crate::clock::ManualClock`] and move time instead of sleeping.
+pub async fn run_with_clock(
     mut cfg: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
+    clock: crate::clock::SharedClock,
 ) -> Result<()> {
     // The real port first: the CA created on first start names the root CRL URL.
     cfg.listen = listener.local_addr()?;
@@ -247,11 +258,13 @@ pub async fn run(
         acme_store.clone(),
         cfg.clone(),
         init.secrets.clone(),
+        clock.clone(),
     )?);
     let admin = Arc::new(Admin {
         store: store.clone(),
         secrets: init.secrets.clone(),
         cfg: cfg.clone(),
+        clock: clock.clone(),
     });
     let acme = Arc::new(crate::acme::Acme::new(
         init.ca.clone(),
@@ -259,6 +272,7 @@ pub async fn run(
         acme_store,
         cfg.clone(),
         init.secrets.clone(),
+        clock.clone(),
     )?);
     if cfg.acme.validation.is_test_mode() {
         tracing::warn!(
@@ -300,6 +314,7 @@ pub async fn run(
         acme: acme.clone(),
         ca: init.ca.clone(),
         audit_signer: init.audit.clone(),
+        clock: clock.clone(),
     });
     let router = http::router(
         AppState {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::jws::{Jwk, Jws};
-use super::{now, Acme, Request, Response, Signer};
+use super::{Acme, Request, Response, Signer};
 use crate::error::{AcmeProblem, Error, Result};
 use crate::ids::AccountId;
 use crate::store::{AccountRecord, CreateAccount};
@@ -84,7 +84,7 @@ impl Acme {
             &format!("new-account:{}", req.peer),
             self.cfg.acme.rate_limits.new_accounts_per_ip_per_minute,
             60,
-            now(),
+            self.clock.now(),
         )?;
         if self.cfg.acme.terms_of_service.is_some() && p.terms_of_service_agreed != Some(true) {
             return Err(Error::acme(
@@ -111,7 +111,7 @@ impl Acme {
             tos_agreed: p.terms_of_service_agreed.unwrap_or(false),
             subject_id: eab.as_ref().and_then(|e| e.subject_id.clone()),
             eab_kid: eab.map(|e| e.kid),
-            created_at: now(),
+            created_at: self.clock.now(),
         };
         match self.acme_store.create_account(&acct)? {
             CreateAccount::Created => {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::jws::{self, Jwk};
-use super::{now, policy, Acme};
+use super::{policy, Acme};
 use crate::error::{AcmeProblem, Error, Result};
 use crate::ids::{EabKid, ProfileName};
 use crate::registry::secrets::random_bytes;
@@ -104,7 +104,11 @@ impl Acme {
             .collect::<Result<Vec<_>>>()?;
         let expires_at = match req.expires_in {
             Some(0) => return Err(Error::BadRequest("expires_in must be > 0".into())),
-            Some(s) => Some(now().saturating_add(s.min(10 * 366 * 86400) as i64)),
+            Some(s) => Some(
+                self.clock
+                    .now()
+                    .saturating_add(s.min(10 * 366 * 86400) as i64),
+            ),
             None => None,
         };
         let kid = EabKid::random()?;
@@ -116,7 +120,7 @@ impl Acme {
             hmac_key_sealed: Base64UrlUnpadded::encode_string(&sealed),
             profile: profile.clone(),
             allowed_identifiers: allowed,
-            created_at: now(),
+            created_at: self.clock.now(),
             expires_at,
             withdrawn: false,
             account: None,
@@ -179,7 +183,7 @@ impl Acme {
                 "external account binding payload is not the account key (RFC 8555 §7.3.4)",
             ));
         }
-        if rec.withdrawn || rec.expires_at.is_some_and(|e| e <= now()) {
+        if rec.withdrawn || rec.expires_at.is_some_and(|e| e <= self.clock.now()) {
             return Err(unauthorized(
                 "external account binding key expired or withdrawn",
             ));

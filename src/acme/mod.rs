@@ -15,6 +15,7 @@ pub mod ratelimit;
 pub mod validate;
 pub mod views;
 
+use crate::clock::SharedClock;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -114,10 +115,8 @@ pub struct Acme {
     pub validator: Arc<validate::Validator>,
     /// Public base URL (no trailing slash).
     pub base: String,
-}
-
-pub(crate) fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    /// Nonce, order, authorization and EAB key times.
+    pub clock: SharedClock,
 }
 
 fn malformed(m: impl Into<String>) -> Error {
@@ -132,6 +131,7 @@ impl Acme {
         acme_store: Arc<dyn AcmeStore>,
         cfg: Arc<Config>,
         secrets: Arc<Secrets>,
+        clock: SharedClock,
     ) -> Result<Self> {
         let base = cfg.base_url();
         let nonces = nonce::Nonces::new(&secrets.derive("acme-nonce-v1"))?;
@@ -147,6 +147,7 @@ impl Acme {
             limits,
             validator,
             base,
+            clock,
         })
     }
 
@@ -162,7 +163,7 @@ impl Acme {
 
     /// A fresh nonce for a `Replay-Nonce` header.
     pub fn new_nonce(&self) -> String {
-        self.nonces.issue(now() as u64)
+        self.nonces.issue(self.clock.now() as u64)
     }
 
     /// RFC 8555 §7.1.1 directory, with ARI (RFC 9773) and profiles (draft-ietf-acme-profiles).
@@ -255,7 +256,7 @@ impl Acme {
             .nonce
             .as_deref()
             .ok_or_else(|| Error::acme(AcmeProblem::BadNonce, "JWS lacks a nonce"))?;
-        self.nonces.redeem(nonce, now() as u64)?;
+        self.nonces.redeem(nonce, self.clock.now() as u64)?;
         if p.url != self.url(req.path) {
             return Err(Error::acme(
                 AcmeProblem::Unauthorized,
@@ -289,7 +290,7 @@ impl Acme {
             let key = self.acme_store.get_eab_key(kid)?;
             let usable = key
                 .as_ref()
-                .is_some_and(|k| !k.withdrawn && k.expires_at.is_none_or(|e| e > now()));
+                .is_some_and(|k| !k.withdrawn && k.expires_at.is_none_or(|e| e > self.clock.now()));
             if !usable {
                 let mut deactivated = acct.clone();
                 deactivated.status = "deactivated".into();
@@ -313,9 +314,9 @@ impl Acme {
     /// Appends an audit entry for a change already made; a failure to append is logged, not
     /// fatal to the change. The caller flushes both.
     pub(crate) fn audit(&self, actor: &str, action: &str, target: &str, detail: &str) {
-        if let Err(e) = self
-            .store
-            .append_audit(actor, action, target, "ok", detail, now())
+        if let Err(e) =
+            self.store
+                .append_audit(actor, action, target, "ok", detail, self.clock.now())
         {
             tracing::error!(error = %e, action, "audit append failed");
         }

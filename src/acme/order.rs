@@ -10,7 +10,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::jws::Jwk;
 use super::policy::{self, Authorisation};
-use super::{now, Acme, Body, Request, Response, Signer};
+use super::{Acme, Body, Request, Response, Signer};
 use crate::ca::csr::Csr;
 use crate::ca::issuance::{self, IssueRequest, Key, NameRule, Outcome, Spend};
 use crate::ca::pem_encode;
@@ -86,7 +86,7 @@ impl Acme {
             &format!("orders:{}", acct.id),
             self.cfg.acme.rate_limits.orders_per_account_per_minute,
             60,
-            now(),
+            self.clock.now(),
         )?;
         let p: NewOrderPayload = jws.payload_json()?;
         if p.identifiers.is_empty() || p.identifiers.len() > 100 {
@@ -184,7 +184,7 @@ impl Acme {
                 "an order may name at most one permanent-identifier",
             ));
         }
-        let t = now();
+        let t = self.clock.now();
         let not_before = p.not_before.as_deref().map(parse_time).transpose()?;
         let not_after = p.not_after.as_deref().map(parse_time).transpose()?;
         let start = not_before.unwrap_or(t);
@@ -365,7 +365,7 @@ impl Acme {
     /// Brings an order's status up to date with its authorizations and expiry.
     fn refresh_order(&self, mut o: OrderRecord) -> Result<OrderRecord> {
         let old = o.status.clone();
-        if (o.status == "pending" || o.status == "ready") && o.expires <= now() {
+        if (o.status == "pending" || o.status == "ready") && o.expires <= self.clock.now() {
             o.status = "invalid".into();
             o.error = Some(problem_json(AcmeProblem::Malformed, "order expired"));
         } else if o.status == "pending" || o.status == "ready" {
@@ -459,7 +459,7 @@ impl Acme {
             replaces: o.replaces.clone(),
             account: Some(acct.id.clone()),
             actor: format!("acme:{}", acct.id),
-            now: now(),
+            now: self.clock.now(),
         })
         .map_err(|e| match e {
             Error::BadCsr(m) => Error::acme(AcmeProblem::BadCsr, m),
@@ -584,7 +584,7 @@ impl Acme {
                 "not your authorization",
             ));
         }
-        if a.status == "pending" && a.expires <= now() {
+        if a.status == "pending" && a.expires <= self.clock.now() {
             a.status = "expired".into();
             self.acme_store.put_authz(&a)?;
         }
@@ -616,6 +616,7 @@ impl Acme {
             let validator = self.validator.clone();
             let store = self.acme_store.clone();
             let main_store = self.store.clone();
+            let clock = self.clock.clone();
             let (authz_id, identifier, kind) = (
                 a.id.clone(),
                 a.identifier.value.clone(),
@@ -635,7 +636,7 @@ impl Acme {
                 match outcome {
                     Ok(()) => {
                         c.status = "valid".into();
-                        c.validated = Some(now());
+                        c.validated = Some(clock.now());
                         fresh.status = "valid".into();
                     }
                     Err(e) => {
@@ -724,7 +725,10 @@ impl Acme {
                 format!("acme:key:{}", jwk.thumbprint())
             }
         };
-        if !self.store.revoke_certificate(&serial, now(), reason)? {
+        if !self
+            .store
+            .revoke_certificate(&serial, self.clock.now(), reason)?
+        {
             return Err(Error::acme(
                 AcmeProblem::AlreadyRevoked,
                 "certificate is already revoked",
@@ -736,7 +740,7 @@ impl Acme {
             &serial.to_hex(),
             "ok",
             reason,
-            now(),
+            self.clock.now(),
         );
         self.flush().await?;
         tracing::info!(serial = %serial, reason, "certificate revoked over ACME");
@@ -764,7 +768,7 @@ impl Acme {
             }
         };
         let (start, end) = if matches!(rec.status, CertStatus::Revoked { .. }) {
-            let t = now();
+            let t = self.clock.now();
             (t - 3600, t)
         } else {
             (start, end)

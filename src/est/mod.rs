@@ -10,7 +10,6 @@ pub mod wire;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::ca::csr::Csr;
@@ -18,6 +17,7 @@ use crate::ca::issuance::{self, IssueRequest, Key, NameRule, Outcome, Spend};
 use crate::ca::pkcs7::{self, AttrOrOid};
 use crate::ca::profile::SanName;
 use crate::ca::{keys, Ca};
+use crate::clock::SharedClock;
 use crate::config::{Config, KeyType, Profile};
 use crate::error::{Error, Result};
 use crate::ids::{Label, ProfileName, Serial};
@@ -83,6 +83,8 @@ pub struct Est {
     bootstrap: BTreeMap<Label, Vec<BootstrapCa>>,
     /// Backoff after failed Basic authentications.
     throttle: throttle::Throttle,
+    /// Credential, certificate and backoff times.
+    clock: SharedClock,
 }
 
 /// How many renewals back a renewal looks for the credential the chain started with.
@@ -90,10 +92,6 @@ const MAX_RENEWAL_CHAIN: usize = 10_000;
 
 /// Seconds a client waiting for approval is told to wait (RFC 7030 §4.2.3 Retry-After).
 pub const APPROVAL_RETRY_AFTER: u64 = 60;
-
-fn unix_now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
 
 impl Est {
     /// Builds the service, loading each label's bootstrap CA files.
@@ -103,6 +101,7 @@ impl Est {
         acme_store: Arc<dyn AcmeStore>,
         cfg: Arc<Config>,
         secrets: Arc<Secrets>,
+        clock: SharedClock,
     ) -> Result<Self> {
         let mut bootstrap = BTreeMap::new();
         for (label, l) in &cfg.est.labels {
@@ -120,6 +119,7 @@ impl Est {
             secrets,
             bootstrap,
             throttle: throttle::Throttle::from_env(),
+            clock,
         })
     }
 
@@ -319,7 +319,7 @@ impl Est {
         if let Some((user, pass)) = &auth.basic {
             let cred = {
                 let ip = auth.peer.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-                let t = unix_now();
+                let t = self.clock.now();
                 self.throttle.check(user, ip, t)?;
                 match credentials::authenticate(&*self.store, &self.secrets, user, pass, t) {
                     Ok(c) => {
@@ -392,7 +392,7 @@ impl Est {
         if rec.status != CertStatus::Good {
             return Err(Error::Forbidden("client certificate is revoked".into()));
         }
-        if rec.not_after <= unix_now() {
+        if rec.not_after <= self.clock.now() {
             return Err(Error::Forbidden("client certificate has expired".into()));
         }
         Ok(rec)
@@ -492,7 +492,7 @@ impl Est {
                 ));
             }
         }
-        let now = unix_now();
+        let now = self.clock.now();
         let spend = match (&ent.credential, &replaces) {
             (Some(c), _) => Spend::Credential {
                 id: c.id.clone(),
@@ -584,7 +584,7 @@ impl Est {
                     profile: policy.profile_name.0.clone(),
                     subject_id: ent.subject_id.clone(),
                     status: "pending".into(),
-                    created_at: unix_now(),
+                    created_at: self.clock.now(),
                     decided_by: None,
                     decided_at: None,
                 };
@@ -595,7 +595,7 @@ impl Est {
                     &rec.id,
                     "pending",
                     cn,
-                    unix_now(),
+                    self.clock.now(),
                 );
                 self.flush().await?;
                 rec

@@ -12,10 +12,6 @@ use crate::acme::views::rfc3339;
 use crate::error::Result;
 use crate::ids::Serial;
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 impl Registry {
     /// `POST /api/v1/est/credentials`: audited as `credential.est` on the credential's
     /// username.
@@ -26,7 +22,13 @@ impl Registry {
     ) -> Result<IssuedEstCredential> {
         let cn = req.common_name.trim().to_owned();
         let sans = req.sans.join(",");
-        let issued = credentials::create(&*self.store, &self.secrets, &self.cfg, req, now())?;
+        let issued = credentials::create(
+            &*self.store,
+            &self.secrets,
+            &self.cfg,
+            req,
+            self.clock.now(),
+        )?;
         let detail = json!({
             "label": issued.label,
             "common_name": cn,
@@ -82,7 +84,7 @@ impl Registry {
                 &serial.to_hex(),
                 "ok",
                 &detail,
-                now(),
+                self.clock.now(),
             ) {
                 tracing::error!(error = %e, "audit append failed");
             }

@@ -17,10 +17,6 @@ use crate::error::{Error, Result};
 use crate::ids::ProfileName;
 use crate::store::{PickupRecord, SubjectRecord};
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// What the page shows about a valid link.
 pub struct PickupView {
     /// Who the certificate is for.
@@ -87,7 +83,7 @@ impl Registry {
     ) -> Result<(String, i64)> {
         let id = super::secrets::random_id_token(9)?;
         let secret = random_token(24)?;
-        let t = now();
+        let t = self.clock.now();
         let expires_at = t + expires_in.unwrap_or(7 * 86400).clamp(60, 30 * 86400) as i64;
         let (common_name, sans) = subject_names(s);
         self.store.create_pickup(&PickupRecord {
@@ -135,7 +131,7 @@ impl Registry {
         let p = self.store.get_pickup(id)?.ok_or_else(gone)?;
         if !self.secrets.verify(secret, &p.secret_hash)
             || p.spent.is_some()
-            || p.expires_at <= now()
+            || p.expires_at <= self.clock.now()
         {
             return Err(gone());
         }
@@ -227,7 +223,7 @@ impl Registry {
             replaces: None,
             account: None,
             actor: format!("pickup:{}", p.id),
-            now: now(),
+            now: self.clock.now(),
         })?;
         let Outcome::Issued(Issued { serial, der }) =
             issuance::commit_blocking(&self.ca, &*self.store, &plan)?

@@ -31,10 +31,8 @@ pub struct Registry {
     pub ca: Arc<crate::ca::Ca>,
     /// Signs the audit log's checkpoints; its key checks them.
     pub audit_signer: Arc<crate::audit::Checkpointer>,
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    /// Link, credential and token times.
+    pub clock: crate::clock::SharedClock,
 }
 
 /// One row of a bulk import's answer.
@@ -117,9 +115,9 @@ impl Registry {
         outcome: &str,
         detail: &str,
     ) -> Result<()> {
-        if let Err(e) = self
-            .store
-            .append_audit(actor, action, target, outcome, detail, now())
+        if let Err(e) =
+            self.store
+                .append_audit(actor, action, target, outcome, detail, self.clock.now())
         {
             tracing::error!(error = %e, action, "audit append failed");
         }
@@ -128,7 +126,7 @@ impl Registry {
 
     /// Registers one subject.
     pub fn register(&self, actor: &str, kind: &str, input: &SubjectInput) -> Result<Registered> {
-        let r = subjects::register(&*self.store, kind, input, now())?;
+        let r = subjects::register(&*self.store, kind, input, self.clock.now())?;
         if r.result != "unchanged" {
             self.audit(
                 actor,
@@ -163,7 +161,8 @@ impl Registry {
                 let kind = input.kind.clone().ok_or_else(|| {
                     Error::BadRequest("kind is required (person or device)".into())
                 })?;
-                subjects::register(&*self.store, &kind, &input, now()).map(|r| (input, r))
+                subjects::register(&*self.store, &kind, &input, self.clock.now())
+                    .map(|r| (input, r))
             });
             out.push(match res {
                 Ok((input, r)) => {
@@ -259,7 +258,7 @@ impl Registry {
     /// disabled, final).
     pub fn set_status(&self, actor: &str, id: &str, status: &str) -> Result<Value> {
         let s = self.subject(id)?;
-        let t = now();
+        let t = self.clock.now();
         let mut detail = json!({});
         match (s.status.as_str(), status) {
             ("offboarded", _) => {
@@ -381,7 +380,7 @@ impl Registry {
                         subject_id: Some(s.id.clone()),
                         profile: Some(profile),
                     },
-                    now(),
+                    self.clock.now(),
                 )?;
                 serde_json::to_value(&issued)?
             }
@@ -513,7 +512,10 @@ impl Registry {
         let mut revoked = 0;
         for c in &items {
             let serial = Serial::parse_hex(&c.serial)?;
-            if self.store.revoke_certificate(&serial, now(), reason)? {
+            if self
+                .store
+                .revoke_certificate(&serial, self.clock.now(), reason)?
+            {
                 revoked += 1;
             }
         }
@@ -545,7 +547,7 @@ impl Registry {
         if name.is_empty() || name.len() > 128 {
             return Err(Error::BadRequest("name must be 1 to 128 characters".into()));
         }
-        let t = now();
+        let t = self.clock.now();
         let expires_at = expires_in.map(|e| t.saturating_add(e.min(10 * 366 * 86400) as i64));
         let refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
         let token = tokens::create(&*self.store, &self.secrets, name, &refs, t, expires_at)?;
@@ -602,7 +604,10 @@ impl Registry {
                 a.status
             )));
         }
-        if !self.store.decide_approval(id, status, actor, now())? {
+        if !self
+            .store
+            .decide_approval(id, status, actor, self.clock.now())?
+        {
             return Err(Error::Conflict(
                 "the request was decided concurrently".into(),
             ));
