@@ -11,6 +11,7 @@ pub mod registry;
 pub mod status;
 pub mod tls;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -130,6 +131,18 @@ pub fn status_router(status: status::StatusState) -> Router {
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);
 
+/// The request path as it may be logged. A pickup link (`/pickup/<id>.<secret>`) is a bearer
+/// secret: only its id goes into the log.
+fn loggable_path(path: &str) -> Cow<'_, str> {
+    match path.strip_prefix("/pickup/") {
+        Some(token) => {
+            let id = token.split_once('.').map_or("", |(id, _)| id);
+            Cow::Owned(format!("/pickup/{id}"))
+        }
+        None => Cow::Borrowed(path),
+    }
+}
+
 /// Gives each request an id, a tracing span and an `x-request-id` response header.
 async fn request_id(req: Request, next: Next) -> Response {
     let id = format!(
@@ -142,7 +155,8 @@ async fn request_id(req: Request, next: Next) -> Response {
         .get::<Arc<ConnInfo>>()
         .map(|c| c.peer.to_string())
         .unwrap_or_default();
-    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path(), %peer);
+    let path = loggable_path(req.uri().path());
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), %path, %peer);
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status().as_u16();
     // Successful responses log at debug: one info line per OCSP answer would cost more than
@@ -158,4 +172,22 @@ async fn request_id(req: Request, next: Next) -> Response {
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn pickup_paths_are_logged_without_their_secret() {
+        assert_eq!(loggable_path("/pickup/abc123.s3cr3t"), "/pickup/abc123");
+        assert_eq!(loggable_path("/pickup/abc.s3cr3t.more"), "/pickup/abc");
+        // Without the separator the whole token may be a mangled secret.
+        assert_eq!(loggable_path("/pickup/s3cr3t"), "/pickup/");
+        assert_eq!(loggable_path("/healthz"), "/healthz");
+        assert_eq!(
+            loggable_path("/.well-known/est/simpleenroll"),
+            "/.well-known/est/simpleenroll"
+        );
+    }
 }
