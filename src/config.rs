@@ -455,9 +455,25 @@ pub struct Limits {
     /// Seconds a request may take from headers to response.
     #[serde(default = "default_request_timeout")]
     pub request_timeout_secs: u64,
-    /// Connections served at once; further ones wait in the accept queue.
+    /// Connections served at once on each listener; further ones wait in the accept queue.
     #[serde(default = "default_max_conns")]
     pub max_connections: usize,
+    /// Seconds a new connection may take to send its first complete request head (from the
+    /// end of the TLS handshake, or from accept on the plain-HTTP listener); a client that
+    /// connects and sends nothing gives its connection slot back after this.
+    #[serde(default = "default_first_request_timeout")]
+    pub first_request_timeout_secs: u64,
+    /// Seconds a connection may stay without a request in flight after its last answer
+    /// (HTTP/1.1 keep-alive, HTTP/2) before it is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// Largest request head (request line and all header fields), in bytes; larger heads
+    /// are answered 431 (RFC 6585 §5). On HTTP/2 this is SETTINGS_MAX_HEADER_LIST_SIZE.
+    #[serde(default = "default_max_head")]
+    pub max_request_head_bytes: usize,
+    /// Largest request target or single header field, in bytes; larger ones are answered 431.
+    #[serde(default = "default_max_header_line")]
+    pub max_header_line_bytes: usize,
     /// Requests per second from one client address (EST, ACME, admin API, pickup); 0 = no
     /// limit. `ENROLLD_RATE_LIMIT=off` turns it off.
     #[serde(default = "default_per_ip")]
@@ -471,6 +487,10 @@ impl Default for Limits {
             handshake_timeout_secs: default_handshake(),
             request_timeout_secs: default_request_timeout(),
             max_connections: default_max_conns(),
+            first_request_timeout_secs: default_first_request_timeout(),
+            idle_timeout_secs: default_idle_timeout(),
+            max_request_head_bytes: default_max_head(),
+            max_header_line_bytes: default_max_header_line(),
             requests_per_ip_per_second: default_per_ip(),
         }
     }
@@ -683,13 +703,27 @@ impl Config {
                 }
             }
         }
-        if self.limits.handshake_timeout_secs == 0
-            || self.limits.request_timeout_secs == 0
-            || self.limits.max_body_bytes < 1024
-            || self.limits.max_connections == 0
+        let l = &self.limits;
+        if l.handshake_timeout_secs == 0
+            || l.request_timeout_secs == 0
+            || l.first_request_timeout_secs == 0
+            || l.idle_timeout_secs == 0
+            || l.max_body_bytes < 1024
+            || l.max_connections == 0
+            || l.max_connections > u32::MAX as usize
         {
             return Err(Error::BadRequest(
                 "limits: timeouts and max_connections must be > 0, max_body_bytes >= 1024".into(),
+            ));
+        }
+        // hyper's HTTP/1 read buffer has a floor of 8 KiB; HTTP/2 carries the size in a u32.
+        if l.max_request_head_bytes < 8192
+            || l.max_request_head_bytes > u32::MAX as usize
+            || l.max_header_line_bytes < 1024
+            || l.max_header_line_bytes > l.max_request_head_bytes
+        {
+            return Err(Error::BadRequest(
+                "limits: max_request_head_bytes must be >= 8192, max_header_line_bytes >= 1024 and at most max_request_head_bytes".into(),
             ));
         }
         if self.est.credential_ttl_secs == 0 || self.est.credential_ttl_secs > 366 * 24 * 3600 {
@@ -828,6 +862,18 @@ fn default_request_timeout() -> u64 {
 }
 fn default_max_conns() -> usize {
     1024
+}
+fn default_first_request_timeout() -> u64 {
+    10
+}
+fn default_idle_timeout() -> u64 {
+    30
+}
+fn default_max_head() -> usize {
+    32 * 1024
+}
+fn default_max_header_line() -> usize {
+    16 * 1024
 }
 fn default_per_ip() -> u32 {
     500

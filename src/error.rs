@@ -23,6 +23,8 @@ pub enum Error {
     NotFound(String),
     /// The request body is larger than the endpoint allows.
     PayloadTooLarge(String),
+    /// The request line or a header field is longer than the server accepts (RFC 6585 §5: 431).
+    HeaderFieldsTooLarge(String),
     /// The resource exists but not for this HTTP method.
     MethodNotAllowed(String),
     /// The request's Content-Type is not one the endpoint accepts.
@@ -169,6 +171,7 @@ impl Error {
             | Error::NotFound(m)
             | Error::MethodNotAllowed(m)
             | Error::PayloadTooLarge(m)
+            | Error::HeaderFieldsTooLarge(m)
             | Error::UnsupportedMediaType(m)
             | Error::NotImplemented(m)
             | Error::Conflict(m)

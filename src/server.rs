@@ -244,8 +244,18 @@ pub async fn run_with_clock(
     shutdown: impl Future<Output = ()>,
     clock: crate::clock::SharedClock,
 ) -> Result<()> {
-    // The real port first: the CA created on first start names the root CRL URL.
+    // The real ports first: the CA created on first start names the root CRL URL.
     cfg.listen = listener.local_addr()?;
+    let plain = match cfg.http_listen {
+        Some(addr) => {
+            let plain = TcpListener::bind(addr)
+                .await
+                .map_err(|e| Error::Internal(format!("cannot listen on {addr}: {e}")))?;
+            cfg.http_listen = Some(plain.local_addr()?);
+            Some(plain)
+        }
+        None => None,
+    };
     let init = initialise(&cfg, None)?;
     cfg.apply_status_defaults();
     http::set_per_ip_limit(cfg.limits.requests_per_ip_per_second);
@@ -295,12 +305,13 @@ pub async fn run_with_clock(
         issuing_der: Arc::new(init.ca.issuing_der().to_vec()),
         root_der: Arc::new(init.ca.root_der().to_vec()),
     };
-    if let Some(addr) = cfg.http_listen {
-        let plain = tokio::net::TcpListener::bind(addr).await?;
-        let router = http::status_router(status.clone());
-        tracing::info!(listen = %plain.local_addr()?, "plain-HTTP status listener (CRL, OCSP, CA certificates)");
-        tokio::spawn(http::tls::serve_plain(plain, router));
-    }
+    let plain = match plain {
+        Some(plain) => {
+            tracing::info!(listen = %plain.local_addr()?, "plain-HTTP status listener (CRL, OCSP, CA certificates)");
+            Some((plain, http::status_router(status.clone(), &cfg.limits)))
+        }
+        None => None,
+    };
     if cfg.public_base_url.is_none() && !cfg.listen.ip().is_loopback() {
         tracing::warn!(
             "public_base_url is not set: certificates name {} for CRL and OCSP; set it explicitly, these URLs must last as long as the certificates",
@@ -324,7 +335,7 @@ pub async fn run_with_clock(
             registry,
         },
         status,
-        cfg.limits.max_body_bytes,
+        &cfg.limits,
     );
     // Webhooks (issue 4): the notifier tails the audit log until shutdown.
     let notifier = crate::notify::spawn(&cfg, store.clone())?;
@@ -333,7 +344,32 @@ pub async fn run_with_clock(
     let checkpoints = init.audit.clone().spawn(cfg.audit);
     println!("{}", banner(&cfg, &init.paths));
     tracing::info!(listen = %cfg.listen, "serving");
-    let result = http::tls::serve(listener, tls, router, cfg.limits.clone(), shutdown).await;
+    // One shutdown for both listeners.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let https = http::tls::serve(
+        listener,
+        Some(tls),
+        router,
+        cfg.limits.clone(),
+        stopped(stop_rx.clone()),
+    );
+    let status_http = async {
+        match plain {
+            Some((plain, router)) => {
+                http::tls::serve(plain, None, router, cfg.limits.clone(), stopped(stop_rx)).await
+            }
+            None => Ok(()),
+        }
+    };
+    let stop = async {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    let (result, plain_result, ()) = tokio::join!(https, status_http, stop);
+    let result = result.and(plain_result);
     if let Some(n) = notifier {
         n.abort();
     }

@@ -15,6 +15,7 @@ fn status_of(e: &Error) -> StatusCode {
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
         Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::HeaderFieldsTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         Error::Conflict(_) => StatusCode::CONFLICT,
@@ -80,6 +81,9 @@ pub fn acme_response(e: &Error) -> Response {
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "malformed"),
         Error::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "malformed"),
         Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "malformed"),
+        Error::HeaderFieldsTooLarge(_) => {
+            (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "malformed")
+        }
         Error::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "malformed"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "malformed"),
         Error::Unauthorized(_) | Error::Forbidden(_) => (StatusCode::FORBIDDEN, "unauthorized"),
@@ -180,6 +184,7 @@ fn kind_of(e: &Error) -> &'static str {
         Error::NotFound(_) => "notFound",
         Error::MethodNotAllowed(_) => "methodNotAllowed",
         Error::PayloadTooLarge(_) => "payloadTooLarge",
+        Error::HeaderFieldsTooLarge(_) => "headerFieldsTooLarge",
         Error::UnsupportedMediaType(_) => "unsupportedMediaType",
         Error::NotImplemented(_) => "notImplemented",
         Error::Conflict(_) => "conflict",

@@ -3,6 +3,7 @@
 pub mod acme;
 pub mod admin;
 pub mod api;
+pub mod conn;
 pub mod errors;
 pub mod est;
 pub mod percent;
@@ -16,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -26,6 +27,7 @@ use tracing::Instrument;
 
 use crate::acme::Acme;
 use crate::admin::Admin;
+use crate::config::Limits;
 use crate::est::Est;
 
 /// Shared state of every handler.
@@ -53,7 +55,7 @@ pub struct ConnInfo {
 }
 
 /// Builds the router of the HTTPS listener.
-pub fn router(state: AppState, status: status::StatusState, max_body: usize) -> Router {
+pub fn router(state: AppState, status: status::StatusState, limits: &Limits) -> Router {
     let mut api_routes = Router::new();
     for r in api::routes() {
         api_routes = api_routes.route(r.path, (r.handler)());
@@ -84,9 +86,39 @@ pub fn router(state: AppState, status: status::StatusState, max_body: usize) -> 
         .route("/api/{*rest}", any(admin::not_found))
         .with_state(state)
         .merge(status::routes(status))
-        .layer(DefaultBodyLimit::max(max_body))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn(per_ip_limit))
+        .layer(middleware::from_fn_with_state(
+            limits.max_header_line_bytes,
+            header_lines,
+        ))
         .layer(middleware::from_fn(request_id))
+}
+
+/// RFC 6585 §5: a request target or a single header field longer than
+/// `limits.max_header_line_bytes` is answered 431. (The connection caps the whole head.)
+async fn header_lines(State(max): State<usize>, req: Request, next: Next) -> Response {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    let longest_field = req
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len())
+        .max()
+        .unwrap_or(0);
+    if target > max || longest_field > max {
+        let e = crate::error::Error::HeaderFieldsTooLarge(format!(
+            "the request target and each header field may be at most {max} bytes"
+        ));
+        let path = req.uri().path();
+        return if path.starts_with("/api/") {
+            errors::problem_response(&e)
+        } else if path.starts_with("/acme/") {
+            errors::acme_response(&e)
+        } else {
+            errors::est_response(&e)
+        };
+    }
+    next.run(req).await
 }
 
 /// Per-address request limit (set once at start from `limits.requests_per_ip_per_second`).
@@ -123,9 +155,13 @@ async fn per_ip_limit(req: Request, next: Next) -> Response {
 }
 
 /// The router of the optional plain-HTTP listener: status routes only.
-pub fn status_router(status: status::StatusState) -> Router {
+pub fn status_router(status: status::StatusState, limits: &Limits) -> Router {
     status::routes(status)
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(middleware::from_fn_with_state(
+            limits.max_header_line_bytes,
+            header_lines,
+        ))
         .layer(middleware::from_fn(request_id))
 }
 

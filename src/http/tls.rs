@@ -1,23 +1,21 @@
-//! The HTTPS listener: rustls on aws-lc-rs, optional client certificates, per-connection
-//! handshake timeout, a connection cap, and graceful shutdown.
+//! The listeners: rustls on aws-lc-rs with optional client certificates and a handshake
+//! timeout for HTTPS, plain HTTP for the status listener; a connection cap on each, and
+//! graceful shutdown. What happens on a connection is in [`super::conn`].
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::rt::TokioIo;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tower::ServiceExt;
+use tokio::sync::{watch, Semaphore};
 
-use super::ConnInfo;
+use super::{conn, ConnInfo};
 use crate::config::Limits;
 use crate::error::{Error, Result};
 
@@ -54,50 +52,24 @@ pub fn server_config(
     Ok(Arc::new(cfg))
 }
 
-/// Serves `router` over plain HTTP/1.1 (the status listener) until the process ends.
-pub async fn serve_plain(listener: TcpListener, router: Router) {
-    loop {
-        let Ok((tcp, peer)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let router = router.clone();
-        tokio::spawn(async move {
-            let info = Arc::new(ConnInfo {
-                peer,
-                client_cert: None,
-                tls_exporter: None,
-            });
-            let svc = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(info.clone());
-                    router.clone().oneshot(req)
-                },
-            );
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10));
-            let _ = builder.serve_connection(TokioIo::new(tcp), svc).await;
-        });
-    }
-}
-
 /// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests
-/// finish (up to 30 s).
+/// finish (up to 30 s). With `tls`, connections speak HTTPS (HTTP/2 or HTTP/1.1 by ALPN);
+/// without, plain HTTP (the status listener). Each listener serves at most
+/// `limits.max_connections` connections at once; further ones wait in the accept queue.
 pub async fn serve(
     listener: TcpListener,
-    tls: Arc<ServerConfig>,
+    tls: Option<Arc<ServerConfig>>,
     router: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    // Config::finish keeps max_connections within 1..=u32::MAX.
+    let max = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let permits = Arc::new(Semaphore::new(max as usize));
     let handshake_timeout = Duration::from_secs(limits.handshake_timeout_secs);
-    let request_timeout = Duration::from_secs(limits.request_timeout_secs);
+    let settings = Arc::new(conn::Settings::new(&limits).await);
+    let (stop_tx, stop_rx) = watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -118,9 +90,19 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let router = router.clone();
-        let watcher = graceful.watcher();
+        let settings = settings.clone();
+        let stop = stop_rx.clone();
         tokio::spawn(async move {
             let _permit = permit;
+            let Some(acceptor) = acceptor else {
+                let info = Arc::new(ConnInfo {
+                    peer,
+                    client_cert: None,
+                    tls_exporter: None,
+                });
+                conn::serve(TokioIo::new(tcp), info, router, settings, stop).await;
+                return;
+            };
             let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
@@ -132,15 +114,16 @@ pub async fn serve(
                     return;
                 }
             };
-            let (_, conn) = tls.get_ref();
-            let client_cert = conn
+            let (_, tls_conn) = tls.get_ref();
+            let client_cert = tls_conn
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .map(|c| c.as_ref().to_vec());
-            let tls_exporter = if conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
+            let tls_exporter = if tls_conn.protocol_version()
+                == Some(rustls::ProtocolVersion::TLSv1_3)
             {
                 let mut out = [0u8; 32];
-                match conn.export_keying_material(&mut out, b"EXPORTER-Channel-Binding", None) {
+                match tls_conn.export_keying_material(&mut out, b"EXPORTER-Channel-Binding", None) {
                     Ok(_) => Some(out.to_vec()),
                     Err(_) => None,
                 }
@@ -152,40 +135,18 @@ pub async fn serve(
                 client_cert,
                 tls_exporter,
             });
-            let svc = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(info.clone());
-                    let router = router.clone();
-                    async move {
-                        match tokio::time::timeout(request_timeout, router.oneshot(req)).await {
-                            Ok(r) => r,
-                            Err(_) => Ok(super::errors::est_response(&Error::Internal(
-                                "request timed out".into(),
-                            ))),
-                        }
-                    }
-                },
-            );
-            let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
-                .keep_alive(true);
-            let conn = builder.serve_connection(TokioIo::new(tls), svc);
-            let conn = watcher.watch(conn.into_owned());
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with error");
-            }
+            conn::serve(TokioIo::new(tls), info, router, settings, stop).await;
         });
     }
     drop(listener);
+    let _ = stop_tx.send(true);
     tracing::info!("shutting down: waiting for in-flight requests");
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(Duration::from_secs(30)) => {
-            tracing::warn!("in-flight requests did not finish within 30 s");
-        }
+    // Every connection holds a permit until it ends.
+    if tokio::time::timeout(Duration::from_secs(30), permits.acquire_many(max))
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish within 30 s");
     }
     Ok(())
 }

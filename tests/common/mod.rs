@@ -127,6 +127,46 @@ impl Server {
         self.tls_config(None)
     }
 
+    /// The status base URL the server puts into certificates, read from the CRL
+    /// distribution point (`<base>/crl/root.crl`) of the issuing CA it created.
+    pub fn status_base(&self) -> String {
+        let bundle = String::from_utf8(self.ca_bundle()).unwrap();
+        let certs = enrolld::ca::pem_certs(&bundle).unwrap();
+        for der in &certs {
+            let (_, c) = x509_parser::parse_x509_certificate(der).unwrap();
+            for ext in c.extensions() {
+                if let x509_parser::extensions::ParsedExtension::CRLDistributionPoints(cdp) =
+                    ext.parsed_extension()
+                {
+                    for p in cdp.points.iter() {
+                        if let Some(x509_parser::extensions::DistributionPointName::FullName(
+                            names,
+                        )) = &p.distribution_point
+                        {
+                            for n in names {
+                                if let x509_parser::extensions::GeneralName::URI(u) = n {
+                                    return u.trim_end_matches("/crl/root.crl").to_owned();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        panic!("no CRL distribution point in the CA bundle");
+    }
+
+    /// The address of the plain-HTTP status listener (from [`Server::status_base`]).
+    pub fn status_addr(&self) -> std::net::SocketAddr {
+        let base = self.status_base();
+        let port: u16 = base
+            .strip_prefix("http://localhost:")
+            .unwrap_or_else(|| panic!("not a plain-HTTP status base: {base}"))
+            .parse()
+            .unwrap();
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
     /// Creates an EST credential through the admin API; returns (username, password).
     pub async fn credential(&self, body: serde_json::Value) -> (String, String) {
         let r = self
