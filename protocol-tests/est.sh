@@ -285,6 +285,18 @@ ca_variant() {
   assert_contains "$text" "Public Key Algorithm: $alg" "init --key-type $kt makes a $alg CA"
   start_server "$dir"
   est_flow p256 "$kt-ca"
+  # The embedded default names plain-HTTP status URLs, and the CRL is there.
+  local cdp
+  cdp=$(ext_values "$WORK/$kt-ca/cert1.pem" crlDistributionPoints | sed -n 's/^URI://p')
+  assert_eq "$STATUS_URL/crl/issuing.crl" "$cdp" "$kt-ca: CDP names the status listener"
+  assert_contains "$cdp" "http://localhost:" "$kt-ca: CDP is plain http"
+  assert_contains "$(ext_values "$WORK/$kt-ca/cert1.pem" authorityInfoAccess)" \
+    "OCSP - URI:$STATUS_URL/ocsp" "$kt-ca: AIA OCSP names the status listener"
+  curl --noproxy '*' -sS --max-time 20 -o "$WORK/$kt-ca/crl.der" "$cdp" ||
+    fail "$kt-ca: cannot fetch $cdp"
+  openssl crl -inform DER -in "$WORK/$kt-ca/crl.der" -noout >/dev/null 2>&1 ||
+    fail "$kt-ca: $cdp is not a DER CRL"
+  pass "$kt-ca: the CRL is served at the CDP over plain HTTP"
   stop_server
 }
 

@@ -31,6 +31,7 @@ SERVER_LOG=
 SERVER_PORT=
 BASE_URL=
 EST_URL=
+STATUS_URL=
 # Every server process started by this script, so the exit trap can reap them all.
 ALL_SERVER_PIDS=()
 # Every client process started by run_client (certbot, lego …), reaped the same way, so a
@@ -187,7 +188,10 @@ trap 'exit 143' TERM
 # --- the server -----------------------------------------------------------------------------
 
 # start_server DATA_DIR [EXTRA_ARGS...]: runs `enrolld serve` on 127.0.0.1:0 and waits until
-# /healthz answers. Sets SERVER_PID, SERVER_DIR, SERVER_LOG, SERVER_PORT, BASE_URL, EST_URL.
+# /healthz answers. Without --config the embedded default also serves CRL, OCSP and CA
+# certificates over plain HTTP, here on 127.0.0.1:0 too. Sets SERVER_PID, SERVER_DIR,
+# SERVER_LOG, SERVER_PORT, BASE_URL, EST_URL, and STATUS_URL (the status base URL certificates
+# name, from the banner).
 start_server() {
   local dir=$1
   shift
@@ -196,7 +200,9 @@ start_server() {
   SERVER_LOG=$WORK/server.$(basename "$dir").$((${#ALL_SERVER_PIDS[@]} + 1)).log
   # Created here, not by the background job's redirection, so it exists before we read it.
   : >"$SERVER_LOG"
-  "$ENROLLD_BIN" serve --data-dir "$dir" --listen 127.0.0.1:0 "$@" >>"$SERVER_LOG" 2>&1 &
+  local plain=(--http-listen 127.0.0.1:0)
+  case " $* " in *" --config "*) plain=() ;; esac
+  "$ENROLLD_BIN" serve --data-dir "$dir" --listen 127.0.0.1:0 "${plain[@]}" "$@" >>"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
   ALL_SERVER_PIDS+=("$SERVER_PID")
 
@@ -211,6 +217,7 @@ start_server() {
   done
   BASE_URL=https://localhost:$SERVER_PORT
   EST_URL=$BASE_URL/.well-known/est
+  STATUS_URL=$(sed -n 's|^ *CRL: *\(.*\)/crl/issuing.crl$|\1|p' "$SERVER_LOG" | head -n 1)
 
   local code
   while :; do

@@ -802,6 +802,39 @@ impl Config {
             .get(name)
             .ok_or_else(|| Error::NotFound(format!("unknown profile {name}")))
     }
+
+    /// The embedded demo deployment, `enrolld serve` without a file: the defaults, plus the
+    /// plain-HTTP status listener on 127.0.0.1:8080 so that certificates name `http://` CRL,
+    /// OCSP and caIssuers URLs (RFC 5280 §4.2.1.13, RFC 6960 Appendix A).
+    pub fn embedded() -> Self {
+        Config {
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            ..Config::default()
+        }
+    }
+
+    /// The profile URLs (CRL, OCSP, caIssuers) that use `https`, as (profile, field, URL).
+    /// Relying parties fetch these over plain HTTP; Windows does not follow `https` CDP or
+    /// AIA URLs.
+    pub fn https_status_urls(&self) -> Vec<(&ProfileName, &'static str, &str)> {
+        let mut out = Vec::new();
+        for (name, p) in &self.profiles {
+            for (field, url) in [
+                ("crl_url", &p.crl_url),
+                ("ocsp_url", &p.ocsp_url),
+                ("ca_issuers_url", &p.ca_issuers_url),
+            ] {
+                if let Some(u) = url {
+                    if u.get(..8)
+                        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+                    {
+                        out.push((name, field, u.as_str()));
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Default for Config {

@@ -36,6 +36,10 @@ struct Common {
     /// Listen address (default 127.0.0.1:8443).
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Address of the plain-HTTP status listener (CRL, OCSP, CA certificates); without a
+    /// configuration file the default is 127.0.0.1:8080.
+    #[arg(long)]
+    http_listen: Option<SocketAddr>,
 }
 
 #[derive(Subcommand)]
@@ -110,13 +114,16 @@ enum Cmd {
 fn load_config(c: &Common) -> Result<Config, String> {
     let mut cfg = match &c.config {
         Some(p) => Config::load(p).map_err(|e| e.public_message().to_owned())?,
-        None => Config::default(),
+        None => Config::embedded(),
     };
     if let Some(d) = &c.data_dir {
         cfg.data_dir = d.clone();
     }
     if let Some(l) = c.listen {
         cfg.listen = l;
+    }
+    if let Some(l) = c.http_listen {
+        cfg.http_listen = Some(l);
     }
     Ok(cfg)
 }

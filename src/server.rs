@@ -211,8 +211,9 @@ fn server_names(cfg: &Config) -> Result<Vec<SanName>> {
 /// The start-up banner: where everything is.
 pub fn banner(cfg: &Config, paths: &DataPaths) -> String {
     let base = cfg.base_url();
+    let status = cfg.status_base_url();
     format!(
-        "enrolld is ready\n  base URL:     {base}\n  EST:          {base}/.well-known/est/\n  admin API:    {base}/api/v1/\n  health:       {base}/healthz\n  CA bundle:    {}\n  admin token:  {}\n",
+        "enrolld is ready\n  base URL:     {base}\n  EST:          {base}/.well-known/est/\n  admin API:    {base}/api/v1/\n  health:       {base}/healthz\n  CRL:          {status}/crl/issuing.crl\n  OCSP:         {status}/ocsp\n  CA bundle:    {}\n  admin token:  {}\n",
         paths.ca_bundle.display(),
         paths.admin_token.display()
     )
@@ -312,6 +313,14 @@ pub async fn run_with_clock(
         }
         None => None,
     };
+    for (profile, field, url) in cfg.https_status_urls() {
+        tracing::warn!(
+            %profile,
+            field,
+            url,
+            "certificates of this profile name an https status URL; relying parties fetch CRLs, OCSP and CA certificates over plain HTTP (Windows does not follow https CDP or AIA URLs): set http_listen, or an http URL"
+        );
+    }
     if cfg.public_base_url.is_none() && !cfg.listen.ip().is_loopback() {
         tracing::warn!(
             "public_base_url is not set: certificates name {} for CRL and OCSP; set it explicitly, these URLs must last as long as the certificates",

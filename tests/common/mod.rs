@@ -36,6 +36,11 @@ impl Server {
             dir.path().join("data").to_str().unwrap()
         );
         let cfg = Config::parse(&toml).unwrap();
+        Self::start_config(dir, cfg).await
+    }
+
+    /// Starts a server with `cfg`, whose data directory must be `dir/data`.
+    pub async fn start_config(dir: tempfile::TempDir, cfg: Config) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
