@@ -4,8 +4,10 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use common::*;
+use enrolld::clock::ManualClock;
 use serde_json::json;
 
 async fn attempt(s: &Server, from: IpAddr, user: &str, pass: &str) -> (u16, Option<String>) {
@@ -32,7 +34,9 @@ async fn attempt(s: &Server, from: IpAddr, user: &str, pass: &str) -> (u16, Opti
 
 #[tokio::test]
 async fn failed_basic_auth_backs_off_per_user_and_address() {
-    let s = Server::start("").await;
+    // Time stands still unless the test moves it: no wait can run out between two attempts.
+    let clock = Arc::new(ManualClock::starting_now());
+    let s = Server::start_with_clock("", clock.clone()).await;
     let (user, pass) = s
         .credential(json!({"common_name": "victim", "uses": 5}))
         .await;
@@ -43,49 +47,30 @@ async fn failed_basic_auth_backs_off_per_user_and_address() {
         for _ in 0..10 {
             statuses.push(attempt(&s, a, name, "wrong").await);
         }
-        // Five failures are free; the sixth attempt backs off with Retry-After. (Later ones
-        // back off for 2, 4, 8… seconds; on a slow machine a wait may expire between two
-        // attempts, so they are 429 or 401 — never a success.)
+        // Five failures are free; every later attempt backs off with Retry-After.
         assert!(
             statuses[..5].iter().all(|(c, _)| *c == 401),
             "{name}: {statuses:?}"
         );
         assert!(
-            statuses[5].0 == 429 && statuses[5].1.is_some(),
-            "{name}: {statuses:?}"
-        );
-        assert!(
-            statuses[5..].iter().all(|(c, _)| *c == 429 || *c == 401),
-            "{name}: {statuses:?}"
-        );
-        assert!(
-            statuses[5..].iter().filter(|(c, _)| *c == 429).count() >= 3,
+            statuses[5..]
+                .iter()
+                .all(|(c, retry)| *c == 429 && retry.is_some()),
             "{name}: {statuses:?}"
         );
     }
-    // Even the right password is refused from that address while it backs off. The loop
-    // above may have outlasted the wait on a loaded machine, and a wait of 1 s may end at
-    // any moment, so first fail until the server says at least 2 s remain: let a short
-    // wait run out, fail once more (a counted failure doubles the wait), ask again…
-    let mut long_wait = false;
-    for _ in 0..12 {
-        let (code, retry) = attempt(&s, a, &user, "wrong").await;
-        assert!(code == 429 || code == 401, "wrong password gave {code}");
-        let secs = retry.as_deref().and_then(|v| v.parse::<u64>().ok());
-        match (code, secs) {
-            (429, Some(n)) if n >= 2 => {
-                long_wait = true;
-                break;
-            }
-            (429, Some(n)) => {
-                tokio::time::sleep(std::time::Duration::from_millis(n * 1000 + 200)).await
-            }
-            _ => {}
-        }
-    }
-    assert!(long_wait, "the backoff never reached 2 s");
-    assert_eq!(attempt(&s, a, &user, &pass).await.0, 429);
+    // Even the right password is refused from that address while it backs off…
+    let (code, retry) = attempt(&s, a, &user, &pass).await;
+    assert_eq!(code, 429);
+    let wait: i64 = retry.unwrap().parse().unwrap();
+    assert!(wait >= 1, "{wait}");
     // …but the device enrols from another address: no per-username lockout.
     assert_eq!(attempt(&s, b, &user, &pass).await.0, 200);
+    // A moment before the wait ends it is still refused; once it has passed, the right
+    // password enrols from the first address too.
+    clock.advance(wait - 1);
+    assert_eq!(attempt(&s, a, &user, &pass).await.0, 429);
+    clock.advance(1);
+    assert_eq!(attempt(&s, a, &user, &pass).await.0, 200);
     s.stop().await;
 }

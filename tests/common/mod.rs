@@ -41,12 +41,36 @@ impl Server {
 
     /// Starts a server with `cfg`, whose data directory must be `dir/data`.
     pub async fn start_config(dir: tempfile::TempDir, cfg: Config) -> Server {
+        Self::start_config_with_clock(dir, cfg, enrolld::clock::system()).await
+    }
+
+    /// Starts a server with `extra_toml` whose services read `clock`: a test moves time
+    /// instead of sleeping.
+    pub async fn start_with_clock(extra_toml: &str, clock: enrolld::clock::SharedClock) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = format!(
+            "data_dir = {:?}\n{extra_toml}",
+            dir.path().join("data").to_str().unwrap()
+        );
+        Self::start_config_with_clock(dir, Config::parse(&toml).unwrap(), clock).await
+    }
+
+    async fn start_config_with_clock(
+        dir: tempfile::TempDir,
+        cfg: Config,
+        clock: enrolld::clock::SharedClock,
+    ) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(enrolld::server::run(cfg, listener, async move {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(enrolld::server::run_with_clock(
+            cfg,
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+            clock,
+        ));
         let base = format!("https://localhost:{}", addr.port());
         let s = Server {
             base,
