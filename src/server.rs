@@ -305,6 +305,9 @@ pub async fn run_with_clock(
         )?),
         issuing_der: Arc::new(init.ca.issuing_der().to_vec()),
         root_der: Arc::new(init.ca.root_der().to_vec()),
+        ocsp_limit: Arc::new(http::status::OcspLimit::new(
+            cfg.status.ocsp_requests_per_ip_per_second,
+        )),
     };
     let plain = match plain {
         Some(plain) => {

@@ -283,3 +283,87 @@ async fn ocsp_get_percent_escapes_are_decoded_as_bytes_on_both_listeners() {
 
 /// RFC 6960 §4.2.1 OCSPResponse { responseStatus malformedRequest (1) }.
 const OCSP_MALFORMED: &[u8] = &[0x30, 0x03, 0x0a, 0x01, 0x01];
+
+/// Serials that were never issued cost one signature per serial per cache period, nonce or
+/// not: the answer for an unknown serial comes from the cache (RFC 8954 §2.1 lets a responder
+/// leave the nonce out), so its bytes repeat.
+#[tokio::test]
+async fn unknown_serial_answers_come_from_the_cache() {
+    let s = Server::start("").await;
+    let iss = issuing(&s);
+    let unknown = vec![0x7f, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07];
+    let first = post_ocsp(
+        &s,
+        ocsp_request(
+            &iss,
+            std::slice::from_ref(&unknown),
+            true,
+            Some(&[0x11; 16]),
+        ),
+    )
+    .await;
+    assert!(contains(&first, &[0x82, 0x00]), "unknown");
+    let second = post_ocsp(
+        &s,
+        ocsp_request(
+            &iss,
+            std::slice::from_ref(&unknown),
+            true,
+            Some(&[0x22; 16]),
+        ),
+    )
+    .await;
+    assert_eq!(first, second, "the second answer is the cached one");
+    let plain = post_ocsp(
+        &s,
+        ocsp_request(&iss, std::slice::from_ref(&unknown), true, None),
+    )
+    .await;
+    assert_eq!(first, plain);
+    // A good serial's nonce is still echoed: only unknown serials are answered from the cache.
+    let a = enrol(&s, "cached").await;
+    let nonce = [0x33u8; 16];
+    let resp = post_ocsp(
+        &s,
+        ocsp_request(&iss, &[serial_bytes(&a)], true, Some(&nonce)),
+    )
+    .await;
+    assert!(contains(&resp, &nonce), "nonce echoed for a good serial");
+    s.stop().await;
+}
+
+/// OCSP has its own per-address limit (`[status] ocsp_requests_per_ip_per_second`) on both
+/// listeners: past it, 429 with Retry-After; CRLs and CA certificates are not counted.
+#[tokio::test]
+async fn ocsp_per_address_limit_answers_429_on_both_listeners() {
+    let (s, plain) = with_plain_listener("[status]\nocsp_requests_per_ip_per_second = 3\n").await;
+    let iss = issuing(&s);
+    let req = ocsp_request(&iss, &[vec![0x01, 0x02]], false, None);
+    let path = format!("/ocsp/{}", Base64::encode_string(&req).replace('/', "%2F"));
+    let client = s.client();
+    for base in [plain.clone(), s.base.clone()] {
+        // 3 a second: within 200 requests one second holds a fourth, unless each took 1/3 s.
+        let mut limited = None;
+        for _ in 0..200 {
+            let r = client.get(format!("{base}{path}")).send().await.unwrap();
+            match r.status().as_u16() {
+                200 => continue,
+                429 => {
+                    limited = Some(r);
+                    break;
+                }
+                other => panic!("{base}: status {other}"),
+            }
+        }
+        let r = limited.unwrap_or_else(|| panic!("{base}: never limited"));
+        assert!(r.headers().contains_key("retry-after"), "{base}");
+        // Status files other than OCSP stay reachable.
+        let r = client
+            .get(format!("{base}/ca/issuing.crt"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{base}");
+    }
+    s.stop().await;
+}

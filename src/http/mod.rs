@@ -131,7 +131,8 @@ pub fn set_per_ip_limit(per_second: u32) {
 }
 
 /// Refuses a client address past its request rate with 429 + Retry-After. Status endpoints
-/// (CRL, OCSP, CA certificates) are exempt: relying parties behind one NAT ask a lot.
+/// (CRL, OCSP, CA certificates) are exempt: relying parties behind one NAT ask a lot. OCSP
+/// has its own, higher, limit on both listeners (`status::OcspLimit`).
 async fn per_ip_limit(req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let exempt = path.starts_with("/ocsp") || path.starts_with("/crl/") || path.starts_with("/ca/");

@@ -5,14 +5,17 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::Uri;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64ct::{Base64, Encoding};
 
+use super::ConnInfo;
+use crate::acme::ratelimit::RateLimiter;
 use crate::status::{CachedCrl, StatusService};
 
 /// Shared state of the status routes.
@@ -24,19 +27,62 @@ pub struct StatusState {
     pub issuing_der: Arc<Vec<u8>>,
     /// DER of the root.
     pub root_der: Arc<Vec<u8>>,
+    /// Per-address OCSP limit, on both listeners (`[status] ocsp_requests_per_ip_per_second`).
+    pub ocsp_limit: Arc<OcspLimit>,
+}
+
+/// OCSP requests per client address per second.
+pub struct OcspLimit {
+    /// Counts per address (off with `ENROLLD_RATE_LIMIT=off`, like every limit).
+    limiter: RateLimiter,
+    /// Requests per second per address; 0: no limit.
+    per_second: u32,
+}
+
+impl OcspLimit {
+    /// `per_second` requests per address per second (0: no limit).
+    pub fn new(per_second: u32) -> Self {
+        OcspLimit {
+            limiter: RateLimiter::from_env(),
+            per_second,
+        }
+    }
 }
 
 /// The status routes (mounted on both listeners).
 pub fn routes(state: StatusState) -> Router {
+    let ocsp = Router::new()
+        .route("/ocsp", post(ocsp_post))
+        .route("/ocsp/", post(ocsp_post))
+        .route("/ocsp/{*req}", get(ocsp_get))
+        .route_layer(middleware::from_fn_with_state(
+            state.ocsp_limit.clone(),
+            ocsp_per_ip_limit,
+        ));
     Router::new()
         .route("/crl/issuing.crl", get(issuing_crl))
         .route("/crl/root.crl", get(root_crl))
         .route("/ca/issuing.crt", get(issuing_cert))
         .route("/ca/root.crt", get(root_cert))
-        .route("/ocsp", post(ocsp_post))
-        .route("/ocsp/", post(ocsp_post))
-        .route("/ocsp/{*req}", get(ocsp_get))
+        .merge(ocsp)
         .with_state(state)
+}
+
+/// Refuses an address past its OCSP rate with 429 and Retry-After (text, like EST). CRLs and
+/// CA certificates are not counted: they are the same bytes for everyone and cheap.
+async fn ocsp_per_ip_limit(
+    State(limit): State<Arc<OcspLimit>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(conn) = req.extensions().get::<Arc<ConnInfo>>() {
+        let now = now();
+        let key = conn.peer.ip().to_string();
+        if let Err(e) = limit.limiter.check(&key, limit.per_second, 1, now) {
+            return super::errors::est_response(&e);
+        }
+    }
+    next.run(req).await
 }
 
 fn now() -> i64 {
@@ -161,8 +207,7 @@ async fn ocsp_post(State(s): State<StatusState>, body: Result<Bytes, BytesReject
     if body.len() > MAX_OCSP_REQUEST {
         return malformed();
     }
-    let svc = s.status.clone();
-    let (der, _) = svc.ocsp(&body);
+    let (der, _) = s.status.ocsp(&body).await;
     ocsp_response(der, None, false)
 }
 
@@ -202,8 +247,7 @@ async fn ocsp_get(State(s): State<StatusState>, uri: Uri) -> Response {
                 .into_response()
         }
     };
-    let svc = s.status.clone();
-    let (der, next) = svc.ocsp(&der);
+    let (der, next) = s.status.ocsp(&der).await;
     ocsp_response(der, next, true)
 }
 

@@ -4,6 +4,13 @@
 //! their lifetime; concurrent requests wait for one regeneration (coalescing). OCSP responses
 //! for unchanged statuses come from a cache; a revocation is seen at once because every request
 //! reads the serial's current status from the store (a key lookup, no record decoding).
+//!
+//! Signing is the expensive part and anyone can ask for it (a nonce, or a serial never
+//! issued, makes a response no cache holds), so it never runs on an async worker: at most
+//! `ocsp_signers` responses are signed at once, each on the blocking pool, while other
+//! requests wait for a turn. Answers for serials not issued here are cached apart from the
+//! others (random serials cannot evict real ones) and serve nonce requests too (RFC 8954
+//! §2.1 lets a responder leave the nonce out).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -40,6 +47,11 @@ struct CachedOcsp {
 
 /// Most cached OCSP responses kept; the cache is cleared past this.
 const OCSP_CACHE_MAX: usize = 200_000;
+/// Most cached answers for serials not issued here; that cache is cleared past this.
+const OCSP_UNKNOWN_CACHE_MAX: usize = 100_000;
+
+/// (serial, SHA-256 CertID?) → last signed response.
+type OcspCache = RwLock<HashMap<(Vec<u8>, bool), CachedOcsp>>;
 
 /// The status service.
 pub struct StatusService {
@@ -55,8 +67,29 @@ pub struct StatusService {
     crl: Mutex<Option<Arc<CachedCrl>>>,
     /// The root's CRL.
     root_crl: Mutex<Option<Arc<CachedCrl>>>,
-    /// (serial, hash alg) → last signed response.
-    ocsp_cache: RwLock<HashMap<(Vec<u8>, bool), CachedOcsp>>,
+    /// Responses for serials issued here, by (serial, hash alg).
+    ocsp_cache: OcspCache,
+    /// Responses for serials not issued here, by (serial, hash alg): kept apart so that a
+    /// stream of made-up serials cannot evict the others.
+    unknown_cache: OcspCache,
+    /// Turns to sign an OCSP response (`ocsp_signers`).
+    signers: Arc<tokio::sync::Semaphore>,
+}
+
+/// A response still to be signed: everything [`StatusService::ocsp`] learnt without signing.
+struct SignJob {
+    /// The certificates asked about, with their current status.
+    answers: Vec<(ocsp::CertId, Status)>,
+    /// The nonce to echo (RFC 8954).
+    nonce: Option<Vec<u8>>,
+    /// Where to keep the signed response (single certificates without a nonce).
+    cache: Option<CacheSlot>,
+}
+
+/// Which cache a signed response goes to, and under which key.
+struct CacheSlot {
+    unknown: bool,
+    key: (Vec<u8>, bool),
 }
 
 fn now() -> i64 {
@@ -72,6 +105,10 @@ impl StatusService {
     /// Builds the service for `ca`.
     pub fn new(ca: Arc<Ca>, store: Arc<dyn Store>, cfg: StatusConfig) -> Result<Self> {
         let hashes = IssuerHashes::of(ca.issuing_der())?;
+        let signers = match cfg.ocsp_signers {
+            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            n => n,
+        };
         Ok(StatusService {
             ca,
             store,
@@ -80,6 +117,8 @@ impl StatusService {
             crl: Mutex::new(None),
             root_crl: Mutex::new(None),
             ocsp_cache: RwLock::new(HashMap::new()),
+            unknown_cache: RwLock::new(HashMap::new()),
+            signers: Arc::new(tokio::sync::Semaphore::new(signers)),
         })
     }
 
@@ -157,22 +196,41 @@ impl StatusService {
         Ok(Some(c))
     }
 
-    /// Answers an OCSP request (DER). Always returns an OCSPResponse; the flag says whether
-    /// it may be cached by HTTP intermediaries (no nonce), with its nextUpdate.
-    pub fn ocsp(&self, request: &[u8]) -> (Arc<Vec<u8>>, Option<i64>) {
-        match self.ocsp_inner(request) {
-            Ok(r) => r,
-            Err(e) => {
-                let code = match e {
-                    OcspFailure::Protocol(c) => c,
-                    OcspFailure::Internal(msg) => {
-                        tracing::error!(detail = %msg, "OCSP failure");
-                        OcspError::InternalError
-                    }
-                };
-                (Arc::new(ocsp::error_response(code)), None)
-            }
+    /// Answers an OCSP request (DER). Always returns an OCSPResponse, with its nextUpdate when
+    /// HTTP intermediaries may cache it (no nonce). A response that must be signed waits for
+    /// a signing turn and is signed on the blocking pool.
+    pub async fn ocsp(self: &Arc<Self>, request: &[u8]) -> (Arc<Vec<u8>>, Option<i64>) {
+        let job = match self.ocsp_lookup(request) {
+            Ok(Lookup::Ready(der, next)) => return (der, next),
+            Ok(Lookup::Sign(job)) => job,
+            Err(e) => return self.failure(e),
+        };
+        // The semaphore is never closed; a turn is released when its signing ends.
+        let Ok(turn) = self.signers.clone().acquire_owned().await else {
+            return self.failure(OcspFailure::internal("OCSP signers closed"));
+        };
+        let svc = self.clone();
+        let signed = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            svc.ocsp_sign(job, now())
+        })
+        .await;
+        match signed {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => self.failure(e),
+            Err(e) => self.failure(OcspFailure::internal(e)),
         }
+    }
+
+    fn failure(&self, e: OcspFailure) -> (Arc<Vec<u8>>, Option<i64>) {
+        let code = match e {
+            OcspFailure::Protocol(c) => c,
+            OcspFailure::Internal(msg) => {
+                tracing::error!(detail = %msg, "OCSP failure");
+                OcspError::InternalError
+            }
+        };
+        (Arc::new(ocsp::error_response(code)), None)
     }
 
     fn status_of(&self, id: &ocsp::CertId) -> std::result::Result<Status, OcspFailure> {
@@ -195,10 +253,9 @@ impl StatusService {
         )
     }
 
-    fn ocsp_inner(
-        &self,
-        request: &[u8],
-    ) -> std::result::Result<(Arc<Vec<u8>>, Option<i64>), OcspFailure> {
+    /// Everything but signing: parses the request, reads the statuses and answers from a
+    /// cache when it can.
+    fn ocsp_lookup(&self, request: &[u8]) -> std::result::Result<Lookup, OcspFailure> {
         let req = ocsp::parse_request(request).map_err(OcspFailure::Protocol)?;
         if !req.certs.iter().all(|id| self.hashes.matches(id)) {
             return Err(OcspFailure::Protocol(OcspError::Unauthorized));
@@ -206,64 +263,113 @@ impl StatusService {
         let nonce = if self.cfg.ocsp_ignore_nonces {
             None
         } else {
-            req.nonce.as_deref()
+            req.nonce
         };
         let t = now();
-        let validity = self.cfg.ocsp_validity_secs.max(60) as i64;
-        // The cacheable case: one certificate, no nonce.
-        if req.certs.len() == 1 && nonce.is_none() {
-            let id = &req.certs[0];
-            let status = self.status_of(id)?;
-            let key = (id.serial.clone(), id.alg == HashAlg::Sha256);
-            if let Ok(cache) = self.ocsp_cache.read() {
-                if let Some(c) = cache.get(&key) {
-                    if c.status == status && t - c.produced_at < validity / 4 {
-                        return Ok((c.der.clone(), Some(c.produced_at + validity)));
-                    }
-                }
-            }
-            let der = Arc::new(
-                self.ca
-                    .ocsp_response(
-                        &self.hashes,
-                        &[SingleAnswer {
-                            id,
-                            status: status.clone(),
-                        }],
-                        t,
-                        t + validity,
-                        None,
-                    )
-                    .map_err(OcspFailure::internal)?,
-            );
-            if let Ok(mut cache) = self.ocsp_cache.write() {
-                if cache.len() >= OCSP_CACHE_MAX {
-                    cache.clear();
-                }
-                cache.insert(
-                    key,
-                    CachedOcsp {
-                        status,
-                        der: der.clone(),
-                        produced_at: t,
-                    },
-                );
-            }
-            return Ok((der, Some(t + validity)));
-        }
+        let validity = self.validity();
         let mut answers = Vec::with_capacity(req.certs.len());
-        for id in &req.certs {
-            answers.push(SingleAnswer {
-                id,
-                status: self.status_of(id)?,
-            });
+        for id in req.certs {
+            let status = self.status_of(&id)?;
+            answers.push((id, status));
         }
-        let der = self
-            .ca
-            .ocsp_response(&self.hashes, &answers, t, t + validity, nonce)
-            .map_err(OcspFailure::internal)?;
-        Ok((Arc::new(der), None))
+        // The cacheable cases: one certificate without a nonce, or one never issued here.
+        let cache = match answers.as_slice() {
+            [(id, status)] if nonce.is_none() || *status == Status::Unknown => Some(CacheSlot {
+                unknown: *status == Status::Unknown,
+                key: (id.serial.clone(), id.alg == HashAlg::Sha256),
+            }),
+            _ => None,
+        };
+        let Some(slot) = cache else {
+            return Ok(Lookup::Sign(SignJob {
+                answers,
+                nonce,
+                cache: None,
+            }));
+        };
+        if let Ok(cache) = self.cache(slot.unknown).read() {
+            if let Some(c) = cache.get(&slot.key) {
+                if c.status == answers[0].1 && t - c.produced_at < validity / 4 {
+                    return Ok(Lookup::Ready(c.der.clone(), Some(c.produced_at + validity)));
+                }
+            }
+        }
+        Ok(Lookup::Sign(SignJob {
+            answers,
+            nonce: None,
+            cache: Some(slot),
+        }))
     }
+
+    fn validity(&self) -> i64 {
+        self.cfg.ocsp_validity_secs.max(60) as i64
+    }
+
+    fn cache(&self, unknown: bool) -> &OcspCache {
+        if unknown {
+            &self.unknown_cache
+        } else {
+            &self.ocsp_cache
+        }
+    }
+
+    /// Signs `job` at time `t` (blocking) and keeps the response if it may be cached.
+    fn ocsp_sign(
+        &self,
+        job: SignJob,
+        t: i64,
+    ) -> std::result::Result<(Arc<Vec<u8>>, Option<i64>), OcspFailure> {
+        let validity = self.validity();
+        let answers: Vec<SingleAnswer<'_>> = job
+            .answers
+            .iter()
+            .map(|(id, status)| SingleAnswer {
+                id,
+                status: status.clone(),
+            })
+            .collect();
+        let der = Arc::new(
+            self.ca
+                .ocsp_response(
+                    &self.hashes,
+                    &answers,
+                    t,
+                    t + validity,
+                    job.nonce.as_deref(),
+                )
+                .map_err(OcspFailure::internal)?,
+        );
+        let Some(slot) = job.cache else {
+            return Ok((der, None));
+        };
+        let max = if slot.unknown {
+            OCSP_UNKNOWN_CACHE_MAX
+        } else {
+            OCSP_CACHE_MAX
+        };
+        if let Ok(mut cache) = self.cache(slot.unknown).write() {
+            if cache.len() >= max {
+                cache.clear();
+            }
+            cache.insert(
+                slot.key,
+                CachedOcsp {
+                    status: answers[0].status.clone(),
+                    der: der.clone(),
+                    produced_at: t,
+                },
+            );
+        }
+        Ok((der, Some(t + validity)))
+    }
+}
+
+/// What [`StatusService::ocsp_lookup`] found.
+enum Lookup {
+    /// A response from a cache (or an error response), with its nextUpdate when cacheable.
+    Ready(Arc<Vec<u8>>, Option<i64>),
+    /// A response to sign.
+    Sign(SignJob),
 }
 
 enum OcspFailure {
