@@ -7,6 +7,8 @@
 pub mod account;
 pub mod dns;
 pub mod eab;
+#[cfg(test)]
+mod flow_tests;
 pub mod jws;
 pub mod nonce;
 pub mod order;

@@ -4,6 +4,8 @@
 //! [`Error`]s into RFC 7030 status codes and text.
 
 pub mod bootstrap;
+#[cfg(test)]
+mod flow_tests;
 pub mod throttle;
 pub mod wire;
 
