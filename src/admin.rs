@@ -11,6 +11,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::Serial;
 use crate::registry::{tokens, Secrets};
+use crate::revocation::RevocationReason;
+use crate::states::CertState;
 use crate::store::{AdminTokenRecord, CertStatus, CertificateRecord, Store};
 
 /// Scopes an admin token can carry.
@@ -41,13 +43,13 @@ pub struct CertificateView {
     /// Serial, lower-case hex.
     pub serial: String,
     /// `good` or `revoked`.
-    pub status: &'static str,
+    pub status: CertState,
     /// The registered person or device, if any.
     pub subject_id: Option<String>,
     /// Revocation time (RFC 3339), if revoked.
     pub revoked_at: Option<String>,
     /// RFC 5280 reason name, if revoked.
-    pub revocation_reason: Option<String>,
+    pub revocation_reason: Option<RevocationReason>,
     /// Subject commonName.
     pub subject: String,
     /// Issuing CA subject.
@@ -83,15 +85,15 @@ fn rfc3339(t: i64) -> String {
 
 impl From<CertificateRecord> for CertificateView {
     fn from(r: CertificateRecord) -> Self {
-        let (status, revoked_at, revocation_reason) = match &r.status {
-            CertStatus::Good => ("good", None, None),
+        let (revoked_at, revocation_reason) = match &r.status {
+            CertStatus::Good => (None, None),
             CertStatus::Revoked {
                 revoked_at, reason, ..
-            } => ("revoked", Some(rfc3339(*revoked_at)), Some(reason.clone())),
+            } => (Some(rfc3339(*revoked_at)), Some(*reason)),
         };
         CertificateView {
             serial: r.serial.to_hex(),
-            status,
+            status: r.status.state(),
             subject_id: r.subject_id.as_ref().map(|s| s.to_string()),
             revoked_at,
             revocation_reason,
@@ -162,21 +164,13 @@ impl Admin {
     /// Revokes a certificate with an RFC 5280 §5.3.1 reason (idempotent) and answers its
     /// record.
     pub fn revoke(&self, actor: &str, serial_hex: &str, reason: &str) -> Result<CertificateView> {
-        const ALLOWED: &[&str] = &[
-            "unspecified",
-            "keyCompromise",
-            "affiliationChanged",
-            "superseded",
-            "cessationOfOperation",
-            "certificateHold",
-            "privilegeWithdrawn",
-        ];
-        if !ALLOWED.contains(&reason) {
+        let Some(reason) = RevocationReason::admin(reason) else {
+            let allowed: Vec<&str> = RevocationReason::ADMIN.iter().map(|r| r.as_str()).collect();
             return Err(Error::BadRequest(format!(
                 "reason must be one of {}",
-                ALLOWED.join(", ")
+                allowed.join(", ")
             )));
-        }
+        };
         let serial = Serial::parse_hex(serial_hex)?;
         if self
             .store
@@ -187,11 +181,11 @@ impl Admin {
                 "certificate.revoke",
                 &serial.to_hex(),
                 "ok",
-                reason,
+                reason.as_str(),
                 self.clock.now(),
             );
             self.store.flush()?;
-            tracing::info!(serial = %serial, reason, "certificate revoked by an administrator");
+            tracing::info!(serial = %serial, reason = reason.as_str(), "certificate revoked by an administrator");
         }
         self.certificate(serial_hex)
     }

@@ -6,6 +6,9 @@
 //! - [`error`]: the one internal error type; no HTTP in it.
 //! - [`clock`]: the injectable clock every time-dependent rule reads.
 //! - [`ids`]: newtypes for identifiers.
+//! - [`states`]: the status enums of orders, authorizations, challenges, accounts, subjects and
+//!   approvals.
+//! - [`revocation`]: RFC 5280 revocation reasons and the subset each channel accepts.
 //! - [`ca`]: the issuance engine — CA keys, CSR policy, profiles, serials, signing.
 //! - [`est`]: RFC 7030 operations on typed values (no HTTP).
 //! - [`acme`]: RFC 8555 operations on typed values (JWS, nonces, EAB, orders, challenges).
@@ -39,6 +42,8 @@ pub mod http;
 pub mod ids;
 pub mod notify;
 pub mod registry;
+pub mod revocation;
 pub mod server;
+pub mod states;
 pub mod status;
 pub mod store;

@@ -8,6 +8,7 @@ use super::jws::{Jwk, Jws};
 use super::{Acme, Request, Response, Signer};
 use crate::error::{AcmeProblem, Error, Result};
 use crate::ids::AccountId;
+use crate::states::AccountStatus;
 use crate::store::{AccountRecord, CreateAccount};
 
 #[derive(Deserialize)]
@@ -107,7 +108,7 @@ impl Acme {
             jwk: key.to_json(),
             thumbprint: key.thumbprint(),
             contact,
-            status: "valid".into(),
+            status: AccountStatus::Valid,
             tos_agreed: p.terms_of_service_agreed.unwrap_or(false),
             subject_id: eab.as_ref().and_then(|e| e.subject_id.clone()),
             eab_kid: eab.map(|e| e.kid),
@@ -162,7 +163,9 @@ impl Acme {
         }
         match p.status.as_deref() {
             None => {}
-            Some("deactivated") => new.status = "deactivated".into(),
+            Some(s) if AccountStatus::from_name(s) == Some(AccountStatus::Deactivated) => {
+                new.status = AccountStatus::Deactivated
+            }
             Some(other) => {
                 return Err(Error::acme(
                     AcmeProblem::Malformed,

@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::error::{AcmeProblem, Error, Result};
 use crate::ids::AccountId;
 use crate::registry::Secrets;
+use crate::states::AccountStatus;
 use crate::store::{AccountRecord, AcmeStore, Store};
 use jws::{Jwk, Jws};
 
@@ -280,7 +281,7 @@ impl Acme {
     }
 
     fn check_account(&self, acct: AccountRecord) -> Result<AccountRecord> {
-        if acct.status != "valid" {
+        if acct.status != AccountStatus::Valid {
             // RFC 8555 §7.3.6: requests from a deactivated account get 401 unauthorized.
             return Err(Error::acme_with_status(
                 AcmeProblem::Unauthorized,
@@ -295,7 +296,7 @@ impl Acme {
                 .is_some_and(|k| !k.withdrawn && k.expires_at.is_none_or(|e| e > self.clock.now()));
             if !usable {
                 let mut deactivated = acct.clone();
-                deactivated.status = "deactivated".into();
+                deactivated.status = AccountStatus::Deactivated;
                 if self.acme_store.update_account(&acct, &deactivated)? {
                     self.audit(
                         "system",

@@ -18,6 +18,8 @@ use crate::ca::profile::SanName;
 use crate::error::{AcmeError, AcmeProblem, Error, Result};
 use crate::ids::{AuthzId, OrderId, ProfileName, Serial};
 use crate::registry::secrets::random_token;
+use crate::revocation::RevocationReason;
+use crate::states::{AuthzStatus, ChallengeStatus, OrderStatus};
 use crate::store::{
     AccountRecord, AuthzRecord, CertStatus, ChallengeRecord, Identifier, OrderRecord,
 };
@@ -51,21 +53,13 @@ fn problem_json(kind: AcmeProblem, detail: &str) -> Value {
     json!({"type": format!("urn:ietf:params:acme:error:{}", kind.name()), "detail": detail, "status": 400})
 }
 
-/// Reason codes ACME clients may give (RFC 8555 §7.6; RFC 5280 §5.3.1 without
-/// certificateHold, removeFromCRL and the CA-side ones).
-fn reason_name(code: u8) -> Result<&'static str> {
-    Ok(match code {
-        0 => "unspecified",
-        1 => "keyCompromise",
-        3 => "affiliationChanged",
-        4 => "superseded",
-        5 => "cessationOfOperation",
-        _ => {
-            return Err(Error::acme(
-                AcmeProblem::BadRevocationReason,
-                format!("revocation reason {code} is not allowed over ACME"),
-            ))
-        }
+/// A reason code an ACME client may give ([`RevocationReason::ACME`], RFC 8555 §7.6).
+fn acme_reason(code: u8) -> Result<RevocationReason> {
+    RevocationReason::acme(code).ok_or_else(|| {
+        Error::acme(
+            AcmeProblem::BadRevocationReason,
+            format!("revocation reason {code} is not allowed over ACME"),
+        )
     })
 }
 
@@ -73,7 +67,7 @@ impl Acme {
     fn order_response(&self, status: u16, o: &OrderRecord) -> Response {
         let mut r = Response::json(status, self.order_json(o))
             .with_location(self.url(&format!("/acme/order/{}", o.id)));
-        if o.status == "processing" {
+        if o.status == OrderStatus::Processing {
             r.retry_after = Some(1);
         }
         r
@@ -228,7 +222,7 @@ impl Acme {
                         .map(|k| ChallengeRecord {
                             kind: (*k).into(),
                             token: token.clone(),
-                            status: "pending".into(),
+                            status: ChallengeStatus::Pending,
                             validated: None,
                             error: None,
                         })
@@ -241,21 +235,24 @@ impl Acme {
                 account: acct.id.clone(),
                 identifier: id.clone(),
                 status: if *d == Authorisation::Preauthorised {
-                    "valid"
+                    AuthzStatus::Valid
                 } else {
-                    "pending"
-                }
-                .into(),
+                    AuthzStatus::Pending
+                },
                 expires,
                 challenges,
             });
         }
-        let all_valid = authzs.iter().all(|a| a.status == "valid");
+        let all_valid = authzs.iter().all(|a| a.status == AuthzStatus::Valid);
         let order = OrderRecord {
             version: 1,
             id: OrderId::random()?,
             account: acct.id.clone(),
-            status: if all_valid { "ready" } else { "pending" }.into(),
+            status: if all_valid {
+                OrderStatus::Ready
+            } else {
+                OrderStatus::Pending
+            },
             expires,
             identifiers: idents,
             not_before,
@@ -364,25 +361,29 @@ impl Acme {
 
     /// Brings an order's status up to date with its authorizations and expiry.
     fn refresh_order(&self, mut o: OrderRecord) -> Result<OrderRecord> {
-        let old = o.status.clone();
-        if (o.status == "pending" || o.status == "ready") && o.expires <= self.clock.now() {
-            o.status = "invalid".into();
+        let old = o.status;
+        let open = matches!(o.status, OrderStatus::Pending | OrderStatus::Ready);
+        if open && o.expires <= self.clock.now() {
+            o.status = OrderStatus::Invalid;
             o.error = Some(problem_json(AcmeProblem::Malformed, "order expired"));
-        } else if o.status == "pending" || o.status == "ready" {
+        } else if open {
             // A ready order is re-checked too: an authorization deactivated after the order
             // became ready must stop finalization (RFC 8555 §7.5.2).
-            o.status = "pending".into();
+            o.status = OrderStatus::Pending;
             let mut all_valid = true;
             for a in &o.authorizations {
                 let authz = self
                     .acme_store
                     .get_authz(a)?
                     .ok_or_else(|| Error::Internal("order names missing authz".into()))?;
-                match authz.status.as_str() {
-                    "valid" => {}
-                    "pending" => all_valid = false,
-                    other => {
-                        o.status = "invalid".into();
+                match authz.status {
+                    AuthzStatus::Valid => {}
+                    AuthzStatus::Pending => all_valid = false,
+                    other @ (AuthzStatus::Invalid
+                    | AuthzStatus::Deactivated
+                    | AuthzStatus::Expired
+                    | AuthzStatus::Revoked) => {
+                        o.status = OrderStatus::Invalid;
                         o.error = Some(problem_json(
                             AcmeProblem::Unauthorized,
                             &format!("authorization for {} is {other}", authz.identifier.value),
@@ -393,11 +394,11 @@ impl Acme {
                 }
             }
             if all_valid {
-                o.status = "ready".into();
+                o.status = OrderStatus::Ready;
             }
         }
         if o.status != old {
-            self.acme_store.update_order(&old, &o)?;
+            self.acme_store.update_order(old, &o)?;
         }
         Ok(o)
     }
@@ -413,10 +414,10 @@ impl Acme {
     pub async fn finalize(&self, req: &Request<'_>, id: &str) -> Result<Response> {
         let (jws, acct) = self.authenticate_account(req)?;
         let o = self.load_order(&acct, id)?;
-        match o.status.as_str() {
-            "ready" => {}
-            "valid" | "processing" => return Ok(self.order_response(200, &o)),
-            other => {
+        match o.status {
+            OrderStatus::Ready => {}
+            OrderStatus::Valid | OrderStatus::Processing => return Ok(self.order_response(200, &o)),
+            other @ (OrderStatus::Pending | OrderStatus::Invalid) => {
                 return Err(Error::acme(
                     AcmeProblem::OrderNotReady,
                     format!("order is {other}; finalize needs a ready order"),
@@ -441,7 +442,7 @@ impl Acme {
         let (cn, sans) = self.names_for_order(&o, &csr)?;
         let prof = self.cfg.profile(&o.profile)?;
         let mut done = o.clone();
-        done.status = "valid".into();
+        done.status = OrderStatus::Valid;
         let plan = issuance::plan(IssueRequest {
             key: Key::Csr(&csr),
             common_name: &cn,
@@ -557,14 +558,14 @@ impl Acme {
                 status: String,
             }
             let d: Deact = jws.payload_json()?;
-            if d.status != "deactivated" {
+            if AuthzStatus::from_name(&d.status) != Some(AuthzStatus::Deactivated) {
                 return Err(Error::acme(
                     AcmeProblem::Malformed,
                     "authorizations may only be deactivated",
                 ));
             }
-            if a.status == "valid" || a.status == "pending" {
-                a.status = "deactivated".into();
+            if matches!(a.status, AuthzStatus::Valid | AuthzStatus::Pending) {
+                a.status = AuthzStatus::Deactivated;
                 self.acme_store.put_authz(&a)?;
                 self.flush().await?;
             }
@@ -584,8 +585,8 @@ impl Acme {
                 "not your authorization",
             ));
         }
-        if a.status == "pending" && a.expires <= self.clock.now() {
-            a.status = "expired".into();
+        if a.status == AuthzStatus::Pending && a.expires <= self.clock.now() {
+            a.status = AuthzStatus::Expired;
             self.acme_store.put_authz(&a)?;
         }
         Ok(a)
@@ -603,13 +604,16 @@ impl Acme {
         }
         let up = (self.url(&format!("/acme/authz/{}", a.id)), "up".to_owned());
         // One validation at a time per authorization: a second challenge cannot race the first.
-        let busy = a.challenges.iter().any(|c| c.status == "processing");
+        let busy = a
+            .challenges
+            .iter()
+            .any(|c| c.status == ChallengeStatus::Processing);
         if !jws.is_post_as_get()
-            && a.status == "pending"
-            && a.challenges[i].status == "pending"
+            && a.status == AuthzStatus::Pending
+            && a.challenges[i].status == ChallengeStatus::Pending
             && !busy
         {
-            a.challenges[i].status = "processing".into();
+            a.challenges[i].status = ChallengeStatus::Processing;
             self.acme_store.put_authz(&a)?;
             let key = Jwk::from_json(&acct.jwk)?;
             let key_authz = format!("{}.{}", a.challenges[i].token, key.thumbprint());
@@ -629,15 +633,17 @@ impl Acme {
                 };
                 // Only the validation that is still running may decide the authorization
                 // (it may have been deactivated or have expired meanwhile).
-                if fresh.status != "pending" || fresh.challenges[i].status != "processing" {
+                if fresh.status != AuthzStatus::Pending
+                    || fresh.challenges[i].status != ChallengeStatus::Processing
+                {
                     return;
                 }
                 let c = &mut fresh.challenges[i];
                 match outcome {
                     Ok(()) => {
-                        c.status = "valid".into();
+                        c.status = ChallengeStatus::Valid;
                         c.validated = Some(clock.now());
-                        fresh.status = "valid".into();
+                        fresh.status = AuthzStatus::Valid;
                     }
                     Err(e) => {
                         let (kind, detail) = match &e {
@@ -645,9 +651,9 @@ impl Acme {
                             other => (AcmeProblem::Connection, other.public_message().to_owned()),
                         };
                         tracing::info!(identifier = %identifier, challenge = %c.kind, %detail, "validation failed");
-                        c.status = "invalid".into();
+                        c.status = ChallengeStatus::Invalid;
                         c.error = Some(problem_json(kind, &detail));
-                        fresh.status = "invalid".into();
+                        fresh.status = AuthzStatus::Invalid;
                     }
                 }
                 if store.put_authz(&fresh).is_ok() {
@@ -701,7 +707,7 @@ impl Acme {
             .get_certificate(&serial)?
             .filter(|rec| rec.der == der)
             .ok_or_else(|| Error::NotFound("certificate not issued by this server".into()))?;
-        let reason = reason_name(r.reason.unwrap_or(0))?;
+        let reason = acme_reason(r.reason.unwrap_or(0))?;
         // The audit log's actor: the ordering account, or the certificate's own key.
         let actor = match signer {
             Signer::Account(acct) => {
@@ -739,11 +745,11 @@ impl Acme {
             "certificate.revoke",
             &serial.to_hex(),
             "ok",
-            reason,
+            reason.as_str(),
             self.clock.now(),
         );
         self.flush().await?;
-        tracing::info!(serial = %serial, reason, "certificate revoked over ACME");
+        tracing::info!(serial = %serial, reason = reason.as_str(), "certificate revoked over ACME");
         Ok(Response {
             status: 200,
             location: None,

@@ -1,7 +1,8 @@
 //! CRLs (RFC 5280 §5) for the issuing CA and the root.
 
 use rcgen::{
-    CertificateRevocationListParams, KeyIdMethod, RevocationReason, RevokedCertParams, SerialNumber,
+    CertificateRevocationListParams, KeyIdMethod, RevocationReason as CrlReason, RevokedCertParams,
+    SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 use x509_parser::extensions::ParsedExtension;
@@ -9,6 +10,7 @@ use x509_parser::extensions::ParsedExtension;
 use super::Ca;
 use crate::error::{Error, Result};
 use crate::ids::Serial;
+use crate::revocation::RevocationReason;
 
 /// One revoked certificate as the CRL lists it.
 #[derive(Debug, Clone)]
@@ -21,20 +23,26 @@ pub struct RevokedEntry {
     pub reason: String,
 }
 
-/// RFC 5280 §5.3.1 reason by name (the names the admin API and the store use).
-pub fn reason_code(name: &str) -> Option<RevocationReason> {
-    Some(match name {
-        "unspecified" => RevocationReason::Unspecified,
-        "keyCompromise" => RevocationReason::KeyCompromise,
-        "cACompromise" => RevocationReason::CaCompromise,
-        "affiliationChanged" => RevocationReason::AffiliationChanged,
-        "superseded" => RevocationReason::Superseded,
-        "cessationOfOperation" => RevocationReason::CessationOfOperation,
-        "certificateHold" => RevocationReason::CertificateHold,
-        "privilegeWithdrawn" => RevocationReason::PrivilegeWithdrawn,
-        "aACompromise" => RevocationReason::AaCompromise,
-        _ => return None,
-    })
+/// RFC 5280 §5.3.1 reason by name (the names the admin API and the store use), as the CRL
+/// writer takes it.
+pub fn reason_code(name: &str) -> Option<CrlReason> {
+    RevocationReason::from_name(name).map(crl_reason)
+}
+
+/// The CRL writer's value of a reason (the same RFC 5280 code).
+fn crl_reason(r: RevocationReason) -> CrlReason {
+    match r {
+        RevocationReason::Unspecified => CrlReason::Unspecified,
+        RevocationReason::KeyCompromise => CrlReason::KeyCompromise,
+        RevocationReason::CaCompromise => CrlReason::CaCompromise,
+        RevocationReason::AffiliationChanged => CrlReason::AffiliationChanged,
+        RevocationReason::Superseded => CrlReason::Superseded,
+        RevocationReason::CessationOfOperation => CrlReason::CessationOfOperation,
+        RevocationReason::CertificateHold => CrlReason::CertificateHold,
+        RevocationReason::RemoveFromCrl => CrlReason::RemoveFromCrl,
+        RevocationReason::PrivilegeWithdrawn => CrlReason::PrivilegeWithdrawn,
+        RevocationReason::AaCompromise => CrlReason::AaCompromise,
+    }
 }
 
 /// The subject key identifier of a certificate (used as the CRL's AKI).
@@ -65,7 +73,7 @@ fn params(
                 revocation_time: OffsetDateTime::from_unix_timestamp(e.revoked_at)
                     .map_err(Error::internal)?,
                 // RFC 5280 §5.3.1: the reason code unspecified SHOULD be absent.
-                reason_code: reason_code(&e.reason).filter(|r| *r != RevocationReason::Unspecified),
+                reason_code: reason_code(&e.reason).filter(|r| *r != CrlReason::Unspecified),
                 invalidity_date: None,
             })
         })

@@ -24,6 +24,7 @@ use crate::config::{Config, KeyType, Profile};
 use crate::error::{Error, Result};
 use crate::ids::{Label, ProfileName, Serial};
 use crate::registry::{credentials, Secrets};
+use crate::states::{AccountStatus, ApprovalStatus, SubjectStatus};
 use crate::store::{AcmeStore, CertStatus, CertificateRecord, Store};
 use bootstrap::BootstrapCa;
 
@@ -409,7 +410,7 @@ impl Est {
             let active = self
                 .store
                 .get_subject(sid)?
-                .is_some_and(|s| s.status == "active");
+                .is_some_and(|s| s.status == SubjectStatus::Active);
             if !active {
                 return Err(Error::Forbidden(
                     "the subject of this certificate is suspended or off-boarded".into(),
@@ -444,7 +445,7 @@ impl Est {
         }
         if let Some(id) = &origin.account {
             let acct = self.acme_store.get_account(id)?.ok_or_else(withdrawn)?;
-            if acct.status != "valid" {
+            if acct.status != AccountStatus::Valid {
                 return Err(withdrawn());
             }
             if let Some(kid) = &acct.eab_kid {
@@ -585,7 +586,7 @@ impl Est {
                     sans: sans.iter().map(|s| s.to_string()).collect(),
                     profile: policy.profile_name.0.clone(),
                     subject_id: ent.subject_id.clone(),
-                    status: "pending".into(),
+                    status: ApprovalStatus::Pending,
                     created_at: self.clock.now(),
                     decided_by: None,
                     decided_at: None,
@@ -595,7 +596,7 @@ impl Est {
                     &format!("est:{}", cred.id),
                     "approval.request",
                     &rec.id,
-                    "pending",
+                    ApprovalStatus::Pending.as_str(),
                     cn,
                     self.clock.now(),
                 );
@@ -603,12 +604,12 @@ impl Est {
                 rec
             }
         };
-        match rec.status.as_str() {
-            "approved" => Ok(()),
-            "rejected" => Err(Error::Forbidden(
+        match rec.status {
+            ApprovalStatus::Approved => Ok(()),
+            ApprovalStatus::Rejected => Err(Error::Forbidden(
                 "the enrolment request was rejected".into(),
             )),
-            _ => Err(Error::Accepted(
+            ApprovalStatus::Pending => Err(Error::Accepted(
                 format!("enrolment request {} awaits approval; retry later", rec.id),
                 APPROVAL_RETRY_AFTER,
             )),

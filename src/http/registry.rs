@@ -15,6 +15,8 @@ use super::AppState;
 use crate::error::Error;
 use crate::registry::service::{CertQuery, NewSubjectCredential};
 use crate::registry::subjects::{parse_csv, SubjectInput};
+use crate::revocation::RevocationReason;
+use crate::states::ApprovalStatus;
 
 /// `POST /api/v1/people`.
 pub async fn register_person(
@@ -212,14 +214,12 @@ pub async fn bulk_revoke(
     let r = blocking(move || {
         let who = actor(&s, &headers, "revoke")?;
         let req: Req = json_body(&headers, body)?;
-        let reason = req.reason.unwrap_or_else(|| "unspecified".into());
-        if crate::ca::crl::reason_code(&reason).is_none()
-            || reason == "cACompromise"
-            || reason == "aACompromise"
-        {
-            return Err(Error::BadRequest(format!("invalid reason {reason:?}")));
-        }
-        s.registry.bulk_revoke(&who, &req.query, &reason)
+        let reason = match req.reason.as_deref() {
+            None => RevocationReason::Unspecified,
+            Some(name) => RevocationReason::admin(name)
+                .ok_or_else(|| Error::BadRequest(format!("invalid reason {name:?}")))?,
+        };
+        s.registry.bulk_revoke(&who, &req.query, reason)
     })
     .await;
     reply(StatusCode::OK, r)
@@ -336,9 +336,11 @@ pub async fn approvals(
     let r = blocking(move || {
         actor(&s, &headers, "read")?;
         let Query(q) = q.map_err(|e| Error::BadRequest(e.body_text()))?;
-        let list = s
-            .registry
-            .approvals(q.status.as_deref().unwrap_or("pending"))?;
+        let list = s.registry.approvals(
+            q.status
+                .as_deref()
+                .unwrap_or(ApprovalStatus::Pending.as_str()),
+        )?;
         Ok(json!({"approvals": list}))
     })
     .await;

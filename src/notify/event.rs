@@ -6,6 +6,8 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::revocation::RevocationReason;
+use crate::states::CertState;
 use crate::store::{AuditRecord, CertStatus, CertificateRecord};
 
 /// The event type of an upcoming expiry (not an audit action: the notifier makes it up from
@@ -56,10 +58,10 @@ pub struct CertificateSummary {
     /// End of validity (RFC 3339).
     pub not_after: String,
     /// `good` or `revoked` at the time the event was built.
-    pub status: &'static str,
+    pub status: CertState,
     /// RFC 5280 reason name, when revoked.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub revocation_reason: Option<String>,
+    pub revocation_reason: Option<RevocationReason>,
 }
 
 /// Unix seconds as RFC 3339 (empty if out of range, which the store never holds).
@@ -72,9 +74,9 @@ pub fn rfc3339(t: i64) -> String {
 
 impl From<&CertificateRecord> for CertificateSummary {
     fn from(r: &CertificateRecord) -> Self {
-        let (status, revocation_reason) = match &r.status {
-            CertStatus::Good => ("good", None),
-            CertStatus::Revoked { reason, .. } => ("revoked", Some(reason.clone())),
+        let revocation_reason = match &r.status {
+            CertStatus::Good => None,
+            CertStatus::Revoked { reason, .. } => Some(*reason),
         };
         CertificateSummary {
             serial: r.serial.to_hex(),
@@ -84,7 +86,7 @@ impl From<&CertificateRecord> for CertificateSummary {
             profile: r.profile.0.clone(),
             channel: r.channel.clone(),
             not_after: rfc3339(r.not_after),
-            status,
+            status: r.status.state(),
             revocation_reason,
         }
     }

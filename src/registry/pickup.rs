@@ -15,6 +15,7 @@ use crate::ca::{keys, pem_encode};
 use crate::config::KeyType;
 use crate::error::{Error, Result};
 use crate::ids::ProfileName;
+use crate::states::SubjectStatus;
 use crate::store::{PickupRecord, SubjectRecord};
 
 /// What the page shows about a valid link.
@@ -136,7 +137,7 @@ impl Registry {
             return Err(gone());
         }
         let s = self.store.get_subject(&p.subject_id)?.ok_or_else(gone)?;
-        if s.status != "active" {
+        if s.status != SubjectStatus::Active {
             return Err(gone());
         }
         Ok((p, s))

@@ -15,7 +15,9 @@ use crate::ca::profile::SanName;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::{ProfileName, Serial, SubjectId};
-use crate::store::{AllowedIdentifier, AuditRecord, CertStatus, Store, SubjectRecord};
+use crate::revocation::RevocationReason;
+use crate::states::{ApprovalStatus, CertState, SubjectStatus};
+use crate::store::{AllowedIdentifier, AuditRecord, Store, SubjectRecord};
 
 /// The registry service.
 pub struct Registry {
@@ -239,10 +241,12 @@ impl Registry {
         department: Option<&str>,
         limit: usize,
     ) -> Result<Vec<SubjectRecord>> {
+        // An unknown status matches no subject.
+        let status = status.map(SubjectStatus::from_name);
         let mut out = Vec::new();
         self.store.scan_subjects(&mut |s| {
             let ok = kind.is_none_or(|k| s.kind == k)
-                && status.is_none_or(|st| s.status == st)
+                && status.is_none_or(|st| st == Some(s.status))
                 && department.is_none_or(|d| s.department.as_deref() == Some(d));
             if ok {
                 out.push(s);
@@ -260,22 +264,25 @@ impl Registry {
         let s = self.subject(id)?;
         let t = self.clock.now();
         let mut detail = json!({});
-        match (s.status.as_str(), status) {
-            ("offboarded", _) => {
+        match (s.status, SubjectStatus::from_name(status)) {
+            (SubjectStatus::Offboarded, _) => {
                 return Err(Error::Conflict(
                     "an off-boarded subject cannot change status".into(),
                 ))
             }
-            (_, "offboarded") => {
-                let sum = self
-                    .store
-                    .offboard_subject(&s.id, t, "cessationOfOperation")?;
+            (_, Some(SubjectStatus::Offboarded)) => {
+                let sum = self.store.offboard_subject(
+                    &s.id,
+                    t,
+                    RevocationReason::CessationOfOperation,
+                )?;
                 detail = serde_json::to_value(&sum)?;
             }
-            (from, "suspended" | "active") if from == status => {}
-            (_, "suspended") => {
+            // Suspended or active already (off-boarding is handled above).
+            (from, Some(to)) if from == to => {}
+            (_, Some(SubjectStatus::Suspended)) => {
                 let mut new = s.clone();
-                new.status = "suspended".into();
+                new.status = SubjectStatus::Suspended;
                 new.updated_at = t;
                 if !self.store.update_subject(&s, &new)? {
                     return Err(Error::Conflict(
@@ -292,9 +299,9 @@ impl Registry {
                 }
                 detail = json!({"certificates_on_hold": held});
             }
-            (_, "active") => {
+            (_, Some(SubjectStatus::Active)) => {
                 let mut new = s.clone();
-                new.status = "active".into();
+                new.status = SubjectStatus::Active;
                 new.updated_at = t;
                 if !self.store.update_subject(&s, &new)? {
                     return Err(Error::Conflict(
@@ -309,9 +316,9 @@ impl Registry {
                 }
                 detail = json!({"holds_released": released});
             }
-            (_, other) => {
+            (_, None) => {
                 return Err(Error::BadRequest(format!(
-                    "status must be active, suspended or offboarded, not {other:?}"
+                    "status must be active, suspended or offboarded, not {status:?}"
                 )))
             }
         }
@@ -336,7 +343,7 @@ impl Registry {
         req: NewSubjectCredential,
     ) -> Result<Value> {
         let s = self.subject(id)?;
-        if s.status != "active" {
+        if s.status != SubjectStatus::Active {
             return Err(Error::Forbidden(format!("the subject is {}", s.status)));
         }
         let profile = ProfileName(s.kind.clone());
@@ -459,17 +466,15 @@ impl Registry {
             None => None,
         };
         let sid = q.subject_id.as_deref().map(SubjectId::parse).transpose()?;
+        // An unknown status matches no certificate.
+        let want_state = q.status.as_deref().map(CertState::from_name);
         let mut out = Vec::new();
         let mut next = None;
         self.store.scan_certificates(after.as_ref(), &mut |r| {
             if after.as_ref().is_some_and(|a| &r.serial <= a) {
                 return true;
             }
-            let status = match r.status {
-                CertStatus::Good => "good",
-                CertStatus::Revoked { .. } => "revoked",
-            };
-            let ok = q.status.as_deref().is_none_or(|s| s == status)
+            let ok = want_state.is_none_or(|s| s == Some(r.status.state()))
                 && q.profile.as_deref().is_none_or(|p| r.profile.0 == p)
                 && q.channel.as_deref().is_none_or(|c| r.channel == c)
                 && q.subject
@@ -495,7 +500,12 @@ impl Registry {
     }
 
     /// Revokes every certificate matching the query (at most 100,000).
-    pub fn bulk_revoke(&self, actor: &str, q: &CertQuery, reason: &str) -> Result<Value> {
+    pub fn bulk_revoke(
+        &self,
+        actor: &str,
+        q: &CertQuery,
+        reason: RevocationReason,
+    ) -> Result<Value> {
         if q.subject_id.is_none()
             && q.subject.is_none()
             && q.status.is_none()
@@ -578,11 +588,11 @@ impl Registry {
 
     /// Pending (or decided) approvals.
     pub fn approvals(&self, status: &str) -> Result<Vec<crate::store::ApprovalRecord>> {
-        if !matches!(status, "pending" | "approved" | "rejected") {
+        let Some(status) = ApprovalStatus::from_name(status) else {
             return Err(Error::BadRequest(
                 "status must be pending, approved or rejected".into(),
             ));
-        }
+        };
         self.store.list_approvals(status, 1000)
     }
 
@@ -593,12 +603,16 @@ impl Registry {
         id: &str,
         approve: bool,
     ) -> Result<crate::store::ApprovalRecord> {
-        let status = if approve { "approved" } else { "rejected" };
+        let status = if approve {
+            ApprovalStatus::Approved
+        } else {
+            ApprovalStatus::Rejected
+        };
         let a = self
             .store
             .get_approval(id)?
             .ok_or_else(|| Error::NotFound("no such approval".into()))?;
-        if a.status != "pending" {
+        if a.status != ApprovalStatus::Pending {
             return Err(Error::Conflict(format!(
                 "the request is {} already",
                 a.status

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::ca::profile::SanName;
 use crate::error::{Error, Result};
 use crate::ids::{SubjectId, TokenId};
+use crate::states::SubjectStatus;
 use crate::store::{CreateSubject, Store, SubjectRecord};
 
 /// A person or device as the API receives it (`POST /api/v1/people`, `/devices`, bulk rows).
@@ -82,7 +83,7 @@ pub fn validate(kind: &str, i: &SubjectInput) -> Result<SubjectRecord> {
         owner: text("owner", &i.owner, 128)?,
         dns_names: Vec::new(),
         mdm_id: text("mdm_id", &i.mdm_id, 128)?,
-        status: "active".into(),
+        status: SubjectStatus::Active,
         generation: 0,
         created_at: 0,
         updated_at: 0,
@@ -180,7 +181,7 @@ pub fn register(
                         subject: existing,
                     });
                 }
-                if existing.status == "offboarded" {
+                if existing.status == SubjectStatus::Offboarded {
                     return Err(Error::Conflict(
                         "an off-boarded subject cannot be changed".into(),
                     ));

@@ -100,15 +100,16 @@ impl AcmeCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::states::AccountStatus;
 
-    fn account(id: &AccountId, status: &str) -> AccountRecord {
+    fn account(id: &AccountId, status: AccountStatus) -> AccountRecord {
         AccountRecord {
             version: 1,
             id: id.clone(),
             jwk: serde_json::json!({}),
             thumbprint: "t".into(),
             contact: vec![],
-            status: status.into(),
+            status,
             tos_agreed: true,
             eab_kid: None,
             created_at: 0,
@@ -125,17 +126,17 @@ mod tests {
             let got = c
                 .account(&id, || {
                     loads += 1;
-                    Ok(Some(account(&id, "valid")))
+                    Ok(Some(account(&id, AccountStatus::Valid)))
                 })
                 .unwrap();
-            assert_eq!(got.unwrap().status, "valid");
+            assert_eq!(got.unwrap().status, AccountStatus::Valid);
         }
         assert_eq!(loads, 1);
         c.invalidate();
         let got = c
-            .account(&id, || Ok(Some(account(&id, "deactivated"))))
+            .account(&id, || Ok(Some(account(&id, AccountStatus::Deactivated))))
             .unwrap();
-        assert_eq!(got.unwrap().status, "deactivated");
+        assert_eq!(got.unwrap().status, AccountStatus::Deactivated);
     }
 
     #[test]
@@ -146,10 +147,10 @@ mod tests {
         let got = c
             .account(&id, || {
                 c.invalidate();
-                Ok(Some(account(&id, "valid")))
+                Ok(Some(account(&id, AccountStatus::Valid)))
             })
             .unwrap();
-        assert_eq!(got.unwrap().status, "valid");
+        assert_eq!(got.unwrap().status, AccountStatus::Valid);
         assert_eq!(c.cached_accounts(), 0, "the possibly old value was kept");
         // Missing accounts are not cached either.
         let other = AccountId::random().unwrap();

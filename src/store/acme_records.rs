@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids::{AccountId, AuthzId, EabKid, OrderId, ProfileName, Serial, SubjectId};
+use crate::states::{AccountStatus, AuthzStatus, ChallengeStatus, OrderStatus};
 
 /// An identifier (RFC 8555 §9.7.7): `dns`, `email` or `permanent-identifier`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -68,7 +69,7 @@ pub struct AccountRecord {
     /// `mailto:` contacts.
     pub contact: Vec<String>,
     /// `valid`, `deactivated` or `revoked`.
-    pub status: String,
+    pub status: AccountStatus,
     /// Whether the client agreed to the terms of service.
     pub tos_agreed: bool,
     /// The EAB key it was created with.
@@ -89,7 +90,7 @@ pub struct ChallengeRecord {
     /// Random token (base64url, 128 bits).
     pub token: String,
     /// `pending`, `processing`, `valid` or `invalid`.
-    pub status: String,
+    pub status: ChallengeStatus,
     /// When it was validated, unix seconds.
     pub validated: Option<i64>,
     /// Problem document of a failed validation.
@@ -108,7 +109,7 @@ pub struct AuthzRecord {
     /// The identifier.
     pub identifier: Identifier,
     /// `pending`, `valid`, `invalid`, `deactivated`, `expired` or `revoked`.
-    pub status: String,
+    pub status: AuthzStatus,
     /// Expiry, unix seconds.
     pub expires: i64,
     /// Challenges (empty for pre-authorised identifiers).
@@ -125,7 +126,7 @@ pub struct OrderRecord {
     /// Owning account.
     pub account: AccountId,
     /// `pending`, `ready`, `processing`, `valid` or `invalid`.
-    pub status: String,
+    pub status: OrderStatus,
     /// Expiry, unix seconds.
     pub expires: i64,
     /// Requested identifiers, normalised and sorted.
@@ -149,4 +150,50 @@ pub struct OrderRecord {
     /// The registered person or device (from the EAB key), checked at finalize.
     #[serde(default)]
     pub subject_id: Option<SubjectId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `stored` as `T` and encodes it again: the bytes must not change.
+    fn round_trip<T: Serialize + for<'a> Deserialize<'a>>(stored: &str) {
+        let rec: T = serde_json::from_str(stored).unwrap();
+        assert_eq!(serde_json::to_string(&rec).unwrap(), stored);
+    }
+
+    /// Records written when statuses were strings open, and are written back byte for byte.
+    #[test]
+    fn records_with_the_stored_status_strings_round_trip() {
+        for status in ["valid", "deactivated", "revoked"] {
+            round_trip::<AccountRecord>(&format!(
+                r#"{{"version":1,"id":"acct-1","jwk":{{"kty":"EC"}},"thumbprint":"t","contact":["mailto:a@example.com"],"status":"{status}","tos_agreed":true,"eab_kid":null,"created_at":5,"subject_id":null}}"#
+            ));
+        }
+        for status in [
+            "pending",
+            "valid",
+            "invalid",
+            "deactivated",
+            "expired",
+            "revoked",
+        ] {
+            for chall in ["pending", "processing", "valid", "invalid"] {
+                round_trip::<AuthzRecord>(&format!(
+                    r#"{{"version":1,"id":"authz-1","account":"acct-1","identifier":{{"type":"dns","value":"a.example"}},"status":"{status}","expires":9,"challenges":[{{"type":"http-01","token":"tok","status":"{chall}","validated":null,"error":null}}]}}"#
+                ));
+            }
+        }
+        for status in ["pending", "ready", "processing", "valid", "invalid"] {
+            round_trip::<OrderRecord>(&format!(
+                r#"{{"version":1,"id":"order-1","account":"acct-1","status":"{status}","expires":9,"identifiers":[{{"type":"dns","value":"a.example"}}],"not_before":null,"not_after":null,"profile":"device","authorizations":["authz-1"],"error":null,"certificate":null,"replaces":null,"created_at":5,"subject_id":null}}"#
+            ));
+        }
+    }
+
+    #[test]
+    fn an_unknown_status_is_an_error_not_a_default() {
+        let stored = r#"{"version":1,"id":"order-1","account":"acct-1","status":"done","expires":9,"identifiers":[],"not_before":null,"not_after":null,"profile":"device","authorizations":[],"error":null,"certificate":null,"replaces":null,"created_at":5}"#;
+        assert!(serde_json::from_str::<OrderRecord>(stored).is_err());
+    }
 }

@@ -11,12 +11,14 @@ use super::{
     AcmeStore, AllowedIdentifier, ApprovalRecord, AuthzRecord, CertStatus, CertificateCommit,
     CertificateRecord, CommitKind, Consumes, CreateAccount, CreateSubject, CredentialRecord,
     CredentialSpend, EabKeyRecord, Identifier, InsertOutcome, OrderRecord, PickupRecord, Store,
-    SubjectRecord, CERTIFICATE_HOLD,
+    SubjectRecord,
 };
 use crate::error::Error;
 use crate::ids::{
     AccountId, AuthzId, CredentialId, EabKid, OrderId, ProfileName, Serial, SubjectId,
 };
+use crate::revocation::RevocationReason;
+use crate::states::{AccountStatus, ApprovalStatus, AuthzStatus, OrderStatus, SubjectStatus};
 use crate::store::AccountRecord;
 
 /// Both store traits, as one object.
@@ -124,7 +126,7 @@ fn subject(id: &str, ext: &str) -> SubjectRecord {
         owner: None,
         dns_names: vec![],
         mdm_id: None,
-        status: "active".into(),
+        status: SubjectStatus::Active,
         generation: 0,
         created_at: 0,
         updated_at: 0,
@@ -138,7 +140,7 @@ fn account(id: &str, thumbprint: &str, eab: Option<&str>) -> AccountRecord {
         jwk: serde_json::json!({"kty": "EC", "x": thumbprint}),
         thumbprint: thumbprint.into(),
         contact: vec![],
-        status: "valid".into(),
+        status: AccountStatus::Valid,
         tos_agreed: true,
         eab_kid: eab.map(|k| EabKid::parse(k).unwrap()),
         created_at: 0,
@@ -165,12 +167,12 @@ fn eab_key(kid: &str, subject_id: Option<&SubjectId>) -> EabKeyRecord {
     }
 }
 
-fn order(id: &str, acct: &str, status: &str, authz: &str) -> OrderRecord {
+fn order(id: &str, acct: &str, status: OrderStatus, authz: &str) -> OrderRecord {
     OrderRecord {
         version: 1,
         id: OrderId::parse(id).unwrap(),
         account: AccountId::parse(acct).unwrap(),
-        status: status.into(),
+        status,
         expires: i64::MAX,
         identifiers: vec![Identifier {
             kind: "dns".into(),
@@ -197,7 +199,7 @@ fn authz(id: &str, acct: &str) -> AuthzRecord {
             kind: "dns".into(),
             value: "a.example".into(),
         },
-        status: "valid".into(),
+        status: AuthzStatus::Valid,
         expires: i64::MAX,
         challenges: vec![],
     }
@@ -400,7 +402,7 @@ pub fn a_certificate_renews_once(open: &Opener, dir: &Path) {
         InsertOutcome::CredentialUnusable
     );
     assert!(s
-        .revoke_certificate(&serial("0f02"), 1, "superseded")
+        .revoke_certificate(&serial("0f02"), 1, RevocationReason::Superseded)
         .unwrap());
     assert_eq!(
         commit(&*s, cert("0f14", "dev", 9), renew("0f02", "z")),
@@ -426,12 +428,12 @@ pub fn issuance_for_an_inactive_subject_is_refused(open: &Opener, dir: &Path) {
     );
     // Issuance bumped the generation: an update against the stale record loses.
     let mut suspended = sub.clone();
-    suspended.status = "suspended".into();
+    suspended.status = SubjectStatus::Suspended;
     assert!(!s.update_subject(&sub, &suspended).unwrap());
     let current = s.get_subject(&sub.id).unwrap().unwrap();
     assert!(current.generation > sub.generation);
     let mut suspended = current.clone();
-    suspended.status = "suspended".into();
+    suspended.status = SubjectStatus::Suspended;
     assert!(s.update_subject(&current, &suspended).unwrap());
     c.serial = serial("1002");
     assert_eq!(commit(&*s, c.clone(), None), InsertOutcome::SubjectInactive);
@@ -500,15 +502,23 @@ pub fn holds_final_reasons_and_revocation_status(open: &Opener, dir: &Path) {
     assert!(s.hold_for_suspension(&a, 5).unwrap());
     assert!(s.revocation_epoch().unwrap() > e0);
     assert!(!s.hold_for_suspension(&a, 6).unwrap());
-    assert!(s.revoke_certificate(&a, 9, "keyCompromise").unwrap());
+    assert!(s
+        .revoke_certificate(&a, 9, RevocationReason::KeyCompromise)
+        .unwrap());
     assert_eq!(
         s.revocation_of(&a).unwrap(),
         Some(Some((5, "keyCompromise".to_owned())))
     );
     assert!(!s.release_hold(&a).unwrap());
-    assert!(!s.revoke_certificate(&a, 10, CERTIFICATE_HOLD).unwrap());
-    assert!(!s.revoke_certificate(&a, 10, "superseded").unwrap());
-    assert!(s.revoke_certificate(&b, 5, CERTIFICATE_HOLD).unwrap());
+    assert!(!s
+        .revoke_certificate(&a, 10, RevocationReason::CertificateHold)
+        .unwrap());
+    assert!(!s
+        .revoke_certificate(&a, 10, RevocationReason::Superseded)
+        .unwrap());
+    assert!(s
+        .revoke_certificate(&b, 5, RevocationReason::CertificateHold)
+        .unwrap());
     assert!(!s.hold_for_suspension(&b, 6).unwrap());
     assert!(!s.release_hold(&b).unwrap());
     assert!(s.hold_for_suspension(&c, 5).unwrap());
@@ -526,11 +536,11 @@ pub fn holds_final_reasons_and_revocation_status(open: &Opener, dir: &Path) {
         listed,
         vec![
             ("1201".into(), 5, "keyCompromise".into(), 99),
-            ("1202".into(), 5, CERTIFICATE_HOLD.into(), 99),
+            ("1202".into(), 5, "certificateHold".into(), 99),
         ]
     );
     assert!(matches!(
-        s.revoke_certificate(&serial("12ff"), 1, "unspecified"),
+        s.revoke_certificate(&serial("12ff"), 1, RevocationReason::Unspecified),
         Err(Error::NotFound(_))
     ));
 }
@@ -670,7 +680,7 @@ pub fn offboarding_revokes_disables_and_withdraws_at_once(open: &Opener, dir: &P
     }
     assert!(s.hold_for_suspension(&serial("1402"), 3).unwrap());
     assert!(s
-        .revoke_certificate(&serial("1403"), 4, "superseded")
+        .revoke_certificate(&serial("1403"), 4, RevocationReason::Superseded)
         .unwrap());
     let mut c = cred("cred-o", 1, i64::MAX);
     c.subject_id = Some(sub.id.clone());
@@ -684,7 +694,7 @@ pub fn offboarding_revokes_disables_and_withdraws_at_once(open: &Opener, dir: &P
     s.create_approval(&approval("appr-o", "cred-o", "fp", Some(&sub.id)))
         .unwrap();
     let sum = s
-        .offboard_subject(&sub.id, 7, "cessationOfOperation")
+        .offboard_subject(&sub.id, 7, RevocationReason::CessationOfOperation)
         .unwrap();
     assert_eq!(sum.certificates_revoked, 2);
     assert_eq!(sum.credentials_disabled, 1);
@@ -720,11 +730,11 @@ pub fn offboarding_revokes_disables_and_withdraws_at_once(open: &Opener, dir: &P
             .unwrap()
             .unwrap()
             .status,
-        "valid"
+        AccountStatus::Valid
     );
     assert_eq!(
         s.get_subject(&sub.id).unwrap().unwrap().status,
-        "offboarded"
+        SubjectStatus::Offboarded
     );
     let mut c = cert("1404", "o", 99);
     c.subject_id = Some(sub.id.clone());
@@ -741,7 +751,7 @@ fn approval(id: &str, credential: &str, fp: &str, sid: Option<&SubjectId>) -> Ap
         sans: vec![],
         profile: "device".into(),
         subject_id: sid.cloned(),
-        status: "pending".into(),
+        status: ApprovalStatus::Pending,
         created_at: 0,
         decided_by: None,
         decided_at: None,
@@ -762,17 +772,23 @@ pub fn approvals_are_recorded_once_and_decided_once(open: &Opener, dir: &Path) {
         s.get_approval_for("cred", "fp").unwrap().unwrap().id,
         first.id
     );
-    assert_eq!(s.list_approvals("pending", 10).unwrap().len(), 1);
+    assert_eq!(
+        s.list_approvals(ApprovalStatus::Pending, 10).unwrap().len(),
+        1
+    );
     assert!(s
-        .decide_approval(&first.id, "approved", "token:x", 5)
+        .decide_approval(&first.id, ApprovalStatus::Approved, "token:x", 5)
         .unwrap());
     assert!(!s
-        .decide_approval(&first.id, "rejected", "token:y", 6)
+        .decide_approval(&first.id, ApprovalStatus::Rejected, "token:y", 6)
         .unwrap());
     let decided = s.get_approval(&first.id).unwrap().unwrap();
-    assert_eq!(decided.status, "approved");
+    assert_eq!(decided.status, ApprovalStatus::Approved);
     assert_eq!(decided.decided_by.as_deref(), Some("token:x"));
-    assert!(s.list_approvals("pending", 10).unwrap().is_empty());
+    assert!(s
+        .list_approvals(ApprovalStatus::Pending, 10)
+        .unwrap()
+        .is_empty());
 }
 
 /// Entries are numbered from 1 and each names the hash of the one before.
@@ -849,31 +865,37 @@ pub fn orders_change_by_compare_and_swap_on_status(open: &Opener, dir: &Path) {
     let s = open(dir);
     s.create_account(&account("acct-r", "thumb-r", None))
         .unwrap();
-    let o = order("order-1", "acct-r", "pending", "authz-1");
+    let o = order("order-1", "acct-r", OrderStatus::Pending, "authz-1");
     s.create_order(&o, &[authz("authz-1", "acct-r")]).unwrap();
     assert_eq!(
         s.get_authz(&AuthzId::parse("authz-1").unwrap())
             .unwrap()
             .unwrap()
             .status,
-        "valid"
+        AuthzStatus::Valid
     );
     assert_eq!(
         s.list_orders(&AccountId::parse("acct-r").unwrap()).unwrap(),
         vec![o.id.clone()]
     );
     let mut ready = o.clone();
-    ready.status = "ready".into();
-    assert!(s.update_order("pending", &ready).unwrap());
-    assert!(!s.update_order("pending", &ready).unwrap());
-    assert_eq!(s.get_order(&o.id).unwrap().unwrap().status, "ready");
+    ready.status = OrderStatus::Ready;
+    assert!(s.update_order(OrderStatus::Pending, &ready).unwrap());
+    assert!(!s.update_order(OrderStatus::Pending, &ready).unwrap());
+    assert_eq!(
+        s.get_order(&o.id).unwrap().unwrap().status,
+        OrderStatus::Ready
+    );
     let mut a = s
         .get_authz(&AuthzId::parse("authz-1").unwrap())
         .unwrap()
         .unwrap();
-    a.status = "deactivated".into();
+    a.status = AuthzStatus::Deactivated;
     s.put_authz(&a).unwrap();
-    assert_eq!(s.get_authz(&a.id).unwrap().unwrap().status, "deactivated");
+    assert_eq!(
+        s.get_authz(&a.id).unwrap().unwrap().status,
+        AuthzStatus::Deactivated
+    );
 }
 
 /// Two finalizes of one order issue once: only a `ready` order is finalized, in the same
@@ -882,11 +904,11 @@ pub fn only_a_ready_order_is_finalized(open: &Opener, dir: &Path) {
     let s = open(dir);
     s.create_account(&account("acct-f", "thumb-f", None))
         .unwrap();
-    let o = order("order-f", "acct-f", "ready", "authz-f");
+    let o = order("order-f", "acct-f", OrderStatus::Ready, "authz-f");
     s.create_order(&o, &[authz("authz-f", "acct-f")]).unwrap();
     let finalize = |hex: &str| {
         let mut done = o.clone();
-        done.status = "valid".into();
+        done.status = OrderStatus::Valid;
         done.certificate = Some(serial(hex));
         s.commit_certificate(CertificateCommit {
             cert: cert(hex, "a.example", 9),
@@ -899,7 +921,7 @@ pub fn only_a_ready_order_is_finalized(open: &Opener, dir: &Path) {
     assert_eq!(finalize("1501"), InsertOutcome::Inserted);
     assert_ne!(finalize("1502"), InsertOutcome::Inserted);
     let stored = s.get_order(&o.id).unwrap().unwrap();
-    assert_eq!(stored.status, "valid");
+    assert_eq!(stored.status, OrderStatus::Valid);
     assert_eq!(stored.certificate, Some(serial("1501")));
     assert!(s.get_certificate(&serial("1502")).unwrap().is_none());
 }

@@ -17,6 +17,8 @@ pub mod sled_store;
 
 use crate::error::Result;
 use crate::ids::{AccountId, AuthzId, CredentialId, EabKid, OrderId, Serial, SubjectId};
+use crate::revocation::RevocationReason;
+use crate::states::{ApprovalStatus, OrderStatus};
 pub use acme_records::{
     AccountRecord, AllowedIdentifier, AuthzRecord, ChallengeRecord, EabKeyRecord, Identifier,
     OrderRecord,
@@ -24,7 +26,6 @@ pub use acme_records::{
 pub use commit::{AuditDraft, CertificateCommit, CommitKind, CommitTicket};
 pub use records::{
     AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialUse,
-    CERTIFICATE_HOLD,
 };
 pub use registry_records::{
     ApprovalRecord, AuditCheckpointRecord, AuditRecord, PickupRecord, SubjectRecord,
@@ -115,7 +116,12 @@ pub trait Store: RegistryStore + Send + Sync {
     /// `certificateHold` is revoked for good by any other reason, keeping the hold's date.
     /// `Ok(true)` if the status changed; `Ok(false)` if it was revoked for good already (or on
     /// hold, for a second hold). Atomic with the certificate's revocation index.
-    fn revoke_certificate(&self, serial: &Serial, at: i64, reason: &str) -> Result<bool>;
+    fn revoke_certificate(
+        &self,
+        serial: &Serial,
+        at: i64,
+        reason: RevocationReason,
+    ) -> Result<bool>;
     /// Places the `certificateHold` of a subject's suspension: like
     /// [`Store::revoke_certificate`] with `certificateHold`, but marked so that
     /// [`Store::release_hold`] may lift it.
@@ -211,7 +217,12 @@ pub trait RegistryStore: Send + Sync {
     /// (`reason`), every credential disabled, every EAB key withdrawn and its account
     /// deactivated. Certificates issued concurrently cannot escape: issuance checks the status
     /// inside its own transaction and bumps the subject's generation, which this compares.
-    fn offboard_subject(&self, id: &SubjectId, at: i64, reason: &str) -> Result<OffboardSummary>;
+    fn offboard_subject(
+        &self,
+        id: &SubjectId,
+        at: i64,
+        reason: RevocationReason,
+    ) -> Result<OffboardSummary>;
     /// Records a pending approval, or returns the one already recorded for the same credential
     /// and CSR.
     fn create_approval(&self, a: &ApprovalRecord) -> Result<ApprovalRecord>;
@@ -224,9 +235,9 @@ pub trait RegistryStore: Send + Sync {
         csr_fingerprint: &str,
     ) -> Result<Option<ApprovalRecord>>;
     /// Decides a pending approval; `Ok(false)` if it is not pending any more.
-    fn decide_approval(&self, id: &str, status: &str, by: &str, at: i64) -> Result<bool>;
+    fn decide_approval(&self, id: &str, status: ApprovalStatus, by: &str, at: i64) -> Result<bool>;
     /// Approvals with `status`, oldest first, at most `limit`.
-    fn list_approvals(&self, status: &str, limit: usize) -> Result<Vec<ApprovalRecord>>;
+    fn list_approvals(&self, status: ApprovalStatus, limit: usize) -> Result<Vec<ApprovalRecord>>;
     /// Creates a pickup link.
     fn create_pickup(&self, p: &PickupRecord) -> Result<()>;
     /// A pickup link by id.
@@ -287,7 +298,7 @@ pub trait AcmeStore: Send + Sync {
     /// An order by id.
     fn get_order(&self, id: &OrderId) -> Result<Option<OrderRecord>>;
     /// Replaces an order, compare-and-swap on its previous status; `Ok(false)` on a lost race.
-    fn update_order(&self, old_status: &str, order: &OrderRecord) -> Result<bool>;
+    fn update_order(&self, old_status: OrderStatus, order: &OrderRecord) -> Result<bool>;
     /// Order ids of an account, oldest first.
     fn list_orders(&self, account: &AccountId) -> Result<Vec<OrderId>>;
     /// An authorization by id.

@@ -3,11 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AccountId, CredentialId, Label, ProfileName, Serial, SubjectId};
+use crate::revocation::RevocationReason;
+use crate::states::CertState;
 
-/// RFC 5280 §5.3.1 `certificateHold`: the one reason that is not final.
-pub const CERTIFICATE_HOLD: &str = "certificateHold";
-
-/// Revocation state of a certificate (RFC 5280 §5.3.1 reasons are added by the CRL work).
+/// Revocation state of a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum CertStatus {
@@ -17,13 +16,23 @@ pub enum CertStatus {
     Revoked {
         /// When the revocation was recorded.
         revoked_at: i64,
-        /// RFC 5280 §5.3.1 reason name, e.g. `keyCompromise`.
-        reason: String,
+        /// RFC 5280 §5.3.1 reason, stored by name, e.g. `keyCompromise`.
+        reason: RevocationReason,
         /// A `certificateHold` placed by the suspension of the certificate's subject.
         /// Reactivating the subject lifts only these; a hold an administrator placed stays.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         suspension: bool,
     },
+}
+
+impl CertStatus {
+    /// Good or revoked, without the revocation's details.
+    pub fn state(&self) -> CertState {
+        match self {
+            CertStatus::Good => CertState::Good,
+            CertStatus::Revoked { .. } => CertState::Revoked,
+        }
+    }
 }
 
 /// One issued certificate.
@@ -267,7 +276,7 @@ mod tests {
             not_after: 20,
             status: CertStatus::Revoked {
                 revoked_at: 15,
-                reason: "keyCompromise".into(),
+                reason: RevocationReason::KeyCompromise,
                 suspension: false,
             },
             channel: "est-simpleenroll".into(),
@@ -311,6 +320,47 @@ mod tests {
         });
         let back = CertificateRecord::from_bytes(&serde_json::to_vec(&legacy).unwrap()).unwrap();
         assert_eq!(format!("{back:?}"), format!("{r:?}"));
+    }
+
+    /// The stored form of a revoked certificate is byte for byte what it was when reasons
+    /// were strings, for every reason, and reads back to the same bytes.
+    #[test]
+    fn stored_form_keeps_the_reason_names() {
+        for &reason in RevocationReason::ALL {
+            let mut r = rec();
+            r.status = CertStatus::Revoked {
+                revoked_at: 15,
+                reason,
+                suspension: reason == RevocationReason::CertificateHold,
+            };
+            let hold = if reason == RevocationReason::CertificateHold {
+                r#","suspension":true"#
+            } else {
+                ""
+            };
+            let meta = format!(
+                concat!(
+                    r#"{{"v":1,"sn":"7f01020304050607","is":"CN=issuing","cn":"dev1","#,
+                    r#""sa":["dns:dev1.example"],"pr":"device","nb":10,"na":20,"#,
+                    r#""st":{{"status":"revoked","revoked_at":15,"reason":"{}"{}}},"#,
+                    r#""ch":"est-simpleenroll","cr":"cred1","ia":10,"#,
+                    r#""rb":{{"csr_fingerprint":"{}","serial":"01"}},"rw":[12,18]}}"#
+                ),
+                reason.as_str(),
+                hold,
+                "ab".repeat(32)
+            );
+            let mut want = vec![CERT_LAYOUT_2];
+            want.extend_from_slice(&(meta.len() as u32).to_be_bytes());
+            want.extend_from_slice(meta.as_bytes());
+            want.extend_from_slice(&r.der);
+            assert_eq!(
+                String::from_utf8_lossy(&r.to_bytes().unwrap()),
+                String::from_utf8_lossy(&want)
+            );
+            let back = CertificateRecord::from_bytes(&want).unwrap();
+            assert_eq!(back.to_bytes().unwrap(), want, "{reason}");
+        }
     }
 
     #[test]

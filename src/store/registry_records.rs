@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::SubjectId;
+use crate::states::{ApprovalStatus, SubjectStatus};
 
 /// A person or a device (the subject certificates and credentials belong to).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +41,7 @@ pub struct SubjectRecord {
     #[serde(default)]
     pub mdm_id: Option<String>,
     /// `active`, `suspended` or `offboarded`.
-    pub status: String,
+    pub status: SubjectStatus,
     /// Bumped by every issuance and credential creation: off-boarding compares it inside its
     /// transaction so nothing issued meanwhile escapes revocation.
     pub generation: u64,
@@ -113,7 +114,7 @@ pub struct ApprovalRecord {
     #[serde(default)]
     pub subject_id: Option<SubjectId>,
     /// `pending`, `approved` or `rejected`.
-    pub status: String,
+    pub status: ApprovalStatus,
     /// When it was asked, unix seconds.
     pub created_at: i64,
     /// Who decided (`token:<id>`, `system:offboarding`).
@@ -152,4 +153,30 @@ pub struct PickupRecord {
     /// The SANs the certificate gets (`email:…`, `dns:…`), fixed with [`Self::common_name`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sans: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `stored` as `T` and encodes it again: the bytes must not change.
+    fn round_trip<T: Serialize + for<'a> Deserialize<'a>>(stored: &str) {
+        let rec: T = serde_json::from_str(stored).unwrap();
+        assert_eq!(serde_json::to_string(&rec).unwrap(), stored);
+    }
+
+    /// Records written when statuses were strings open, and are written back byte for byte.
+    #[test]
+    fn records_with_the_stored_status_strings_round_trip() {
+        for status in ["active", "suspended", "offboarded"] {
+            round_trip::<SubjectRecord>(&format!(
+                r#"{{"version":1,"id":"sub-1","kind":"device","external_id":"e1","email":null,"display_name":null,"department":null,"name":"dev1","serial_number":null,"owner":null,"dns_names":["dev1.example"],"mdm_id":null,"status":"{status}","generation":3,"created_at":5,"updated_at":6}}"#
+            ));
+        }
+        for status in ["pending", "approved", "rejected"] {
+            round_trip::<ApprovalRecord>(&format!(
+                r#"{{"version":1,"id":"ap1","credential":"cred1","csr_fingerprint":"ab","common_name":"dev1","sans":["dns:dev1.example"],"profile":"device","subject_id":null,"status":"{status}","created_at":5,"decided_by":null,"decided_at":null}}"#
+            ));
+        }
+    }
 }

@@ -6,6 +6,7 @@ use super::sled_store::SledStore;
 use super::{AccountRecord, AcmeStore, AuthzRecord, CreateAccount, EabKeyRecord, OrderRecord};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AuthzId, EabKid, OrderId};
+use crate::states::OrderStatus;
 
 fn get_json<T: serde::de::DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>> {
     match tree.get(key)? {
@@ -185,7 +186,7 @@ impl AcmeStore for SledStore {
         get_json(&self.acme.orders, id.as_str().as_bytes())
     }
 
-    fn update_order(&self, old_status: &str, order: &OrderRecord) -> Result<bool> {
+    fn update_order(&self, old_status: OrderStatus, order: &OrderRecord) -> Result<bool> {
         let _gate = self.write_gate()?;
         let key = order.id.as_str().as_bytes();
         let Some(raw) = self.acme.orders.get(key)? else {
@@ -231,6 +232,7 @@ impl AcmeStore for SledStore {
 mod tests {
     use super::*;
     use crate::ids::ProfileName;
+    use crate::states::AccountStatus;
 
     fn eab(kid: &EabKid) -> EabKeyRecord {
         EabKeyRecord {
@@ -254,7 +256,7 @@ mod tests {
             jwk: serde_json::json!({"kty": "EC"}),
             thumbprint: thumbprint.into(),
             contact: vec![],
-            status: "valid".into(),
+            status: AccountStatus::Valid,
             tos_agreed: true,
             eab_kid: Some(kid.clone()),
             created_at: 0,
@@ -277,16 +279,22 @@ mod tests {
             s.get_eab_key(&kid).unwrap().unwrap().account,
             Some(a.id.clone())
         );
-        assert_eq!(s.get_account(&a.id).unwrap().unwrap().status, "valid");
+        assert_eq!(
+            s.get_account(&a.id).unwrap().unwrap().status,
+            AccountStatus::Valid
+        );
         // Key rollover, then deactivation, through update_account.
         let mut rolled = a.clone();
         rolled.thumbprint = "t2".into();
         assert!(s.update_account(&a, &rolled).unwrap());
         assert_eq!(s.get_account(&a.id).unwrap().unwrap().thumbprint, "t2");
         let mut off = rolled.clone();
-        off.status = "deactivated".into();
+        off.status = AccountStatus::Deactivated;
         assert!(s.update_account(&rolled, &off).unwrap());
-        assert_eq!(s.get_account(&a.id).unwrap().unwrap().status, "deactivated");
+        assert_eq!(
+            s.get_account(&a.id).unwrap().unwrap().status,
+            AccountStatus::Deactivated
+        );
         // Withdrawing the key through put_eab_key.
         let mut w = s.get_eab_key(&kid).unwrap().unwrap();
         w.withdrawn = true;
@@ -295,7 +303,10 @@ mod tests {
         // And a reopened store reads the same from disk.
         drop(s);
         let s = SledStore::open(dir.path()).unwrap();
-        assert_eq!(s.get_account(&a.id).unwrap().unwrap().status, "deactivated");
+        assert_eq!(
+            s.get_account(&a.id).unwrap().unwrap().status,
+            AccountStatus::Deactivated
+        );
         assert!(s.get_eab_key(&kid).unwrap().unwrap().withdrawn);
     }
 }

@@ -14,6 +14,7 @@ use super::{
     CredentialUse, InsertOutcome, OrderRecord, PickupRecord, SubjectRecord,
 };
 use crate::error::{Error, Result};
+use crate::states::{OrderStatus, SubjectStatus};
 
 /// The trees a certificate write touches.
 #[derive(Clone)]
@@ -160,7 +161,7 @@ fn apply_one(v: &Views<'_>, p: &Prepared<'_>) -> TxResult<std::result::Result<()
             .orders
             .get(order.id.as_str().as_bytes())?
             .and_then(|raw| serde_json::from_slice(&raw).ok());
-        if current.is_none_or(|o| o.status != "ready") {
+        if current.is_none_or(|o| o.status != OrderStatus::Ready) {
             return refuse(InsertOutcome::CredentialUnusable);
         }
         let ov = p.order.clone().unwrap_or_default();
@@ -174,7 +175,7 @@ fn apply_one(v: &Views<'_>, p: &Prepared<'_>) -> TxResult<std::result::Result<()
             Ok(s) => s,
             Err(e) => return Ok(Err(Refused::Corrupt(e.to_string()))),
         };
-        if subj.status != "active" {
+        if subj.status != SubjectStatus::Active {
             return refuse(InsertOutcome::SubjectInactive);
         }
         // Off-boarding reads the generation in its own transaction: a certificate issued

@@ -9,10 +9,12 @@ use super::sled_store::{link_key, SledStore};
 use super::{
     AccountRecord, ApprovalRecord, AuditCheckpointRecord, AuditRecord, CertStatus,
     CertificateRecord, CreateSubject, CredentialRecord, EabKeyRecord, OffboardSummary,
-    RegistryStore, SubjectRecord, CERTIFICATE_HOLD,
+    RegistryStore, SubjectRecord,
 };
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, EabKid, Serial, SubjectId};
+use crate::revocation::RevocationReason;
+use crate::states::{AccountStatus, ApprovalStatus, SubjectStatus};
 
 fn approval_key(credential: &str, fingerprint: &str) -> Vec<u8> {
     format!("k:{credential}\u{0}{fingerprint}").into_bytes()
@@ -208,7 +210,12 @@ impl RegistryStore for SledStore {
             .collect()
     }
 
-    fn offboard_subject(&self, id: &SubjectId, at: i64, reason: &str) -> Result<OffboardSummary> {
+    fn offboard_subject(
+        &self,
+        id: &SubjectId,
+        at: i64,
+        reason: RevocationReason,
+    ) -> Result<OffboardSummary> {
         let _gate = self.write_gate()?;
         for _ in 0..16 {
             let snapshot = self
@@ -247,7 +254,7 @@ impl RegistryStore for SledStore {
                             return Err(ConflictableTransactionError::Abort(Abort::Retry));
                         }
                         let mut sum = OffboardSummary::default();
-                        subj.status = "offboarded".into();
+                        subj.status = SubjectStatus::Offboarded;
                         subj.updated_at = at;
                         subjects.insert(
                             id.as_str().as_bytes(),
@@ -262,13 +269,15 @@ impl RegistryStore for SledStore {
                             let since = match &rec.status {
                                 CertStatus::Good => at,
                                 CertStatus::Revoked {
-                                    reason, revoked_at, ..
-                                } if reason == CERTIFICATE_HOLD => *revoked_at,
+                                    reason: RevocationReason::CertificateHold,
+                                    revoked_at,
+                                    ..
+                                } => *revoked_at,
                                 CertStatus::Revoked { .. } => continue,
                             };
                             rec.status = CertStatus::Revoked {
                                 revoked_at: since,
-                                reason: reason.to_owned(),
+                                reason,
                                 suspension: false,
                             };
                             revoked.insert(
@@ -314,8 +323,8 @@ impl RegistryStore for SledStore {
                                 if let Some(raw) = accounts.get(acct_id.as_str().as_bytes())? {
                                     let mut a: AccountRecord =
                                         serde_json::from_slice(&raw).map_err(jerr)?;
-                                    if a.status == "valid" {
-                                        a.status = "deactivated".into();
+                                    if a.status == AccountStatus::Valid {
+                                        a.status = AccountStatus::Deactivated;
                                         accounts.insert(
                                             acct_id.as_str().as_bytes(),
                                             serde_json::to_vec(&a).map_err(jerr)?,
@@ -331,8 +340,8 @@ impl RegistryStore for SledStore {
                             };
                             let mut rec: ApprovalRecord =
                                 serde_json::from_slice(&raw).map_err(jerr)?;
-                            if rec.status == "pending" {
-                                rec.status = "rejected".into();
+                            if rec.status == ApprovalStatus::Pending {
+                                rec.status = ApprovalStatus::Rejected;
                                 rec.decided_by = Some("system:offboarding".into());
                                 rec.decided_at = Some(at);
                                 approvals_t.insert(
@@ -414,16 +423,16 @@ impl RegistryStore for SledStore {
         }
     }
 
-    fn decide_approval(&self, id: &str, status: &str, by: &str, at: i64) -> Result<bool> {
+    fn decide_approval(&self, id: &str, status: ApprovalStatus, by: &str, at: i64) -> Result<bool> {
         let _gate = self.write_gate()?;
         let Some(raw) = self.reg.approvals.get(id.as_bytes())? else {
             return Ok(false);
         };
         let mut a: ApprovalRecord = serde_json::from_slice(&raw)?;
-        if a.status != "pending" {
+        if a.status != ApprovalStatus::Pending {
             return Ok(false);
         }
-        a.status = status.to_owned();
+        a.status = status;
         a.decided_by = Some(by.to_owned());
         a.decided_at = Some(at);
         Ok(self
@@ -433,7 +442,7 @@ impl RegistryStore for SledStore {
             .is_ok())
     }
 
-    fn list_approvals(&self, status: &str, limit: usize) -> Result<Vec<ApprovalRecord>> {
+    fn list_approvals(&self, status: ApprovalStatus, limit: usize) -> Result<Vec<ApprovalRecord>> {
         let mut out = Vec::new();
         for kv in self.reg.approvals.iter() {
             let (k, v) = kv?;

@@ -16,10 +16,11 @@ use super::sled_commit::CommitTrees;
 use super::sled_durable::DurableFlush;
 use super::{
     AdminTokenRecord, CertStatus, CertificateCommit, CertificateRecord, CommitKind, CommitTicket,
-    Consumes, CredentialRecord, InsertOutcome, Store, CERTIFICATE_HOLD,
+    Consumes, CredentialRecord, InsertOutcome, Store,
 };
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, Serial, SubjectId};
+use crate::revocation::RevocationReason;
 
 /// sled-backed [`Store`].
 pub struct SledStore {
@@ -275,10 +276,10 @@ pub(super) fn bump_epoch(
 }
 
 /// The `revoked` tree's value: revoked_at ‖ not_after (big-endian i64) ‖ reason.
-pub(super) fn revoked_entry(revoked_at: i64, not_after: i64, reason: &str) -> Vec<u8> {
+pub(super) fn revoked_entry(revoked_at: i64, not_after: i64, reason: RevocationReason) -> Vec<u8> {
     let mut v = revoked_at.to_be_bytes().to_vec();
     v.extend_from_slice(&not_after.to_be_bytes());
-    v.extend_from_slice(reason.as_bytes());
+    v.extend_from_slice(reason.as_str().as_bytes());
     v
 }
 
@@ -305,7 +306,7 @@ impl SledStore {
         &self,
         serial: &Serial,
         at: i64,
-        reason: &str,
+        reason: RevocationReason,
         suspension: bool,
     ) -> Result<bool> {
         let _gate = self.write_gate()?;
@@ -322,13 +323,17 @@ impl SledStore {
                     revoked_at,
                     reason: held,
                     ..
-                } if held == CERTIFICATE_HOLD && reason != CERTIFICATE_HOLD => *revoked_at,
+                } if *held == RevocationReason::CertificateHold
+                    && reason != RevocationReason::CertificateHold =>
+                {
+                    *revoked_at
+                }
                 CertStatus::Revoked { .. } => return Ok(false),
             };
             rec.status = CertStatus::Revoked {
                 revoked_at,
-                reason: reason.to_owned(),
-                suspension: suspension && reason == CERTIFICATE_HOLD,
+                reason,
+                suspension: suspension && reason == RevocationReason::CertificateHold,
             };
             let entry = revoked_entry(revoked_at, rec.not_after, reason);
             if self.swap_revocation(serial, &old_raw, &rec.to_bytes()?, Some(&entry))? {
@@ -466,12 +471,17 @@ impl Store for SledStore {
         }
     }
 
-    fn revoke_certificate(&self, serial: &Serial, at: i64, reason: &str) -> Result<bool> {
+    fn revoke_certificate(
+        &self,
+        serial: &Serial,
+        at: i64,
+        reason: RevocationReason,
+    ) -> Result<bool> {
         self.revoke_with(serial, at, reason, false)
     }
 
     fn hold_for_suspension(&self, serial: &Serial, at: i64) -> Result<bool> {
-        self.revoke_with(serial, at, CERTIFICATE_HOLD, true)
+        self.revoke_with(serial, at, RevocationReason::CertificateHold, true)
     }
 
     fn update_certificate(&self, old: &CertificateRecord, new: &CertificateRecord) -> Result<()> {
@@ -496,8 +506,14 @@ impl Store for SledStore {
                 return Ok(false);
             };
             let mut rec = CertificateRecord::from_bytes(&old_raw)?;
-            if !matches!(&rec.status, CertStatus::Revoked { reason, suspension: true, .. } if reason == CERTIFICATE_HOLD)
-            {
+            if !matches!(
+                &rec.status,
+                CertStatus::Revoked {
+                    reason: RevocationReason::CertificateHold,
+                    suspension: true,
+                    ..
+                }
+            ) {
                 return Ok(false);
             }
             rec.status = CertStatus::Good;
@@ -703,19 +719,27 @@ mod tests {
         let s = SledStore::open(dir.path()).unwrap();
         s.insert_certificate(&cert("05", "x", 9), None).unwrap();
         let serial = Serial::parse_hex("05").unwrap();
-        assert!(s.revoke_certificate(&serial, 7, "keyCompromise").unwrap());
-        assert!(!s.revoke_certificate(&serial, 8, "superseded").unwrap());
+        assert!(s
+            .revoke_certificate(&serial, 7, RevocationReason::KeyCompromise)
+            .unwrap());
+        assert!(!s
+            .revoke_certificate(&serial, 8, RevocationReason::Superseded)
+            .unwrap());
         let rec = s.get_certificate(&serial).unwrap().unwrap();
         assert_eq!(
             rec.status,
             CertStatus::Revoked {
                 revoked_at: 7,
-                reason: "keyCompromise".into(),
+                reason: RevocationReason::KeyCompromise,
                 suspension: false,
             }
         );
         assert!(s
-            .revoke_certificate(&Serial::parse_hex("06").unwrap(), 7, "x")
+            .revoke_certificate(
+                &Serial::parse_hex("06").unwrap(),
+                7,
+                RevocationReason::Unspecified,
+            )
             .is_err());
     }
 

@@ -12,6 +12,7 @@ use std::time::Instant;
 use enrolld::ca::{Ca, IssueParams};
 use enrolld::config::{Config, KeyType, Profile, StatusConfig};
 use enrolld::ids::Serial;
+use enrolld::revocation::RevocationReason;
 use enrolld::status::StatusService;
 use enrolld::store::sled_store::SledStore;
 use enrolld::store::{CertStatus, CertificateRecord, InsertOutcome, Store};
@@ -160,7 +161,7 @@ fn run_in(dir: &Path, entries: usize, revoked: usize) -> Result<Value, String> {
     let at = now.unix_timestamp();
     let revoke_secs = parallel(revoked, &store, |i| {
         store
-            .revoke_certificate(&serials[i], at, "keyCompromise")
+            .revoke_certificate(&serials[i], at, RevocationReason::KeyCompromise)
             .map(drop)
             .map_err(err)
     })?;
