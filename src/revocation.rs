@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// RFC 5280 §5.3.1 `CRLReason`, in the RFC's order (code 7 is not used). Stored, shown by the
 /// admin API and accepted from it under its RFC name (`keyCompromise`); ACME clients give the
 /// code (RFC 8555 §7.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum RevocationReason {
     /// 0: no reason given (left out of CRL entries and OCSP answers, RFC 5280 §5.3.1).
     #[serde(rename = "unspecified")]

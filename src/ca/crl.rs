@@ -19,19 +19,14 @@ pub struct RevokedEntry {
     pub serial: Serial,
     /// When it was revoked, unix seconds.
     pub revoked_at: i64,
-    /// RFC 5280 reason name.
-    pub reason: String,
+    /// RFC 5280 §5.3.1 reason.
+    pub reason: RevocationReason,
 }
 
-/// RFC 5280 §5.3.1 reason by name (the names the admin API and the store use), as the CRL
-/// writer takes it.
-pub fn reason_code(name: &str) -> Option<CrlReason> {
-    RevocationReason::from_name(name).map(crl_reason)
-}
-
-/// The CRL writer's value of a reason (the same RFC 5280 code).
-fn crl_reason(r: RevocationReason) -> CrlReason {
-    match r {
+/// The CRL writer's value of a reason (the same RFC 5280 §5.3.1 code). Every reason has one;
+/// the `Option` is what the CRL entry and the OCSP answer take.
+pub fn reason_code(r: &RevocationReason) -> Option<CrlReason> {
+    Some(match r {
         RevocationReason::Unspecified => CrlReason::Unspecified,
         RevocationReason::KeyCompromise => CrlReason::KeyCompromise,
         RevocationReason::CaCompromise => CrlReason::CaCompromise,
@@ -42,7 +37,7 @@ fn crl_reason(r: RevocationReason) -> CrlReason {
         RevocationReason::RemoveFromCrl => CrlReason::RemoveFromCrl,
         RevocationReason::PrivilegeWithdrawn => CrlReason::PrivilegeWithdrawn,
         RevocationReason::AaCompromise => CrlReason::AaCompromise,
-    }
+    })
 }
 
 /// The subject key identifier of a certificate (used as the CRL's AKI).

@@ -507,7 +507,7 @@ pub fn holds_final_reasons_and_revocation_status(open: &Opener, dir: &Path) {
         .unwrap());
     assert_eq!(
         s.revocation_of(&a).unwrap(),
-        Some(Some((5, "keyCompromise".to_owned())))
+        Some(Some((5, RevocationReason::KeyCompromise)))
     );
     assert!(!s.release_hold(&a).unwrap());
     assert!(!s
@@ -528,15 +528,15 @@ pub fn holds_final_reasons_and_revocation_status(open: &Opener, dir: &Path) {
     assert_eq!(s.revocation_of(&c).unwrap(), Some(None));
     let mut listed = Vec::new();
     s.scan_revoked(&mut |serial, at, reason, not_after| {
-        listed.push((serial.to_hex(), at, reason.to_owned(), not_after))
+        listed.push((serial.to_hex(), at, reason, not_after))
     })
     .unwrap();
     listed.sort();
     assert_eq!(
         listed,
         vec![
-            ("1201".into(), 5, "keyCompromise".into(), 99),
-            ("1202".into(), 5, "certificateHold".into(), 99),
+            ("1201".into(), 5, RevocationReason::KeyCompromise, 99),
+            ("1202".into(), 5, RevocationReason::CertificateHold, 99),
         ]
     );
     assert!(matches!(
@@ -703,15 +703,15 @@ pub fn offboarding_revokes_disables_and_withdraws_at_once(open: &Opener, dir: &P
     assert_eq!(sum.approvals_rejected, 1);
     assert_eq!(
         s.revocation_of(&serial("1401")).unwrap(),
-        Some(Some((7, "cessationOfOperation".into())))
+        Some(Some((7, RevocationReason::CessationOfOperation)))
     );
     assert_eq!(
         s.revocation_of(&serial("1402")).unwrap(),
-        Some(Some((3, "cessationOfOperation".into())))
+        Some(Some((3, RevocationReason::CessationOfOperation)))
     );
     assert_eq!(
         s.revocation_of(&serial("1403")).unwrap(),
-        Some(Some((4, "superseded".into())))
+        Some(Some((4, RevocationReason::Superseded)))
     );
     assert!(
         s.get_credential(&CredentialId::parse("cred-o").unwrap())

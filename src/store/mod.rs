@@ -137,11 +137,11 @@ pub trait Store: RegistryStore + Send + Sync {
     /// Deletes an admin token; `Ok(false)` if there was none.
     fn delete_admin_token(&self, id: &str) -> Result<bool>;
     /// Calls `f(serial, revoked_at, reason, not_after)` for every revoked certificate.
-    fn scan_revoked(&self, f: &mut dyn FnMut(Serial, i64, &str, i64)) -> Result<()>;
+    fn scan_revoked(&self, f: &mut dyn FnMut(Serial, i64, RevocationReason, i64)) -> Result<()>;
     /// The status of a serial without loading its record: `None` if unknown, `Some(None)` if
     /// good, `Some(Some((revoked_at, reason)))` if revoked (the OCSP fast path).
     #[allow(clippy::type_complexity)]
-    fn revocation_of(&self, serial: &Serial) -> Result<Option<Option<(i64, String)>>>;
+    fn revocation_of(&self, serial: &Serial) -> Result<Option<Option<(i64, RevocationReason)>>>;
     /// A counter bumped by every revocation, so status caches know when to look again.
     fn revocation_epoch(&self) -> Result<u64>;
     /// The next value of a monotonic counter (CRL numbers), durable after [`Store::flush`].

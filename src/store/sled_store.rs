@@ -283,15 +283,16 @@ pub(super) fn revoked_entry(revoked_at: i64, not_after: i64, reason: RevocationR
     v
 }
 
-/// Reverses [`revoked_entry`].
-fn parse_revoked_entry(v: &[u8]) -> Option<(i64, i64, &str)> {
+/// Reverses [`revoked_entry`]. A reason it cannot read is `unspecified`, which CRLs and OCSP
+/// answers leave out, as they leave out a reason without a code.
+fn parse_revoked_entry(v: &[u8]) -> Option<(i64, i64, RevocationReason)> {
     let at = i64::from_be_bytes(v.get(..8)?.try_into().ok()?);
     let not_after = i64::from_be_bytes(v.get(8..16)?.try_into().ok()?);
-    Some((
-        at,
-        not_after,
-        std::str::from_utf8(&v[16..]).unwrap_or("unspecified"),
-    ))
+    let reason = std::str::from_utf8(&v[16..])
+        .ok()
+        .and_then(RevocationReason::from_name)
+        .unwrap_or(RevocationReason::Unspecified);
+    Some((at, not_after, reason))
 }
 
 impl SledStore {
@@ -537,7 +538,7 @@ impl Store for SledStore {
         Ok(self.admin_tokens.remove(id.as_bytes())?.is_some())
     }
 
-    fn scan_revoked(&self, f: &mut dyn FnMut(Serial, i64, &str, i64)) -> Result<()> {
+    fn scan_revoked(&self, f: &mut dyn FnMut(Serial, i64, RevocationReason, i64)) -> Result<()> {
         for kv in self.revoked.iter() {
             let (k, v) = kv?;
             let (revoked_at, not_after, reason) = parse_revoked_entry(&v)
@@ -547,10 +548,10 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn revocation_of(&self, serial: &Serial) -> Result<Option<Option<(i64, String)>>> {
+    fn revocation_of(&self, serial: &Serial) -> Result<Option<Option<(i64, RevocationReason)>>> {
         if let Some(v) = self.revoked.get(serial.as_bytes())? {
             if let Some((at, _, reason)) = parse_revoked_entry(&v) {
-                return Ok(Some(Some((at, reason.to_owned()))));
+                return Ok(Some(Some((at, reason))));
             }
         }
         Ok(self.certs.contains_key(serial.as_bytes())?.then_some(None))
@@ -712,6 +713,26 @@ mod tests {
             std::sync::Arc::new(SledStore::open(dir).unwrap())
         }
     );
+
+    /// The `revoked` index keeps the reason's name, as it did when reasons were strings.
+    #[test]
+    fn revoked_entries_keep_the_reason_name() {
+        for &reason in RevocationReason::ALL {
+            let v = revoked_entry(5, 9, reason);
+            let mut want = 5i64.to_be_bytes().to_vec();
+            want.extend_from_slice(&9i64.to_be_bytes());
+            want.extend_from_slice(reason.as_str().as_bytes());
+            assert_eq!(v, want);
+            assert_eq!(parse_revoked_entry(&v), Some((5, 9, reason)));
+        }
+        let mut odd = revoked_entry(5, 9, RevocationReason::KeyCompromise);
+        odd.truncate(16);
+        odd.extend_from_slice(b"\xff");
+        assert_eq!(
+            parse_revoked_entry(&odd),
+            Some((5, 9, RevocationReason::Unspecified))
+        );
+    }
 
     #[test]
     fn revoke_is_idempotent() {
