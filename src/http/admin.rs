@@ -13,6 +13,7 @@ use super::est::body_error;
 use super::AppState;
 use crate::admin::scope;
 use crate::error::Error;
+use crate::revocation::RevocationReason;
 
 pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -195,7 +196,9 @@ pub async fn revoke_certificate(
         s.admin.revoke(
             &who,
             &serial,
-            req.reason.as_deref().unwrap_or("unspecified"),
+            req.reason
+                .as_deref()
+                .unwrap_or(RevocationReason::Unspecified.as_str()),
         )
     })
     .await;
