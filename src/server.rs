@@ -302,6 +302,7 @@ pub async fn run_with_clock(
             init.ca.clone(),
             store.clone(),
             cfg.status.clone(),
+            clock.clone(),
         )?),
         issuing_der: Arc::new(init.ca.issuing_der().to_vec()),
         root_der: Arc::new(init.ca.root_der().to_vec()),

@@ -12,6 +12,7 @@
 //! others (random serials cannot evict real ones) and serve nonce requests too (RFC 8954
 //! §2.1 lets a responder leave the nonce out).
 
+use crate::clock::SharedClock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -74,6 +75,8 @@ pub struct StatusService {
     unknown_cache: OcspCache,
     /// Turns to sign an OCSP response (`ocsp_signers`).
     signers: Arc<tokio::sync::Semaphore>,
+    /// CRL thisUpdate/nextUpdate and OCSP producedAt/thisUpdate/nextUpdate.
+    clock: SharedClock,
 }
 
 /// A response still to be signed: everything [`StatusService::ocsp`] learnt without signing.
@@ -92,10 +95,6 @@ struct CacheSlot {
     key: (Vec<u8>, bool),
 }
 
-fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
-}
-
 fn etag(number: u64, der: &[u8]) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
     format!("\"{number}-{}\"", hex::encode(&d.as_ref()[..8]))
@@ -103,7 +102,12 @@ fn etag(number: u64, der: &[u8]) -> String {
 
 impl StatusService {
     /// Builds the service for `ca`.
-    pub fn new(ca: Arc<Ca>, store: Arc<dyn Store>, cfg: StatusConfig) -> Result<Self> {
+    pub fn new(
+        ca: Arc<Ca>,
+        store: Arc<dyn Store>,
+        cfg: StatusConfig,
+        clock: SharedClock,
+    ) -> Result<Self> {
         let hashes = IssuerHashes::of(ca.issuing_der())?;
         let signers = match cfg.ocsp_signers {
             0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
@@ -119,6 +123,7 @@ impl StatusService {
             ocsp_cache: RwLock::new(HashMap::new()),
             unknown_cache: RwLock::new(HashMap::new()),
             signers: Arc::new(tokio::sync::Semaphore::new(signers)),
+            clock,
         })
     }
 
@@ -126,7 +131,7 @@ impl StatusService {
     /// passed. Blocking: call from a blocking context.
     pub fn issuing_crl(&self) -> Result<Arc<CachedCrl>> {
         let epoch = self.store.revocation_epoch()?;
-        let t = now();
+        let t = self.clock.now();
         let mut guard = self
             .crl
             .lock()
@@ -168,7 +173,7 @@ impl StatusService {
 
     /// The root's CRL, if the root key is here.
     pub fn root_crl(&self) -> Result<Option<Arc<CachedCrl>>> {
-        let t = now();
+        let t = self.clock.now();
         let mut guard = self
             .root_crl
             .lock()
@@ -212,7 +217,8 @@ impl StatusService {
         let svc = self.clone();
         let signed = tokio::task::spawn_blocking(move || {
             let _turn = turn;
-            svc.ocsp_sign(job, now())
+            let t = svc.clock.now();
+            svc.ocsp_sign(job, t)
         })
         .await;
         match signed {
@@ -265,7 +271,7 @@ impl StatusService {
         } else {
             req.nonce
         };
-        let t = now();
+        let t = self.clock.now();
         let validity = self.validity();
         let mut answers = Vec::with_capacity(req.certs.len());
         for id in req.certs {
@@ -380,5 +386,35 @@ enum OcspFailure {
 impl OcspFailure {
     fn internal(e: impl std::fmt::Display) -> Self {
         OcspFailure::Internal(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, ManualClock};
+    use crate::config::CaConfig;
+    use crate::store::sled_store::SledStore;
+
+    #[test]
+    fn the_crl_follows_the_clock_and_is_renewed_at_half_its_life() {
+        let dir = tempfile::tempdir().unwrap();
+        Ca::create(dir.path(), &CaConfig::default(), None).unwrap();
+        let ca = Arc::new(Ca::load(dir.path()).unwrap());
+        let store = Arc::new(SledStore::open(&dir.path().join("store")).unwrap());
+        let clock = Arc::new(ManualClock::starting_now());
+        let svc = StatusService::new(ca, store, StatusConfig::default(), clock.clone()).unwrap();
+        let first = svc.issuing_crl().unwrap();
+        assert_eq!(first.this_update, clock.now());
+        let life = first.next_update - first.this_update;
+        assert!(life >= 60, "{life}");
+        // Before half its life the same CRL is served; after it, a new one dated now.
+        clock.advance(life / 2 - 1);
+        assert_eq!(svc.issuing_crl().unwrap().etag, first.etag);
+        clock.advance(1);
+        let second = svc.issuing_crl().unwrap();
+        assert_ne!(second.etag, first.etag);
+        assert_eq!(second.this_update, clock.now());
+        assert_eq!(second.next_update, clock.now() + life);
     }
 }

@@ -167,8 +167,13 @@ fn run_in(dir: &Path, entries: usize, revoked: usize) -> Result<Value, String> {
     })?;
     let store_bytes = dir_bytes(&store_dir);
 
-    let status =
-        StatusService::new(ca.clone(), store.clone(), StatusConfig::default()).map_err(err)?;
+    let status = StatusService::new(
+        ca.clone(),
+        store.clone(),
+        StatusConfig::default(),
+        enrolld::clock::system(),
+    )
+    .map_err(err)?;
     let t = Instant::now();
     let crl = status.issuing_crl().map_err(err)?;
     let gen_ms = t.elapsed().as_secs_f64() * 1000.0;
