@@ -59,6 +59,7 @@ macro_rules! store_conformance {
             offboarding_revokes_disables_and_withdraws_at_once,
             approvals_are_recorded_once_and_decided_once,
             the_audit_log_is_a_hash_chain,
+            audit_checkpoints_are_kept_in_sequence_order,
             accounts_are_unique_by_key_and_by_eab_key,
             orders_change_by_compare_and_swap_on_status,
             only_a_ready_order_is_finalized,
@@ -809,6 +810,44 @@ pub fn the_audit_log_is_a_hash_chain(open: &Opener, dir: &Path) {
     assert_eq!(tail.len(), 2);
     assert_eq!(tail[0].target, "t1");
     assert_eq!(s.audit_entries(0, 1).unwrap().len(), 1);
+}
+
+/// The head follows every append; checkpoints come back in sequence order, the newest last.
+pub fn audit_checkpoints_are_kept_in_sequence_order(open: &Opener, dir: &Path) {
+    {
+        let s = open(dir);
+        assert_eq!(s.audit_head().unwrap(), None);
+        assert!(s.last_audit_checkpoint().unwrap().is_none());
+        for i in 0..3 {
+            let e = s
+                .append_audit("system", "test.action", &format!("t{i}"), "ok", "", i)
+                .unwrap();
+            assert_eq!(s.audit_head().unwrap(), Some((e.seq, e.hash.clone())));
+        }
+        for seq in [2u64, 1, 3] {
+            s.put_audit_checkpoint(&super::AuditCheckpointRecord {
+                version: 1,
+                seq,
+                hash: format!("h{seq}"),
+                time: seq as i64,
+                key_id: "k".into(),
+                signature: format!("s{seq}"),
+            })
+            .unwrap();
+        }
+        s.flush().unwrap();
+    }
+    let s = open(dir);
+    let seqs: Vec<u64> = s
+        .audit_checkpoints(0, 10)
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(s.audit_checkpoints(1, 1).unwrap()[0].seq, 2);
+    assert_eq!(s.last_audit_checkpoint().unwrap().unwrap().seq, 3);
+    assert_eq!(s.audit_head().unwrap().unwrap().0, 3);
 }
 
 /// RFC 8555 §7.3: one account per key, one account per EAB key; a key change moves the

@@ -1,5 +1,31 @@
 //! Storage behind a trait with one method per entity operation, so that a distributed backend
 //! can replace the embedded sled store without touching protocol code.
+//!
+//! # The contract every backend keeps
+//!
+//! Each method's documentation says what it guarantees; these hold across all of them, and
+//! [`conformance`] (a test suite generic over the traits, run by every backend) checks each:
+//!
+//! - **Durability.** A write is durable once [`Store::flush`] returns, or once the
+//!   [`CommitTicket`] of [`Store::commit_certificate`] or [`Store::durable`] resolves: a reopen
+//!   of the same store sees it. No caller tells a client of a write before that.
+//! - **Atomicity of issuance.** A certificate commit stores the certificate and its indexes,
+//!   spends what it [`Consumes`] (a credential use, a pickup link, a renewal, an order's
+//!   finalization), bumps the subject's generation and appends its audit entry in one
+//!   transaction, after checking every precondition inside it: all or nothing.
+//! - **Uniqueness.** A serial, a credential id, a subject's (kind, external id), an account
+//!   key's thumbprint and an EAB key's binding exist once; the loser of a race gets a typed
+//!   answer ([`InsertOutcome`], [`CreateSubject`], [`CreateAccount`]), never a second record.
+//! - **Identical retries.** A credential or renewal that already paid for a CSR answers with
+//!   that certificate's serial ([`InsertOutcome::AlreadyIssued`]) and spends nothing.
+//! - **Compare-and-swap updates.** Subjects, accounts, orders and certificate records change
+//!   only from the state the caller read; a lost race is `Ok(false)` or a `Conflict` error,
+//!   never a silent overwrite.
+//! - **Revocation.** A revocation and its index entry change together and bump the revocation
+//!   epoch that status caches watch; a final reason replaces a hold (RFC 5280 §5.3.1), and only
+//!   a suspension's hold is ever lifted.
+//! - **Order.** Scans run in serial order (certificates), sequence order (audit entries and
+//!   checkpoints) or soonest-first (expiry); counters only grow.
 
 mod acme_cache;
 pub mod acme_records;
@@ -242,7 +268,8 @@ pub trait RegistryStore: Send + Sync {
     fn create_pickup(&self, p: &PickupRecord) -> Result<()>;
     /// A pickup link by id.
     fn get_pickup(&self, id: &str) -> Result<Option<PickupRecord>>;
-    /// Appends an audit entry, chained to the previous one by hash.
+    /// Appends an audit entry numbered one past the head and chained to it by hash; the head
+    /// moves with it, atomically. Durable with the next flush.
     fn append_audit(
         &self,
         actor: &str,
@@ -257,7 +284,8 @@ pub trait RegistryStore: Send + Sync {
     /// The head of the audit log: the last entry's seq and hash, as the append that wrote it
     /// recorded them; `None` before the first entry.
     fn audit_head(&self) -> Result<Option<(u64, String)>>;
-    /// Stores a signed checkpoint of the audit log (keyed by its seq).
+    /// Stores a signed checkpoint of the audit log, keyed by its seq (a second one for the same
+    /// seq replaces the first).
     fn put_audit_checkpoint(&self, c: &AuditCheckpointRecord) -> Result<()>;
     /// Checkpoints with seq > `after`, oldest first, at most `limit`.
     fn audit_checkpoints(&self, after: u64, limit: usize) -> Result<Vec<AuditCheckpointRecord>>;
