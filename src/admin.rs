@@ -10,8 +10,9 @@ use crate::ca::pem_encode;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::Serial;
-use crate::registry::{tokens, Secrets};
+use crate::registry::tokens;
 use crate::revocation::RevocationReason;
+use crate::secrets::Secrets;
 use crate::states::CertState;
 use crate::store::{AdminTokenRecord, CertStatus, CertificateRecord, Store};
 

@@ -11,8 +11,8 @@ use std::path::Path;
 use base64ct::{Base64, Encoding};
 use serde::{Deserialize, Serialize};
 
-use crate::ca::keys::write_secret_file;
 use crate::error::{Error, Result};
+use crate::secrets::write_secret_file;
 use crate::store::sled_store::SledStore;
 
 /// Files of the data directory a backup carries (relative paths, and whether they are secret).

@@ -199,7 +199,7 @@ macro_rules! random_id {
             /// A fresh random id (96 bits), starting with a letter or digit so that command
             /// lines never take it for an option (`--eab-kid -x…`).
             pub fn random() -> Result<Self> {
-                Ok($name(crate::registry::secrets::random_id_token(12)?))
+                Ok($name(crate::secrets::random_id_token(12)?))
             }
 
             /// Parses an id from a URL path segment.

@@ -14,6 +14,8 @@
 //! - [`acme`]: RFC 8555 operations on typed values (JWS, nonces, EAB, orders, challenges).
 //! - [`registry`]: people and devices, enrolment credentials, pickup links, approvals, admin
 //!   tokens, the registry service behind the admin API.
+//! - [`secrets`]: the server's HMAC key, keyed hashes of secrets, random tokens and ids,
+//!   secret files written 0600.
 //! - [`status`]: CRLs and the OCSP responder.
 //! - [`backup`]: consistent backups and restore.
 //! - [`admin`]: admin API operations on typed values.
@@ -43,6 +45,7 @@ pub mod ids;
 pub mod notify;
 pub mod registry;
 pub mod revocation;
+pub mod secrets;
 pub mod server;
 pub mod states;
 pub mod status;

@@ -14,7 +14,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::est::Est;
 use crate::http::{self, AppState};
-use crate::registry::{tokens, Secrets};
+use crate::registry::tokens;
+use crate::secrets::Secrets;
 use crate::store::sled_store::SledStore;
 use crate::store::Store;
 
@@ -130,7 +131,7 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
                 let (der, key) = ca.issue_server_cert(&server_names(cfg)?)?;
                 let mut chain = pem_encode("CERTIFICATE", &der);
                 chain.push_str(&pem_encode("CERTIFICATE", ca.issuing_der()));
-                keys::write_secret_file(&paths.tls_key, key.serialize_pem().as_bytes())?;
+                crate::secrets::write_secret_file(&paths.tls_key, key.serialize_pem().as_bytes())?;
                 std::fs::write(&paths.tls_cert, chain)?;
             }
             (
@@ -142,7 +143,7 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
     std::fs::write(&paths.ca_bundle, ca.bundle_pem())?;
     if !paths.admin_token.exists() {
         let token = tokens::create(&*store, &secrets, "bootstrap", &["admin"], now(), None)?;
-        keys::write_secret_file(&paths.admin_token, format!("{token}\n").as_bytes())?;
+        crate::secrets::write_secret_file(&paths.admin_token, format!("{token}\n").as_bytes())?;
     }
     let audit = Arc::new(Checkpointer::open(
         paths.audit.clone(),

@@ -9,7 +9,7 @@ use super::jws::{self, Jwk};
 use super::{policy, Acme};
 use crate::error::{AcmeProblem, Error, Result};
 use crate::ids::{EabKid, ProfileName};
-use crate::registry::secrets::random_bytes;
+use crate::secrets::random_bytes;
 use crate::store::{AllowedIdentifier, EabKeyRecord};
 
 const SEAL_PURPOSE: &str = "acme-eab-hmac-v1";

@@ -17,7 +17,7 @@ use crate::ca::Ca;
 use crate::clock::ManualClock;
 use crate::config::{CaConfig, Config};
 use crate::error::Error;
-use crate::registry::Secrets;
+use crate::secrets::Secrets;
 use crate::store::sled_store::SledStore;
 use crate::store::AllowedIdentifier;
 

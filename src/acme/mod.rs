@@ -27,7 +27,7 @@ use crate::ca::Ca;
 use crate::config::Config;
 use crate::error::{AcmeProblem, Error, Result};
 use crate::ids::AccountId;
-use crate::registry::Secrets;
+use crate::secrets::Secrets;
 use crate::states::AccountStatus;
 use crate::store::{AccountRecord, AcmeStore, Store};
 use jws::{Jwk, Jws};

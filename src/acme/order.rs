@@ -17,8 +17,8 @@ use crate::ca::pem_encode;
 use crate::ca::profile::SanName;
 use crate::error::{AcmeError, AcmeProblem, Error, Result};
 use crate::ids::{AuthzId, OrderId, ProfileName, Serial};
-use crate::registry::secrets::random_token;
 use crate::revocation::RevocationReason;
+use crate::secrets::random_token;
 use crate::states::{AuthzStatus, ChallengeStatus, OrderStatus};
 use crate::store::{
     AccountRecord, AuthzRecord, CertStatus, ChallengeRecord, Identifier, OrderRecord,

@@ -24,9 +24,9 @@ use std::path::{Path, PathBuf};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 use base64ct::{Base64, Encoding};
 
-use crate::ca::keys::write_secret_file;
 use crate::ca::pem_encode;
 use crate::error::{Error, Result};
+use crate::secrets::write_secret_file;
 use crate::store::AuditCheckpointRecord;
 
 pub use checkpointer::Checkpointer;

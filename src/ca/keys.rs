@@ -1,5 +1,6 @@
 //! Key generation and key files.
 
+use crate::secrets::write_secret_file;
 use std::path::Path;
 
 use rcgen::{KeyPair, RsaKeySize, SignatureAlgorithm};
@@ -165,8 +166,8 @@ fn derive(pass: &str, salt: &[u8], m: u32, t: u32, p: u32) -> Result<[u8; 32]> {
 pub fn encrypt_key(pem: &str, pass: &str) -> Result<String> {
     use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
     use base64ct::{Base64, Encoding};
-    let salt = crate::registry::secrets::random_bytes(16)?;
-    let nonce: [u8; 12] = crate::registry::secrets::random_bytes(12)?
+    let salt = crate::secrets::random_bytes(16)?;
+    let nonce: [u8; 12] = crate::secrets::random_bytes(12)?
         .try_into()
         .map_err(|_| Error::Internal("nonce".into()))?;
     let k = derive(pass, &salt, ARGON2_M_KIB, ARGON2_T, 1)?;
@@ -215,26 +216,6 @@ pub fn decrypt_key(text: &str, pass: &str) -> Result<String> {
         .open_in_place(nonce, Aad::from(ENCRYPTED_LABEL), &mut ct)
         .map_err(|_| Error::BadRequest("wrong CA key passphrase".into()))?;
     String::from_utf8(plain.to_vec()).map_err(|_| bad())
-}
-
-/// Writes a secret file readable by its owner only (mode 0600), created that way from the start.
-pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    f.write_all(contents)?;
-    f.sync_all()?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::clock::{Clock, ManualClock};
 use crate::config::{CaConfig, Config};
 use crate::error::Error;
 use crate::registry::credentials::{self, NewEstCredential};
-use crate::registry::Secrets;
+use crate::secrets::Secrets;
 use crate::store::sled_store::SledStore;
 
 struct Fixture {

@@ -23,7 +23,8 @@ use crate::clock::SharedClock;
 use crate::config::{Config, KeyType, Profile};
 use crate::error::{Error, Result};
 use crate::ids::{Label, ProfileName, Serial};
-use crate::registry::{credentials, Secrets};
+use crate::registry::credentials;
+use crate::secrets::Secrets;
 use crate::states::{AccountStatus, ApprovalStatus, SubjectStatus};
 use crate::store::{AcmeStore, CertStatus, CertificateRecord, Store};
 use bootstrap::BootstrapCa;
@@ -579,7 +580,7 @@ impl Est {
             None => {
                 let a = crate::store::ApprovalRecord {
                     version: 1,
-                    id: crate::registry::secrets::random_id_token(12)?,
+                    id: crate::secrets::random_id_token(12)?,
                     credential: cred.id.to_string(),
                     csr_fingerprint: fingerprint.to_owned(),
                     common_name: cn.to_owned(),

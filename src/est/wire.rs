@@ -48,7 +48,7 @@ pub fn certs_only_body(certs: &[&[u8]]) -> String {
 pub fn serverkeygen_body(pkcs8_der: &[u8], cert_der: &[u8]) -> Result<(String, String)> {
     let boundary = format!(
         "enrolld-{}",
-        crate::registry::secrets::random_token(12)?.replace(['-', '_'], "x")
+        crate::secrets::random_token(12)?.replace(['-', '_'], "x")
     );
     let body = format!(
         "--{b}\r\nContent-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64\r\n\r\n{key}--{b}\r\nContent-Type: application/pkcs7-mime; smime-type=certs-only\r\nContent-Transfer-Encoding: base64\r\n\r\n{cert}--{b}--\r\n",

@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::secrets::{random_token, Secrets};
 use crate::ca::profile::{check_san_kinds, SanName};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, Label};
+use crate::secrets::{random_token, Secrets};
 use crate::store::{CredentialRecord, Store};
 
 /// `POST /api/v1/est/credentials` body.

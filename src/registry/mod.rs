@@ -7,9 +7,6 @@
 pub mod admin_credentials;
 pub mod credentials;
 pub mod pickup;
-pub mod secrets;
 pub mod service;
 pub mod subjects;
 pub mod tokens;
-
-pub use secrets::Secrets;

@@ -5,7 +5,6 @@
 
 use base64ct::{Base64, Encoding};
 
-use super::secrets::random_token;
 use super::service::Registry;
 use crate::ca::csr::Csr;
 use crate::ca::issuance::{self, IssueRequest, Issued, Key, NameRule, Outcome, Spend};
@@ -15,6 +14,7 @@ use crate::ca::{keys, pem_encode};
 use crate::config::KeyType;
 use crate::error::{Error, Result};
 use crate::ids::ProfileName;
+use crate::secrets::random_token;
 use crate::states::SubjectStatus;
 use crate::store::{PickupRecord, SubjectRecord};
 
@@ -61,7 +61,7 @@ pub fn subject_names(s: &SubjectRecord) -> (String, Vec<SanName>) {
 /// A random passphrase: 5 groups of 5 characters from a 32-letter alphabet (125 bits).
 fn passphrase() -> Result<String> {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789A";
-    let bytes = super::secrets::random_bytes(25)?;
+    let bytes = crate::secrets::random_bytes(25)?;
     let chars: Vec<char> = bytes
         .iter()
         .map(|b| ALPHABET[(b & 31) as usize] as char)
@@ -82,7 +82,7 @@ impl Registry {
         expires_in: Option<u64>,
         legacy_p12: bool,
     ) -> Result<(String, i64)> {
-        let id = super::secrets::random_id_token(9)?;
+        let id = crate::secrets::random_id_token(9)?;
         let secret = random_token(24)?;
         let t = self.clock.now();
         let expires_at = t + expires_in.unwrap_or(7 * 86400).clamp(60, 30 * 86400) as i64;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::subjects::{self, Registered, SubjectInput};
-use super::{credentials, tokens, Secrets};
+use super::{credentials, tokens};
 use crate::acme::eab::NewEabKey;
 use crate::acme::Acme;
 use crate::admin::CertificateView;
@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::{ProfileName, Serial, SubjectId};
 use crate::revocation::RevocationReason;
+use crate::secrets::Secrets;
 use crate::states::{ApprovalStatus, CertState, SubjectStatus};
 use crate::store::{AllowedIdentifier, AuditRecord, Store, SubjectRecord};
 

@@ -1,7 +1,7 @@
 //! Admin API bearer tokens: `<id>.<secret>`, looked up by id, secret compared in constant time.
 
-use super::secrets::{random_token, Secrets};
 use crate::error::{Error, Result};
+use crate::secrets::{random_token, Secrets};
 use crate::store::{AdminTokenRecord, Store};
 
 /// Creates a token with `scopes` and returns its text (shown once).
@@ -13,7 +13,7 @@ pub fn create(
     now: i64,
     expires_at: Option<i64>,
 ) -> Result<String> {
-    let id = super::secrets::random_id_token(9)?;
+    let id = crate::secrets::random_id_token(9)?;
     let secret = random_token(32)?;
     store.put_admin_token(&AdminTokenRecord {
         version: 1,

@@ -5,7 +5,6 @@ use std::path::Path;
 use aws_lc_rs::hmac;
 use base64ct::{Base64UrlUnpadded, Encoding};
 
-use crate::ca::keys::write_secret_file;
 use crate::error::{Error, Result};
 
 /// HMAC key used to store secrets as keyed hashes.
@@ -78,6 +77,26 @@ pub fn random_id_token(n: usize) -> Result<String> {
 /// A random base64url string carrying `n` bytes of entropy.
 pub fn random_token(n: usize) -> Result<String> {
     Ok(Base64UrlUnpadded::encode_string(&random_bytes(n)?))
+}
+
+/// Writes a secret file readable by its owner only (mode 0600), created that way from the start.
+pub fn write_secret_file(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(contents)?;
+    f.sync_all()?;
+    Ok(())
 }
 
 #[cfg(test)]
