@@ -12,7 +12,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use enrolld::acme::jws::{Jwk, Jws};
 use enrolld::ca::csr::Csr;
 use enrolld::ca::{serial, Ca, IssueParams};
-use enrolld::config::{Config, KeyType, Profile};
+use enrolld::ca::{KeyType, Profile};
+use enrolld::config::Config;
 use enrolld::ids::{CredentialId, ProfileName};
 use enrolld::store::sled_store::SledStore;
 use enrolld::store::{

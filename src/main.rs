@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use enrolld::config::{Config, KeyType};
+use enrolld::ca::KeyType;
+use enrolld::config::Config;
 use enrolld::server;
 
 /// mimalloc instead of glibc malloc: the server allocates per request on two workers, a

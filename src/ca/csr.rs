@@ -9,7 +9,7 @@ use x509_parser::prelude::{FromDer, X509CertificationRequest};
 use x509_parser::public_key::PublicKey;
 
 use crate::ca::profile::SanName;
-use crate::config::KeyType;
+use crate::ca::KeyType;
 use crate::error::{Error, Result};
 
 const OID_CN: &str = "2.5.4.3";

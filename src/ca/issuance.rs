@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::csr::Csr;
 use super::profile::{check_san_kinds, SanName};
 use super::{serial, Ca, IssueParams};
-use crate::config::{KeyType, Profile};
+use crate::ca::{KeyType, Profile};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, CredentialId, Label, ProfileName, Serial, SubjectId};
 use crate::store::{

@@ -1,7 +1,8 @@
 //! The pipeline's rules, and its outcomes against a real store: one test per rule.
 
 use super::*;
-use crate::config::{CaConfig, Profile};
+use crate::ca::Profile;
+use crate::config::CaConfig;
 use crate::store::sled_store::SledStore;
 use crate::store::{CredentialRecord, RegistryStore};
 use rcgen::{CertificateParams, KeyPair};

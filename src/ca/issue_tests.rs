@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::ca::csr::Csr;
-use crate::config::{CaConfig, Profile};
+use crate::ca::Profile;
+use crate::config::CaConfig;
 use x509_parser::extensions::ParsedExtension;
 
 fn vector(name: &str) -> Vec<u8> {

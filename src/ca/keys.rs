@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rcgen::{KeyPair, RsaKeySize, SignatureAlgorithm};
 
-use crate::config::KeyType;
+use crate::ca::KeyType;
 use crate::error::{Error, Result};
 
 /// The signature algorithm a key of `kt` signs with.
@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn encrypted_key_roundtrip_and_wrong_passphrase() {
-        let kp = generate(crate::config::KeyType::P256).unwrap();
+        let kp = generate(crate::ca::KeyType::P256).unwrap();
         let pem = kp.serialize_pem();
         let enc = encrypt_key(&pem, "correct horse").unwrap();
         assert!(!enc.contains("PRIVATE KEY-----\nMI"));

@@ -5,6 +5,7 @@
 pub mod crl;
 pub mod csr;
 pub mod issuance;
+pub mod key_type;
 pub mod keys;
 pub mod ocsp;
 pub mod pkcs12;
@@ -22,7 +23,10 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::config::{CaConfig, KeyType, Profile};
+pub use key_type::KeyType;
+pub use profile::Profile;
+
+use crate::config::CaConfig;
 use crate::error::{Error, Result};
 use crate::ids::Serial;
 use profile::SanName;

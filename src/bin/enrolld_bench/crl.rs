@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use enrolld::ca::{Ca, IssueParams};
-use enrolld::config::{Config, KeyType, Profile, StatusConfig};
+use enrolld::ca::{KeyType, Profile};
+use enrolld::config::{Config, StatusConfig};
 use enrolld::ids::Serial;
 use enrolld::revocation::RevocationReason;
 use enrolld::status::StatusService;

@@ -13,7 +13,8 @@ use aws_lc_rs::signature::{
 use enrolld::acme::jws::{Jwk, Jws};
 use enrolld::ca::csr::Csr;
 use enrolld::ca::{Ca, IssueParams};
-use enrolld::config::{Config, KeyType, Profile};
+use enrolld::ca::{KeyType, Profile};
+use enrolld::config::Config;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
