@@ -336,7 +336,7 @@ pub async fn run_with_clock(
         store: store.clone(),
         secrets: init.secrets.clone(),
         cfg: cfg.clone(),
-        acme: acme.clone(),
+        acme_store: init.store.clone(),
         ca: init.ca.clone(),
         audit_signer: init.audit.clone(),
         clock: clock.clone(),

@@ -7,10 +7,11 @@ use serde_json::Value;
 
 use super::jws::{self, Jwk};
 use super::{policy, Acme};
+use crate::config::Config;
 use crate::error::{AcmeProblem, Error, Result};
 use crate::ids::{EabKid, ProfileName};
-use crate::secrets::random_bytes;
-use crate::store::{AllowedIdentifier, EabKeyRecord};
+use crate::secrets::{random_bytes, Secrets};
+use crate::store::{AcmeStore, AllowedIdentifier, EabKeyRecord, Store};
 
 const SEAL_PURPOSE: &str = "acme-eab-hmac-v1";
 
@@ -79,9 +80,23 @@ fn normalise_allowed(a: &AllowedIdentifier) -> Result<AllowedIdentifier> {
     })
 }
 
-impl Acme {
-    /// Creates an EAB key after checking its allow-list.
-    pub fn create_eab_key(&self, mut req: NewEabKey) -> Result<IssuedEabKey> {
+/// What creating and withdrawing EAB keys works on: the ACME records, the store whose flush
+/// makes them durable, the key that seals MAC keys, the offered profiles. The registry (the
+/// admin API) and tests call these without an ACME service.
+pub struct EabKeys<'a> {
+    /// EAB key records.
+    pub acme_store: &'a dyn AcmeStore,
+    /// Flushed before the key is handed out.
+    pub store: &'a dyn Store,
+    /// Seals the MAC key.
+    pub secrets: &'a Secrets,
+    /// `acme.profiles` and `acme.default_profile`.
+    pub cfg: &'a Config,
+}
+
+impl EabKeys<'_> {
+    /// Creates an EAB key after checking its allow-list; `now` is the creation time.
+    pub fn create(&self, mut req: NewEabKey, now: i64) -> Result<IssuedEabKey> {
         let subject_id = req.subject_id.take();
         let profile = match req.profile {
             Some(p) => ProfileName(p),
@@ -104,11 +119,7 @@ impl Acme {
             .collect::<Result<Vec<_>>>()?;
         let expires_at = match req.expires_in {
             Some(0) => return Err(Error::BadRequest("expires_in must be > 0".into())),
-            Some(s) => Some(
-                self.clock
-                    .now()
-                    .saturating_add(s.min(10 * 366 * 86400) as i64),
-            ),
+            Some(s) => Some(now.saturating_add(s.min(10 * 366 * 86400) as i64)),
             None => None,
         };
         let kid = EabKid::random()?;
@@ -120,7 +131,7 @@ impl Acme {
             hmac_key_sealed: Base64UrlUnpadded::encode_string(&sealed),
             profile: profile.clone(),
             allowed_identifiers: allowed,
-            created_at: self.clock.now(),
+            created_at: now,
             expires_at,
             withdrawn: false,
             account: None,
@@ -135,7 +146,7 @@ impl Acme {
     }
 
     /// Withdraws an EAB key (its account is deactivated at its next request).
-    pub fn withdraw_eab_key(&self, kid: &str) -> Result<()> {
+    pub fn withdraw(&self, kid: &str) -> Result<()> {
         let kid = EabKid::parse(kid)?;
         let mut key = self
             .acme_store
@@ -144,6 +155,23 @@ impl Acme {
         key.withdrawn = true;
         self.acme_store.put_eab_key(&key)?;
         self.store.flush()
+    }
+}
+
+impl Acme {
+    /// The EAB keys of this service's stores.
+    pub fn eab_keys(&self) -> EabKeys<'_> {
+        EabKeys {
+            acme_store: &*self.acme_store,
+            store: &*self.store,
+            secrets: &self.secrets,
+            cfg: &self.cfg,
+        }
+    }
+
+    /// Creates an EAB key after checking its allow-list.
+    pub fn create_eab_key(&self, req: NewEabKey) -> Result<IssuedEabKey> {
+        self.eab_keys().create(req, self.clock.now())
     }
 
     /// RFC 8555 §7.3.4: checks the binding in a newAccount payload and returns its key record.

@@ -786,32 +786,37 @@ impl Acme {
         r.retry_after = Some(6 * 3600);
         Ok(r)
     }
+}
 
-    /// Admin: moves the ARI window of `serials` to [start, end] so clients renew early.
-    pub fn set_renewal_window(&self, serials: &[String], start: i64, end: i64) -> Result<usize> {
-        if end <= start {
-            return Err(Error::BadRequest("end must be after start".into()));
-        }
-        // Every serial is checked before any is changed.
-        let mut records = Vec::with_capacity(serials.len());
-        for s in serials {
-            let serial = Serial::parse_hex(s)?;
-            records.push(
-                self.store.get_certificate(&serial)?.ok_or_else(|| {
-                    Error::NotFound(format!("no certificate with serial {serial}"))
-                })?,
-            );
-        }
-        let mut n = 0;
-        for old in records {
-            let mut new = old.clone();
-            new.renewal_window = Some((start, end));
-            self.store.update_certificate(&old, &new)?;
-            n += 1;
-        }
-        self.store.flush()?;
-        Ok(n)
+/// Admin: moves the ARI window of `serials` to [start, end] so clients renew early.
+pub fn set_renewal_window(
+    store: &dyn crate::store::Store,
+    serials: &[String],
+    start: i64,
+    end: i64,
+) -> Result<usize> {
+    if end <= start {
+        return Err(Error::BadRequest("end must be after start".into()));
     }
+    // Every serial is checked before any is changed.
+    let mut records = Vec::with_capacity(serials.len());
+    for s in serials {
+        let serial = Serial::parse_hex(s)?;
+        records.push(
+            store
+                .get_certificate(&serial)?
+                .ok_or_else(|| Error::NotFound(format!("no certificate with serial {serial}")))?,
+        );
+    }
+    let mut n = 0;
+    for old in records {
+        let mut new = old.clone();
+        new.renewal_window = Some((start, end));
+        store.update_certificate(&old, &new)?;
+        n += 1;
+    }
+    store.flush()?;
+    Ok(n)
 }
 
 /// Whether a JWK is the key in a certificate's SubjectPublicKeyInfo.

@@ -53,7 +53,7 @@ impl Registry {
             .iter()
             .map(|a| format!("{}:{}", a.kind, a.value))
             .collect();
-        let issued = self.acme.create_eab_key(req)?;
+        let issued = self.eab_keys().create(req, self.clock.now())?;
         let detail = json!({"profile": issued.profile, "allowed_identifiers": allowed});
         self.audit(actor, "eab.create", &issued.kid, "ok", &detail.to_string())?;
         Ok(issued)
@@ -61,7 +61,7 @@ impl Registry {
 
     /// `DELETE /api/v1/acme/eab/{kid}`: audited as `eab.withdraw`.
     pub fn withdraw_eab_key(&self, actor: &str, kid: &str) -> Result<()> {
-        self.acme.withdraw_eab_key(kid)?;
+        self.eab_keys().withdraw(kid)?;
         self.audit(actor, "eab.withdraw", kid, "ok", "")
     }
 
@@ -74,7 +74,7 @@ impl Registry {
         start: i64,
         end: i64,
     ) -> Result<usize> {
-        let n = self.acme.set_renewal_window(serials, start, end)?;
+        let n = crate::acme::order::set_renewal_window(&*self.store, serials, start, end)?;
         let detail = format!("{} to {}", rfc3339(start), rfc3339(end));
         for s in serials {
             let serial = Serial::parse_hex(s)?;

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 use super::subjects::{self, Registered, SubjectInput};
 use super::{credentials, tokens};
 use crate::acme::eab::NewEabKey;
-use crate::acme::Acme;
 use crate::admin::CertificateView;
 use crate::ca::profile::SanName;
 use crate::config::Config;
@@ -18,6 +17,7 @@ use crate::ids::{ProfileName, Serial, SubjectId};
 use crate::revocation::RevocationReason;
 use crate::secrets::Secrets;
 use crate::states::{ApprovalStatus, CertState, SubjectStatus};
+use crate::store::AcmeStore;
 use crate::store::{AllowedIdentifier, AuditRecord, Store, SubjectRecord};
 
 /// The registry service.
@@ -28,8 +28,8 @@ pub struct Registry {
     pub secrets: Arc<Secrets>,
     /// Profiles, labels, registry settings.
     pub cfg: Arc<Config>,
-    /// EAB key creation.
-    pub acme: Arc<Acme>,
+    /// ACME records: the EAB keys the registry hands out.
+    pub acme_store: Arc<dyn AcmeStore>,
     /// Signs pickup-link certificates.
     pub ca: Arc<crate::ca::Ca>,
     /// Signs the audit log's checkpoints; its key checks them.
@@ -107,6 +107,16 @@ pub struct CertQuery {
 }
 
 impl Registry {
+    /// The EAB keys of the registry's stores.
+    pub fn eab_keys(&self) -> crate::acme::eab::EabKeys<'_> {
+        crate::acme::eab::EabKeys {
+            acme_store: &*self.acme_store,
+            store: &*self.store,
+            secrets: &self.secrets,
+            cfg: &self.cfg,
+        }
+    }
+
     /// Appends an audit entry (a failure to append is logged, not fatal to the action already
     /// done), then flushes: the action and its entry are durable together before the client
     /// hears of either.
@@ -398,12 +408,15 @@ impl Registry {
                         "the device has no DNS names or serial number to order".into(),
                     ));
                 }
-                let issued = self.acme.create_eab_key(NewEabKey {
-                    profile: Some(profile.0),
-                    allowed_identifiers: allowed,
-                    expires_in: req.expires_in,
-                    subject_id: Some(s.id.clone()),
-                })?;
+                let issued = self.eab_keys().create(
+                    NewEabKey {
+                        profile: Some(profile.0),
+                        allowed_identifiers: allowed,
+                        expires_in: req.expires_in,
+                        subject_id: Some(s.id.clone()),
+                    },
+                    self.clock.now(),
+                )?;
                 serde_json::to_value(&issued)?
             }
             "pickup" => {
