@@ -144,7 +144,7 @@ async fn a_rebuilt_chain_verifies_as_a_chain_but_fails_the_checkpoint_check() {
                 e.detail = "nothing to see".into();
             }
             e.prev_hash = prev;
-            e.hash = enrolld::store::sled_registry::audit_hash(&e);
+            e.hash = enrolld::store::registry_records::audit_hash(&e);
             prev = e.hash.clone();
             audit.insert(k, serde_json::to_vec(&e).unwrap()).unwrap();
         }
@@ -159,10 +159,7 @@ async fn a_rebuilt_chain_verifies_as_a_chain_but_fails_the_checkpoint_check() {
     // As a hash chain it verifies…
     {
         let store = enrolld::store::sled_store::SledStore::open(&data.join("store")).unwrap();
-        assert_eq!(
-            enrolld::store::sled_registry::verify_audit(&store).unwrap(),
-            Ok(4)
-        );
+        assert_eq!(enrolld::audit::verify::verify_audit(&store).unwrap(), Ok(4));
     }
     // …but not against the signed checkpoint.
     let bad = enrolld(&["audit", "verify"], &data);

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::PublicKey;
 use crate::error::Result;
-use crate::store::sled_registry::{audit_hash, verify_audit};
+use crate::store::registry_records::audit_hash;
 use crate::store::{AuditCheckpointRecord, RegistryStore};
 
 /// What a log that verifies holds.
@@ -111,6 +111,83 @@ pub fn verify(
         unsigned_entries: entries.saturating_sub(last),
         key_id,
     }))
+}
+
+/// Checks the whole audit chain: sequence without gaps, each hash recomputed, each entry
+/// linked to its predecessor, and the last entry against the stored head, so a log cut after
+/// some entry does not verify. Returns the number of entries, or where it breaks.
+///
+/// On a running server entries may be appended during the walk: the head read before it must
+/// be reached and matched, and the walk must not end past the head read after it.
+pub fn verify_audit(
+    store: &dyn crate::store::RegistryStore,
+) -> Result<std::result::Result<u64, String>> {
+    let head_before = store.audit_head()?;
+    let mut prev = "0".repeat(64);
+    let mut expected = 1u64;
+    let mut after = 0;
+    loop {
+        let batch = store.audit_entries(after, 1000)?;
+        if batch.is_empty() {
+            break;
+        }
+        for e in batch {
+            if e.seq != expected {
+                return Ok(Err(format!(
+                    "entry {expected} is missing (found {})",
+                    e.seq
+                )));
+            }
+            if e.prev_hash != prev {
+                return Ok(Err(format!(
+                    "entry {} does not link to entry {}",
+                    e.seq,
+                    e.seq - 1
+                )));
+            }
+            if audit_hash(&e) != e.hash {
+                return Ok(Err(format!("entry {} was altered (hash mismatch)", e.seq)));
+            }
+            if let Some((seq, hash)) = &head_before {
+                if e.seq == *seq && e.hash != *hash {
+                    return Ok(Err(format!(
+                        "entry {seq} does not match the stored head (the chain was rewritten)"
+                    )));
+                }
+            }
+            prev = e.hash.clone();
+            expected += 1;
+            after = e.seq;
+        }
+    }
+    let last = expected - 1;
+    if let Some((seq, _)) = &head_before {
+        if last < *seq {
+            return Ok(Err(format!(
+                "the log ends at entry {last} but the stored head is entry {seq}: the newest entries were removed"
+            )));
+        }
+    }
+    match store.audit_head()? {
+        None if last == 0 => {}
+        None => {
+            return Ok(Err(format!(
+                "the log holds {last} entries but no stored head"
+            )))
+        }
+        Some((seq, _)) if last > seq => {
+            return Ok(Err(format!(
+                "entries after {seq} lie beyond the stored head (entry {seq})"
+            )))
+        }
+        Some((seq, hash)) if last == seq && prev != hash => {
+            return Ok(Err(format!(
+                "entry {seq} does not match the stored head (the chain was rewritten)"
+            )))
+        }
+        Some(_) => {}
+    }
+    Ok(Ok(last))
 }
 
 #[cfg(test)]

@@ -93,6 +93,25 @@ pub struct AuditCheckpointRecord {
     pub signature: String,
 }
 
+/// The hash of an audit entry: SHA-256 over its fields (length-prefixed) and the previous hash.
+pub fn audit_hash(e: &AuditRecord) -> String {
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for part in [
+        e.seq.to_string().as_str(),
+        e.time.to_string().as_str(),
+        &e.actor,
+        &e.action,
+        &e.target,
+        &e.outcome,
+        &e.detail,
+        &e.prev_hash,
+    ] {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part.as_bytes());
+    }
+    hex::encode(ctx.finish())
+}
+
 /// An enrolment waiting for an administrator (RFC 7030 §4.2.3: 202 + Retry-After until then).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApprovalRecord {

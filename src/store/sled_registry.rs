@@ -27,25 +27,6 @@ fn external_key(kind: &str, external_id: &str) -> Vec<u8> {
     k
 }
 
-/// The hash of an audit entry: SHA-256 over its fields (length-prefixed) and the previous hash.
-pub fn audit_hash(e: &AuditRecord) -> String {
-    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    for part in [
-        e.seq.to_string().as_str(),
-        e.time.to_string().as_str(),
-        &e.actor,
-        &e.action,
-        &e.target,
-        &e.outcome,
-        &e.detail,
-        &e.prev_hash,
-    ] {
-        ctx.update(&(part.len() as u64).to_be_bytes());
-        ctx.update(part.as_bytes());
-    }
-    hex::encode(ctx.finish())
-}
-
 const AUDIT_HEAD: &[u8] = b"audit_head";
 
 /// The `audit_head` value: the last seq (8 bytes, big-endian), then its hash (hex).
@@ -83,7 +64,7 @@ pub(super) fn append_audit_in(
         prev_hash: prev,
         hash: String::new(),
     };
-    e.hash = audit_hash(&e);
+    e.hash = crate::store::registry_records::audit_hash(&e);
     let v = match serde_json::to_vec(&e) {
         Ok(v) => v,
         Err(err) => return Ok(Err(err.to_string())),
@@ -556,84 +537,10 @@ impl RegistryStore for SledStore {
     }
 }
 
-/// Checks the whole audit chain: sequence without gaps, each hash recomputed, each entry
-/// linked to its predecessor, and the last entry against the stored head, so a log cut after
-/// some entry does not verify. Returns the number of entries, or where it breaks.
-///
-/// On a running server entries may be appended during the walk: the head read before it must
-/// be reached and matched, and the walk must not end past the head read after it.
-pub fn verify_audit(store: &dyn RegistryStore) -> Result<std::result::Result<u64, String>> {
-    let head_before = store.audit_head()?;
-    let mut prev = "0".repeat(64);
-    let mut expected = 1u64;
-    let mut after = 0;
-    loop {
-        let batch = store.audit_entries(after, 1000)?;
-        if batch.is_empty() {
-            break;
-        }
-        for e in batch {
-            if e.seq != expected {
-                return Ok(Err(format!(
-                    "entry {expected} is missing (found {})",
-                    e.seq
-                )));
-            }
-            if e.prev_hash != prev {
-                return Ok(Err(format!(
-                    "entry {} does not link to entry {}",
-                    e.seq,
-                    e.seq - 1
-                )));
-            }
-            if audit_hash(&e) != e.hash {
-                return Ok(Err(format!("entry {} was altered (hash mismatch)", e.seq)));
-            }
-            if let Some((seq, hash)) = &head_before {
-                if e.seq == *seq && e.hash != *hash {
-                    return Ok(Err(format!(
-                        "entry {seq} does not match the stored head (the chain was rewritten)"
-                    )));
-                }
-            }
-            prev = e.hash.clone();
-            expected += 1;
-            after = e.seq;
-        }
-    }
-    let last = expected - 1;
-    if let Some((seq, _)) = &head_before {
-        if last < *seq {
-            return Ok(Err(format!(
-                "the log ends at entry {last} but the stored head is entry {seq}: the newest entries were removed"
-            )));
-        }
-    }
-    match store.audit_head()? {
-        None if last == 0 => {}
-        None => {
-            return Ok(Err(format!(
-                "the log holds {last} entries but no stored head"
-            )))
-        }
-        Some((seq, _)) if last > seq => {
-            return Ok(Err(format!(
-                "entries after {seq} lie beyond the stored head (entry {seq})"
-            )))
-        }
-        Some((seq, hash)) if last == seq && prev != hash => {
-            return Ok(Err(format!(
-                "entry {seq} does not match the stored head (the chain was rewritten)"
-            )))
-        }
-        Some(_) => {}
-    }
-    Ok(Ok(last))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::verify::verify_audit;
 
     fn store_with(n: u64) -> (tempfile::TempDir, SledStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -672,7 +579,7 @@ mod tests {
         // The newest entry replaced by a well-formed one that the head does not name.
         let mut e = s.audit_entries(2, 1).unwrap().remove(0);
         e.detail = "rewritten".into();
-        e.hash = audit_hash(&e);
+        e.hash = crate::store::registry_records::audit_hash(&e);
         s.reg
             .audit
             .insert(3u64.to_be_bytes(), serde_json::to_vec(&e).unwrap())
@@ -684,7 +591,7 @@ mod tests {
         let mut extra = s.audit_entries(1, 1).unwrap().remove(0);
         extra.seq = 3;
         extra.prev_hash = extra.hash.clone();
-        extra.hash = audit_hash(&extra);
+        extra.hash = crate::store::registry_records::audit_hash(&extra);
         s.reg
             .audit
             .insert(3u64.to_be_bytes(), serde_json::to_vec(&extra).unwrap())

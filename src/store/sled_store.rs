@@ -881,10 +881,7 @@ mod tests {
         // Reopened (the committer joined on drop): everything is there.
         let s = SledStore::open(dir.path()).unwrap();
         assert_eq!(s.count_certificates().unwrap(), 200);
-        assert_eq!(
-            crate::store::sled_registry::verify_audit(&s).unwrap(),
-            Ok(200)
-        );
+        assert_eq!(crate::audit::verify::verify_audit(&s).unwrap(), Ok(200));
     }
 
     fn cert(serial: &str, subject: &str, not_after: i64) -> CertificateRecord {
