@@ -26,31 +26,12 @@ fn text(o: &Output) -> String {
     )
 }
 
-async fn api(
-    s: &Server,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut r = s.client().request(method, s.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// A stopped server's data directory whose log holds a few registrations.
 async fn stopped_server_with_entries(n: usize) -> tempfile::TempDir {
     let s = Server::start("").await;
     let admin = s.admin_token();
     for i in 0..n {
-        let (st, _) = api(
-            &s,
-            reqwest::Method::POST,
+        let (st, _) = s.api(reqwest::Method::POST,
             "/api/v1/people",
             &admin,
             Some(json!({"external_id": format!("p{i}"), "email": format!("p{i}@corp.example"), "display_name": "P"})),
@@ -189,9 +170,7 @@ async fn checkpoints_are_signed_while_serving_and_verified_by_the_api() {
     let s = Server::start("[audit]\ncheckpoint_entries = 2\n").await;
     let admin = s.admin_token();
     for i in 0..2 {
-        api(
-            &s,
-            reqwest::Method::POST,
+        s.api(reqwest::Method::POST,
             "/api/v1/people",
             &admin,
             Some(json!({"external_id": format!("q{i}"), "email": format!("q{i}@corp.example"), "display_name": "Q"})),
@@ -201,15 +180,10 @@ async fn checkpoints_are_signed_while_serving_and_verified_by_the_api() {
     // The task signs entry 2 within its next look at the head (once a second).
     let mut v = Value::Null;
     for _ in 0..100 {
-        v = api(
-            &s,
-            reqwest::Method::GET,
-            "/api/v1/audit/verify",
-            &admin,
-            None,
-        )
-        .await
-        .1;
+        v = s
+            .api(reqwest::Method::GET, "/api/v1/audit/verify", &admin, None)
+            .await
+            .1;
         if v["last_checkpoint"] == 2 {
             break;
         }

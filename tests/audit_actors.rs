@@ -18,23 +18,6 @@ fn text(o: &Output) -> String {
     )
 }
 
-async fn api(
-    s: &Server,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut r = s.client().request(method, s.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let r = r.send().await.unwrap();
-    let status = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// The entry with `action` on `target`, which must be the only one.
 fn entry<'a>(log: &'a [Value], action: &str, target: &str) -> &'a Value {
     let found: Vec<&Value> = log
@@ -49,14 +32,14 @@ fn entry<'a>(log: &'a [Value], action: &str, target: &str) -> &'a Value {
 async fn credential_eab_renewal_window_and_account_changes_name_their_actor() {
     let s = Server::start("").await;
     let admin = s.admin_token();
-    let (_, t) = api(
-        &s,
-        reqwest::Method::POST,
-        "/api/v1/tokens",
-        &admin,
-        Some(json!({"name": "it", "scopes": ["issue", "read"]})),
-    )
-    .await;
+    let (_, t) = s
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "it", "scopes": ["issue", "read"]})),
+        )
+        .await;
     let (token, token_id) = (
         t["token"].as_str().unwrap().to_owned(),
         t["id"].as_str().unwrap().to_owned(),
@@ -64,14 +47,14 @@ async fn credential_eab_renewal_window_and_account_changes_name_their_actor() {
     let actor = format!("token:{token_id}");
 
     // An EST credential through the admin API.
-    let (st, cred) = api(
-        &s,
-        reqwest::Method::POST,
-        "/api/v1/est/credentials",
-        &token,
-        Some(json!({"common_name": "dev-1", "sans": ["dns:dev-1.corp.example"]})),
-    )
-    .await;
+    let (st, cred) = s
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/est/credentials",
+            &token,
+            Some(json!({"common_name": "dev-1", "sans": ["dns:dev-1.corp.example"]})),
+        )
+        .await;
     assert_eq!(st, 201, "{cred}");
     // An EAB key through `enrolld admin`, which calls the admin API.
     let out = tokio::task::spawn_blocking({
@@ -108,14 +91,14 @@ async fn credential_eab_renewal_window_and_account_changes_name_their_actor() {
     let (der2, key2) = issue(&mut c, &acct, "b.fleet.example").await;
     let (serial1, serial2) = (serial_hex(&der1), serial_hex(&der2));
     // A renewal window moved through the admin API.
-    let (st, _) = api(
-        &s,
-        reqwest::Method::POST,
-        "/api/v1/acme/renewal-window",
-        &token,
-        Some(json!({"serials": [serial1]})),
-    )
-    .await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/acme/renewal-window",
+            &token,
+            Some(json!({"serials": [serial1]})),
+        )
+        .await;
     assert_eq!(st, 200);
     // Revoked over ACME: one by the account, one by the certificate's key.
     c.revoke(Signer::Kid(&acct), &der1, None).await.ok(200);
@@ -129,24 +112,24 @@ async fn credential_eab_renewal_window_and_account_changes_name_their_actor() {
     )
     .await
     .ok(200);
-    let (st, _) = api(
-        &s,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/acme/eab/{kid}"),
-        &token,
-        None,
-    )
-    .await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/acme/eab/{kid}"),
+            &token,
+            None,
+        )
+        .await;
     assert_eq!(st, 204);
 
-    let (_, log) = api(
-        &s,
-        reqwest::Method::GET,
-        "/api/v1/audit?limit=1000",
-        &admin,
-        None,
-    )
-    .await;
+    let (_, log) = s
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/audit?limit=1000",
+            &admin,
+            None,
+        )
+        .await;
     let log = log["entries"].as_array().unwrap().clone();
     let username = cred["username"].as_str().unwrap();
     let e = entry(&log, "credential.est", username);
@@ -191,14 +174,9 @@ async fn credential_eab_renewal_window_and_account_changes_name_their_actor() {
     ] {
         assert!(!all.contains(secret));
     }
-    let (_, v) = api(
-        &s,
-        reqwest::Method::GET,
-        "/api/v1/audit/verify",
-        &admin,
-        None,
-    )
-    .await;
+    let (_, v) = s
+        .api(reqwest::Method::GET, "/api/v1/audit/verify", &admin, None)
+        .await;
     assert_eq!(v["valid"], true, "{v}");
     s.stop().await;
 }

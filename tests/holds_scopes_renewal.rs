@@ -15,28 +15,10 @@ fn ocsp_reason(code: u8) -> [u8; 5] {
 const KEY_COMPROMISE: u8 = 1;
 const CERTIFICATE_HOLD: u8 = 6;
 
-async fn call(
-    s: &Server,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = s.client().request(method, s.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// Registers a device and enrols it over EST; returns (subject id, credential id, key, cert).
 async fn enrolled_device(s: &Server, ext: &str) -> (String, String, KeyPair, Vec<u8>) {
     let admin = s.admin_token();
-    let (st, d) = call(
-        s,
-        reqwest::Method::POST,
+    let (st, d) = s.api(reqwest::Method::POST,
         "/api/v1/devices",
         &admin,
         Some(json!({"external_id": ext, "name": format!("dev-{ext}"), "dns_names": [format!("{ext}.corp.example")]})),
@@ -44,14 +26,14 @@ async fn enrolled_device(s: &Server, ext: &str) -> (String, String, KeyPair, Vec
     .await;
     assert_eq!(st, 201, "{d}");
     let id = d["subject"]["id"].as_str().unwrap().to_owned();
-    let (st, cred) = call(
-        s,
-        reqwest::Method::POST,
-        &format!("/api/v1/subjects/{id}/credentials"),
-        &admin,
-        Some(json!({"kind": "est"})),
-    )
-    .await;
+    let (st, cred) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/subjects/{id}/credentials"),
+            &admin,
+            Some(json!({"kind": "est"})),
+        )
+        .await;
     assert_eq!(st, 201, "{cred}");
     let user = cred["username"].as_str().unwrap().to_owned();
     let key = KeyPair::generate().unwrap();
@@ -70,8 +52,7 @@ async fn enrolled_device(s: &Server, ext: &str) -> (String, String, KeyPair, Vec
 }
 
 async fn set_status(s: &Server, id: &str, token: &str, status: &str) -> u16 {
-    call(
-        s,
+    s.api(
         reqwest::Method::PATCH,
         &format!("/api/v1/subjects/{id}"),
         token,
@@ -82,8 +63,7 @@ async fn set_status(s: &Server, id: &str, token: &str, status: &str) -> u16 {
 }
 
 async fn revoke(s: &Server, cert: &[u8], reason: &str) -> (u16, Value) {
-    call(
-        s,
+    s.api(
         reqwest::Method::POST,
         &format!("/api/v1/certificates/{}/revoke", serial_hex(cert)),
         &s.admin_token(),
@@ -124,14 +104,14 @@ async fn ocsp(s: &Server, cert: &[u8]) -> Vec<u8> {
 }
 
 async fn token_with(s: &Server, scopes: &[&str]) -> String {
-    let (st, t) = call(
-        s,
-        reqwest::Method::POST,
-        "/api/v1/tokens",
-        &s.admin_token(),
-        Some(json!({"name": scopes.join("+"), "scopes": scopes})),
-    )
-    .await;
+    let (st, t) = s
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/tokens",
+            &s.admin_token(),
+            Some(json!({"name": scopes.join("+"), "scopes": scopes})),
+        )
+        .await;
     assert_eq!(st, 201);
     t["token"].as_str().unwrap().to_owned()
 }
@@ -164,14 +144,14 @@ async fn a_final_reason_replaces_a_suspension_hold_and_survives_reactivation() {
         crl_reason(&s, &cert).await.as_deref(),
         Some("KeyCompromise")
     );
-    let (_, audit) = call(
-        &s,
-        reqwest::Method::GET,
-        "/api/v1/audit?limit=1000",
-        &s.admin_token(),
-        None,
-    )
-    .await;
+    let (_, audit) = s
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/audit?limit=1000",
+            &s.admin_token(),
+            None,
+        )
+        .await;
     assert!(
         audit["entries"]
             .as_array()
@@ -213,14 +193,14 @@ async fn an_administrators_hold_outlasts_a_suspension_and_bulk_revoke_finalises_
     let rec = s.cert_record(&serial_hex(&cert)).await;
     assert_eq!(rec["revocation_reason"], "certificateHold", "{rec}");
 
-    let (st, v) = call(
-        &s,
-        reqwest::Method::POST,
-        "/api/v1/certificates/revoke",
-        &s.admin_token(),
-        Some(json!({"query": {"subject_id": id}, "reason": "privilegeWithdrawn"})),
-    )
-    .await;
+    let (st, v) = s
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/certificates/revoke",
+            &s.admin_token(),
+            Some(json!({"query": {"subject_id": id}, "reason": "privilegeWithdrawn"})),
+        )
+        .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["revoked"], 1);
     let rec = s.cert_record(&serial_hex(&cert)).await;
@@ -234,45 +214,8 @@ async fn an_administrators_hold_outlasts_a_suspension_and_bulk_revoke_finalises_
 
 #[tokio::test]
 async fn acme_revocation_finalises_a_hold() {
-    use instant_acme::{
-        Account, ExternalAccountKey, Identifier, NewAccount, NewOrder, RetryPolicy,
-    };
     let s = Server::start("").await;
-    let (kid, key) = s
-        .eab(json!({"allowed_identifiers": [{"type": "dns", "value": "hold.fleet.example"}]}))
-        .await;
-    let (acct, _) = Account::builder_with_root(s.data("ca-bundle.pem"))
-        .unwrap()
-        .create(
-            &NewAccount {
-                contact: &[],
-                terms_of_service_agreed: true,
-                only_return_existing: false,
-            },
-            s.url("/acme/directory"),
-            Some(&ExternalAccountKey::new(kid, &key)),
-        )
-        .await
-        .unwrap();
-    let mut order = acct
-        .new_order(&NewOrder::new(&[Identifier::Dns(
-            "hold.fleet.example".into(),
-        )]))
-        .await
-        .unwrap();
-    order
-        .finalize_csr(&csr(
-            &KeyPair::generate().unwrap(),
-            None,
-            &["hold.fleet.example"],
-        ))
-        .await
-        .unwrap();
-    let chain = order
-        .poll_certificate(&RetryPolicy::default())
-        .await
-        .unwrap();
-    let der = enrolld::ca::pem_certs(&chain).unwrap().remove(0);
+    let (acct, _, der, _) = acme_certificate(&s, "hold.fleet.example").await;
     assert_eq!(revoke(&s, &der, "certificateHold").await.0, 200);
     acct.revoke(&instant_acme::RevocationRequest {
         certificate: &rustls_pki_types::CertificateDer::from(der.clone()),
@@ -327,36 +270,36 @@ async fn a_pickup_link_issues_for_the_names_it_was_made_with() {
     let admin = s.admin_token();
     let person =
         |email: &str| json!({"external_id": "pk1", "email": email, "display_name": "Pat Kim"});
-    let (st, p) = call(
-        &s,
-        reqwest::Method::POST,
-        "/api/v1/people",
-        &admin,
-        Some(person("pat@corp.example")),
-    )
-    .await;
+    let (st, p) = s
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/people",
+            &admin,
+            Some(person("pat@corp.example")),
+        )
+        .await;
     assert_eq!(st, 201);
     let id = p["subject"]["id"].as_str().unwrap().to_owned();
-    let (st, link) = call(
-        &s,
-        reqwest::Method::POST,
-        &format!("/api/v1/subjects/{id}/credentials"),
-        &admin,
-        Some(json!({"kind": "pickup"})),
-    )
-    .await;
+    let (st, link) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/subjects/{id}/credentials"),
+            &admin,
+            Some(json!({"kind": "pickup"})),
+        )
+        .await;
     assert_eq!(st, 201);
     let url = link["url"].as_str().unwrap().to_owned();
     // A token that may only register rewrites the address under the live link.
     let register = token_with(&s, &["register"]).await;
-    let (st, _) = call(
-        &s,
-        reqwest::Method::POST,
-        "/api/v1/people",
-        &register,
-        Some(person("attacker@evil.example")),
-    )
-    .await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/people",
+            &register,
+            Some(person("attacker@evil.example")),
+        )
+        .await;
     assert!(st == 200 || st == 201, "{st}");
     let page = s
         .client()
@@ -420,90 +363,56 @@ async fn renewal_stops_when_the_credential_is_withdrawn() {
     let s = Server::start("").await;
     let (_, user, key, cert) = enrolled_device(&s, "rn1").await;
     let other = enrolled_device(&s, "rn2").await;
-    let (st, _) = call(
-        &s,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/est/credentials/{user}"),
-        &s.admin_token(),
-        None,
-    )
-    .await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/est/credentials/{user}"),
+            &s.admin_token(),
+            None,
+        )
+        .await;
     assert_eq!(st, 204);
     assert_eq!(reenroll(&s, &cert, &key).await, 403);
     // Another device's credential still stands, and its renewals renew.
     assert_eq!(reenroll(&s, &other.3, &other.2).await, 200);
-    let (_, audit) = call(
-        &s,
-        reqwest::Method::GET,
-        "/api/v1/audit?limit=1000",
-        &s.admin_token(),
-        None,
-    )
-    .await;
+    let (_, audit) = s
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/audit?limit=1000",
+            &s.admin_token(),
+            None,
+        )
+        .await;
     assert!(audit["entries"]
         .as_array()
         .unwrap()
         .iter()
         .any(|e| e["action"] == "credential.withdraw" && e["target"] == user.as_str()));
     // Unknown credentials are 404 problems.
-    let (st, v) = call(
-        &s,
-        reqwest::Method::DELETE,
-        "/api/v1/est/credentials/nope",
-        &s.admin_token(),
-        None,
-    )
-    .await;
+    let (st, v) = s
+        .api(
+            reqwest::Method::DELETE,
+            "/api/v1/est/credentials/nope",
+            &s.admin_token(),
+            None,
+        )
+        .await;
     assert_eq!(st, 404, "{v}");
     s.stop().await;
 }
 
 #[tokio::test]
 async fn renewal_of_an_acme_certificate_stops_when_its_eab_key_is_withdrawn() {
-    use instant_acme::{
-        Account, ExternalAccountKey, Identifier, NewAccount, NewOrder, RetryPolicy,
-    };
     let s = Server::start("").await;
-    let (kid, mac) = s
-        .eab(json!({"allowed_identifiers": [{"type": "dns", "value": "rn.fleet.example"}]}))
-        .await;
-    let (acct, _) = Account::builder_with_root(s.data("ca-bundle.pem"))
-        .unwrap()
-        .create(
-            &NewAccount {
-                contact: &[],
-                terms_of_service_agreed: true,
-                only_return_existing: false,
-            },
-            s.url("/acme/directory"),
-            Some(&ExternalAccountKey::new(kid.clone(), &mac)),
+    let (_, kid, der, key) = acme_certificate(&s, "rn.fleet.example").await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/acme/eab/{kid}"),
+            &s.admin_token(),
+            None,
         )
-        .await
-        .unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut order = acct
-        .new_order(&NewOrder::new(&[Identifier::Dns(
-            "rn.fleet.example".into(),
-        )]))
-        .await
-        .unwrap();
-    order
-        .finalize_csr(&csr(&key, None, &["rn.fleet.example"]))
-        .await
-        .unwrap();
-    let chain = order
-        .poll_certificate(&RetryPolicy::default())
-        .await
-        .unwrap();
-    let der = enrolld::ca::pem_certs(&chain).unwrap().remove(0);
-    let (st, _) = call(
-        &s,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/acme/eab/{kid}"),
-        &s.admin_token(),
-        None,
-    )
-    .await;
+        .await;
     assert_eq!(st, 204);
     assert_eq!(reenroll(&s, &der, &key).await, 403);
     s.stop().await;
@@ -533,14 +442,14 @@ async fn renewal_rechecks_the_subject_and_follows_the_chain_of_renewals() {
     assert_eq!(s.cert_record(&serial_hex(&second)).await["status"], "good");
     assert_eq!(reenroll(&s, &second, &key2).await, 403);
     assert_eq!(set_status(&s, &id, &s.admin_token(), "active").await, 200);
-    let (st, _) = call(
-        &s,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/est/credentials/{user}"),
-        &s.admin_token(),
-        None,
-    )
-    .await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/est/credentials/{user}"),
+            &s.admin_token(),
+            None,
+        )
+        .await;
     assert_eq!(st, 204);
     assert_eq!(reenroll(&s, &second, &key2).await, 403);
     s.stop().await;

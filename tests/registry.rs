@@ -7,23 +7,6 @@ use common::*;
 use rcgen::KeyPair;
 use serde_json::{json, Value};
 
-async fn api(
-    s: &Server,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = s.client().request(method, s.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let r = req.send().await.unwrap();
-    let status = r.status().as_u16();
-    let v = r.json().await.unwrap_or(Value::Null);
-    (status, v)
-}
-
 async fn est_enrol(s: &Server, user: &str, pass: &str) -> (u16, Option<Vec<u8>>) {
     let r = s
         .client()
@@ -49,26 +32,26 @@ async fn register_enrol_inventory_and_offboard() {
     };
     let s = Server::start("").await;
     let admin = s.admin_token();
-    let (st, person) = api(&s, reqwest::Method::POST, "/api/v1/people", &admin, Some(json!({
+    let (st, person) = s.api(reqwest::Method::POST, "/api/v1/people", &admin, Some(json!({
         "external_id": "hr-1001", "email": "ann@corp.example", "display_name": "Ann Example", "department": "Finance"
     }))).await;
     assert_eq!(st, 201, "{person}");
     let pid = person["subject"]["id"].as_str().unwrap().to_owned();
-    let (st, device) = api(&s, reqwest::Method::POST, "/api/v1/devices", &admin, Some(json!({
+    let (st, device) = s.api(reqwest::Method::POST, "/api/v1/devices", &admin, Some(json!({
         "external_id": "mdm-77", "name": "laptop-77", "serial_number": "SN77", "dns_names": ["laptop-77.corp.example"], "owner": "hr-1001"
     }))).await;
     assert_eq!(st, 201, "{device}");
     let did = device["subject"]["id"].as_str().unwrap().to_owned();
 
     // Person: EST credential → person profile certificate with the registry's names.
-    let (st, cred) = api(
-        &s,
-        reqwest::Method::POST,
-        &format!("/api/v1/subjects/{pid}/credentials"),
-        &admin,
-        Some(json!({"kind": "est"})),
-    )
-    .await;
+    let (st, cred) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/subjects/{pid}/credentials"),
+            &admin,
+            Some(json!({"kind": "est"})),
+        )
+        .await;
     assert_eq!(st, 201, "{cred}");
     let (st, cert) = est_enrol(
         &s,
@@ -90,14 +73,14 @@ async fn register_enrol_inventory_and_offboard() {
     let person_serial = serial_hex(&cert);
 
     // Device: ACME EAB key from the registry → instant-acme order for its DNS name.
-    let (st, eab) = api(
-        &s,
-        reqwest::Method::POST,
-        &format!("/api/v1/subjects/{did}/credentials"),
-        &admin,
-        Some(json!({"kind": "acme"})),
-    )
-    .await;
+    let (st, eab) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/subjects/{did}/credentials"),
+            &admin,
+            Some(json!({"kind": "acme"})),
+        )
+        .await;
     assert_eq!(st, 201, "{eab}");
     let mac = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(
         eab["hmac_key"].as_str().unwrap(),
@@ -136,14 +119,14 @@ async fn register_enrol_inventory_and_offboard() {
     let device_serial = serial_hex(&enrolld::ca::pem_certs(&chain).unwrap()[0]);
 
     // Inventory under each subject.
-    let (_, inv) = api(
-        &s,
-        reqwest::Method::GET,
-        &format!("/api/v1/certificates?subject_id={pid}"),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, inv) = s
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/certificates?subject_id={pid}"),
+            &admin,
+            None,
+        )
+        .await;
     let serials: Vec<&str> = inv["certificates"]
         .as_array()
         .unwrap()
@@ -151,34 +134,34 @@ async fn register_enrol_inventory_and_offboard() {
         .map(|c| c["serial"].as_str().unwrap())
         .collect();
     assert_eq!(serials, vec![person_serial.as_str()]);
-    let (_, inv) = api(
-        &s,
-        reqwest::Method::GET,
-        &format!("/api/v1/certificates?subject_id={did}&channel=acme"),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, inv) = s
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/certificates?subject_id={did}&channel=acme"),
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(inv["certificates"][0]["serial"], device_serial.as_str());
-    let (_, subj) = api(
-        &s,
-        reqwest::Method::GET,
-        &format!("/api/v1/subjects/{pid}"),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, subj) = s
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/subjects/{pid}"),
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(subj["certificates"], json!([person_serial]));
 
     // Pickup link for the person: the third channel.
-    let (st, link) = api(
-        &s,
-        reqwest::Method::POST,
-        &format!("/api/v1/subjects/{pid}/credentials"),
-        &admin,
-        Some(json!({"kind": "pickup"})),
-    )
-    .await;
+    let (st, link) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/subjects/{pid}/credentials"),
+            &admin,
+            Some(json!({"kind": "pickup"})),
+        )
+        .await;
     assert_eq!(st, 201, "{link}");
     let r = s
         .client()
@@ -189,14 +172,14 @@ async fn register_enrol_inventory_and_offboard() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let (_, inv) = api(
-        &s,
-        reqwest::Method::GET,
-        &format!("/api/v1/certificates?subject_id={pid}"),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, inv) = s
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/certificates?subject_id={pid}"),
+            &admin,
+            None,
+        )
+        .await;
     let mut channels: Vec<&str> = inv["certificates"]
         .as_array()
         .unwrap()
@@ -205,34 +188,34 @@ async fn register_enrol_inventory_and_offboard() {
         .collect();
     channels.sort();
     assert_eq!(channels, vec!["est-simpleenroll", "pickup"]);
-    let (_, unused_link) = api(
-        &s,
-        reqwest::Method::POST,
-        &format!("/api/v1/subjects/{pid}/credentials"),
-        &admin,
-        Some(json!({"kind": "pickup"})),
-    )
-    .await;
+    let (_, unused_link) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/subjects/{pid}/credentials"),
+            &admin,
+            Some(json!({"kind": "pickup"})),
+        )
+        .await;
 
     // A second EST credential before off-boarding, to see it refused afterwards.
-    let (_, cred2) = api(
-        &s,
-        reqwest::Method::POST,
-        &format!("/api/v1/subjects/{pid}/credentials"),
-        &admin,
-        Some(json!({"kind": "est"})),
-    )
-    .await;
+    let (_, cred2) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/subjects/{pid}/credentials"),
+            &admin,
+            Some(json!({"kind": "est"})),
+        )
+        .await;
 
     // Off-board the person: certificate revoked, credentials refused.
-    let (st, off) = api(
-        &s,
-        reqwest::Method::PATCH,
-        &format!("/api/v1/subjects/{pid}"),
-        &admin,
-        Some(json!({"status": "offboarded"})),
-    )
-    .await;
+    let (st, off) = s
+        .api(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/subjects/{pid}"),
+            &admin,
+            Some(json!({"status": "offboarded"})),
+        )
+        .await;
     assert_eq!(st, 200, "{off}");
     assert_eq!(off["changes"]["certificates_revoked"], 2);
     // The unused pickup link is dead too.
@@ -252,25 +235,25 @@ async fn register_enrol_inventory_and_offboard() {
     )
     .await;
     assert_eq!(st, 401);
-    let (st, _) = api(
-        &s,
-        reqwest::Method::POST,
-        &format!("/api/v1/subjects/{pid}/credentials"),
-        &admin,
-        Some(json!({"kind": "est"})),
-    )
-    .await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/subjects/{pid}/credentials"),
+            &admin,
+            Some(json!({"kind": "est"})),
+        )
+        .await;
     assert_eq!(st, 403);
     // The device is untouched until it is off-boarded; then its ACME account stops.
     assert_eq!(s.cert_record(&device_serial).await["status"], "good");
-    let (st, off) = api(
-        &s,
-        reqwest::Method::PATCH,
-        &format!("/api/v1/subjects/{did}"),
-        &admin,
-        Some(json!({"status": "offboarded"})),
-    )
-    .await;
+    let (st, off) = s
+        .api(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/subjects/{did}"),
+            &admin,
+            Some(json!({"status": "offboarded"})),
+        )
+        .await;
     assert_eq!(st, 200);
     assert_eq!(off["changes"]["accounts_deactivated"], 1);
     assert_eq!(s.cert_record(&device_serial).await["status"], "revoked");
@@ -288,37 +271,37 @@ async fn register_enrol_inventory_and_offboard() {
 async fn suspension_holds_and_reactivation_releases() {
     let s = Server::start("").await;
     let admin = s.admin_token();
-    let (_, d) = api(
-        &s,
-        reqwest::Method::POST,
-        "/api/v1/devices",
-        &admin,
-        Some(json!({"external_id": "d-s", "name": "dev-s"})),
-    )
-    .await;
+    let (_, d) = s
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/devices",
+            &admin,
+            Some(json!({"external_id": "d-s", "name": "dev-s"})),
+        )
+        .await;
     let id = d["subject"]["id"].as_str().unwrap().to_owned();
-    let (_, cred) = api(
-        &s,
-        reqwest::Method::POST,
-        &format!("/api/v1/subjects/{id}/credentials"),
-        &admin,
-        Some(json!({"kind": "est", "uses": 2})),
-    )
-    .await;
+    let (_, cred) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/subjects/{id}/credentials"),
+            &admin,
+            Some(json!({"kind": "est", "uses": 2})),
+        )
+        .await;
     let (u, p) = (
         cred["username"].as_str().unwrap().to_owned(),
         cred["password"].as_str().unwrap().to_owned(),
     );
     let (_, cert) = est_enrol(&s, &u, &p).await;
     let serial = serial_hex(&cert.unwrap());
-    let (st, _) = api(
-        &s,
-        reqwest::Method::PATCH,
-        &format!("/api/v1/subjects/{id}"),
-        &admin,
-        Some(json!({"status": "suspended"})),
-    )
-    .await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/subjects/{id}"),
+            &admin,
+            Some(json!({"status": "suspended"})),
+        )
+        .await;
     assert_eq!(st, 200);
     let rec = s.cert_record(&serial).await;
     assert_eq!(rec["status"], "revoked");
@@ -326,14 +309,14 @@ async fn suspension_holds_and_reactivation_releases() {
     // Suspended: no new issuance, even with a credential that has uses left.
     let (st, _) = est_enrol(&s, &u, &p).await;
     assert_eq!(st, 403);
-    let (st, _) = api(
-        &s,
-        reqwest::Method::PATCH,
-        &format!("/api/v1/subjects/{id}"),
-        &admin,
-        Some(json!({"status": "active"})),
-    )
-    .await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/subjects/{id}"),
+            &admin,
+            Some(json!({"status": "active"})),
+        )
+        .await;
     assert_eq!(st, 200);
     assert_eq!(s.cert_record(&serial).await["status"], "good");
     let (st, _) = est_enrol(&s, &u, &p).await;
@@ -381,14 +364,14 @@ async fn bulk_csv_is_idempotent_and_reports_bad_rows() {
             .count(),
         1000
     );
-    let (_, list) = api(
-        &s,
-        reqwest::Method::GET,
-        "/api/v1/subjects?department=Dept%203&limit=10000",
-        &admin,
-        None,
-    )
-    .await;
+    let (_, list) = s
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/subjects?department=Dept%203&limit=10000",
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(list["subjects"].as_array().unwrap().len(), 143);
     s.stop().await;
 }
@@ -397,24 +380,19 @@ async fn bulk_csv_is_idempotent_and_reports_bad_rows() {
 async fn scopes_are_enforced_and_revoked_tokens_refused() {
     let s = Server::start("").await;
     let admin = s.admin_token();
-    let (st, t) = api(
-        &s,
-        reqwest::Method::POST,
-        "/api/v1/tokens",
-        &admin,
-        Some(json!({"name": "hr-readonly", "scopes": ["read"]})),
-    )
-    .await;
+    let (st, t) = s
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "hr-readonly", "scopes": ["read"]})),
+        )
+        .await;
     assert_eq!(st, 201);
     let read = t["token"].as_str().unwrap().to_owned();
-    let (st, _) = api(
-        &s,
-        reqwest::Method::GET,
-        "/api/v1/certificates",
-        &read,
-        None,
-    )
-    .await;
+    let (st, _) = s
+        .api(reqwest::Method::GET, "/api/v1/certificates", &read, None)
+        .await;
     assert_eq!(st, 200);
     for (method, path, body) in [
         (
@@ -450,42 +428,37 @@ async fn scopes_are_enforced_and_revoked_tokens_refused() {
         assert_eq!(r.headers()["content-type"], "application/problem+json");
     }
     // Revoke the token: 401 afterwards.
-    let (st, _) = api(
-        &s,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/tokens/{}", t["id"].as_str().unwrap()),
-        &admin,
-        None,
-    )
-    .await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/tokens/{}", t["id"].as_str().unwrap()),
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(st, 204);
-    let (st, _) = api(
-        &s,
-        reqwest::Method::GET,
-        "/api/v1/certificates",
-        &read,
-        None,
-    )
-    .await;
+    let (st, _) = s
+        .api(reqwest::Method::GET, "/api/v1/certificates", &read, None)
+        .await;
     assert_eq!(st, 401);
     // Expired tokens are refused too.
-    let (_, t2) = api(
-        &s,
-        reqwest::Method::POST,
-        "/api/v1/tokens",
-        &admin,
-        Some(json!({"name": "short", "scopes": ["read"], "expires_in": 1})),
-    )
-    .await;
+    let (_, t2) = s
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "short", "scopes": ["read"], "expires_in": 1})),
+        )
+        .await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let (st, _) = api(
-        &s,
-        reqwest::Method::GET,
-        "/api/v1/certificates",
-        t2["token"].as_str().unwrap(),
-        None,
-    )
-    .await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/certificates",
+            t2["token"].as_str().unwrap(),
+            None,
+        )
+        .await;
     assert_eq!(st, 401);
     s.stop().await;
 }
@@ -494,8 +467,7 @@ async fn scopes_are_enforced_and_revoked_tokens_refused() {
 async fn audit_log_verifies_and_detects_tampering() {
     let s = Server::start("").await;
     let admin = s.admin_token();
-    api(
-        &s,
+    s.api(
         reqwest::Method::POST,
         "/api/v1/people",
         &admin,
@@ -505,15 +477,16 @@ async fn audit_log_verifies_and_detects_tampering() {
     let (u, p) = s.credential(json!({"common_name": "audited"})).await;
     let (_, cert) = est_enrol(&s, &u, &p).await;
     let serial = serial_hex(&cert.unwrap());
-    api(
-        &s,
+    s.api(
         reqwest::Method::POST,
         &format!("/api/v1/certificates/{serial}/revoke"),
         &admin,
         Some(json!({"reason": "superseded"})),
     )
     .await;
-    let (_, log) = api(&s, reqwest::Method::GET, "/api/v1/audit", &admin, None).await;
+    let (_, log) = s
+        .api(reqwest::Method::GET, "/api/v1/audit", &admin, None)
+        .await;
     let actions: Vec<&str> = log["entries"]
         .as_array()
         .unwrap()
@@ -529,14 +502,9 @@ async fn audit_log_verifies_and_detects_tampering() {
             "certificate.revoke"
         ]
     );
-    let (_, v) = api(
-        &s,
-        reqwest::Method::GET,
-        "/api/v1/audit/verify",
-        &admin,
-        None,
-    )
-    .await;
+    let (_, v) = s
+        .api(reqwest::Method::GET, "/api/v1/audit/verify", &admin, None)
+        .await;
     assert_eq!(v["valid"], true);
     let dir = s.stop().await;
     let data = dir.path().join("data");
@@ -601,33 +569,35 @@ async fn est_enrolment_waits_for_approval() {
         202,
         "a retry before the decision is still pending"
     );
-    let (_, list) = api(&s, reqwest::Method::GET, "/api/v1/approvals", &admin, None).await;
+    let (_, list) = s
+        .api(reqwest::Method::GET, "/api/v1/approvals", &admin, None)
+        .await;
     let pending = list["approvals"].as_array().unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0]["common_name"], "vip-1");
     let id = pending[0]["id"].as_str().unwrap().to_owned();
-    let (st, a) = api(
-        &s,
-        reqwest::Method::POST,
-        &format!("/api/v1/approvals/{id}/approve"),
-        &admin,
-        None,
-    )
-    .await;
+    let (st, a) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/approvals/{id}/approve"),
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(st, 200);
     assert_eq!(a["status"], "approved");
     let r = send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(certs_from_pkcs7(&r.text().await.unwrap()).len(), 1);
     // Deciding twice is a conflict.
-    let (st, _) = api(
-        &s,
-        reqwest::Method::POST,
-        &format!("/api/v1/approvals/{id}/reject"),
-        &admin,
-        None,
-    )
-    .await;
+    let (st, _) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/approvals/{id}/reject"),
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(st, 409);
 
     // A rejected request is refused on retry.
@@ -644,17 +614,16 @@ async fn est_enrolment_waits_for_approval() {
             .send()
     };
     assert_eq!(send2().await.unwrap().status(), 202);
-    let (_, list) = api(
-        &s,
-        reqwest::Method::GET,
-        "/api/v1/approvals?status=pending",
-        &admin,
-        None,
-    )
-    .await;
+    let (_, list) = s
+        .api(
+            reqwest::Method::GET,
+            "/api/v1/approvals?status=pending",
+            &admin,
+            None,
+        )
+        .await;
     let id2 = list["approvals"][0]["id"].as_str().unwrap().to_owned();
-    api(
-        &s,
+    s.api(
         reqwest::Method::POST,
         &format!("/api/v1/approvals/{id2}/reject"),
         &admin,
@@ -684,12 +653,13 @@ async fn serverkeygen_waits_for_approval_too() {
     };
     assert_eq!(send().await.unwrap().status(), 202);
     assert_eq!(send().await.unwrap().status(), 202);
-    let (_, list) = api(&s, reqwest::Method::GET, "/api/v1/approvals", &admin, None).await;
+    let (_, list) = s
+        .api(reqwest::Method::GET, "/api/v1/approvals", &admin, None)
+        .await;
     let pending = list["approvals"].as_array().unwrap();
     assert_eq!(pending.len(), 1, "one request, not one per generated key");
     let id = pending[0]["id"].as_str().unwrap().to_owned();
-    api(
-        &s,
+    s.api(
         reqwest::Method::POST,
         &format!("/api/v1/approvals/{id}/approve"),
         &admin,

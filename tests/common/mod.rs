@@ -196,6 +196,31 @@ impl Server {
         std::net::SocketAddr::from(([127, 0, 0, 1], port))
     }
 
+    /// An admin API call with `token` and an optional JSON body: (status, JSON body, or
+    /// `Null` when the body is not JSON).
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut r = self
+            .client()
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// Creates an EST credential through the admin API; returns (username, password).
     pub async fn credential(&self, body: serde_json::Value) -> (String, String) {
         let r = self
@@ -348,4 +373,43 @@ impl Server {
             .await
             .unwrap()
     }
+}
+
+/// A certificate for the DNS name `name` over ACME with instant-acme, through an account bound
+/// to a fresh EAB key that pre-authorises the name: (account, EAB key id, leaf DER, its key).
+pub async fn acme_certificate(
+    s: &Server,
+    name: &str,
+) -> (instant_acme::Account, String, Vec<u8>, KeyPair) {
+    use instant_acme::{
+        Account, ExternalAccountKey, Identifier, NewAccount, NewOrder, RetryPolicy,
+    };
+    let (kid, mac) = s
+        .eab(serde_json::json!({"allowed_identifiers": [{"type": "dns", "value": name}]}))
+        .await;
+    let (acct, _) = Account::builder_with_root(s.data("ca-bundle.pem"))
+        .unwrap()
+        .create(
+            &NewAccount {
+                contact: &[],
+                terms_of_service_agreed: true,
+                only_return_existing: false,
+            },
+            s.url("/acme/directory"),
+            Some(&ExternalAccountKey::new(kid.clone(), &mac)),
+        )
+        .await
+        .unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut order = acct
+        .new_order(&NewOrder::new(&[Identifier::Dns(name.into())]))
+        .await
+        .unwrap();
+    order.finalize_csr(&csr(&key, None, &[name])).await.unwrap();
+    let chain = order
+        .poll_certificate(&RetryPolicy::default())
+        .await
+        .unwrap();
+    let der = enrolld::ca::pem_certs(&chain).unwrap().remove(0);
+    (acct, kid, der, key)
 }
