@@ -325,7 +325,14 @@ async fn start(bin: &Path, dir: &Path, log: &Path) -> Result<(Child, Arc<Target>
     let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let mut child = Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(dir)
         .env("ENROLLD_RATE_LIMIT", "off")
         .env("RUST_LOG", "warn")
