@@ -117,7 +117,7 @@ impl From<CertificateRecord> for CertificateView {
 impl Admin {
     /// Checks that a bearer token is valid, whatever its scopes.
     pub fn authenticate(&self, bearer: Option<&str>) -> Result<AdminTokenRecord> {
-        let token = bearer.ok_or_else(|| Error::Unauthorized("bearer token required".into()))?;
+        let token = bearer.ok_or_else(|| Error::Unauthenticated("bearer token required".into()))?;
         tokens::authorize(
             &*self.store,
             &self.secrets,
@@ -127,11 +127,11 @@ impl Admin {
         )
         .or_else(|e| match e {
             // Valid but without the admin scope: authenticated.
-            Error::Forbidden(_) => {
+            Error::NotPermitted(_) => {
                 let id = token.split('.').next().unwrap_or_default();
                 self.store
                     .get_admin_token(id)?
-                    .ok_or_else(|| Error::Unauthorized("invalid or expired admin token".into()))
+                    .ok_or_else(|| Error::Unauthenticated("invalid or expired admin token".into()))
             }
             other => Err(other),
         })
@@ -139,7 +139,7 @@ impl Admin {
 
     /// Checks a bearer token for `scope`.
     pub fn authorize(&self, bearer: Option<&str>, scope: &str) -> Result<AdminTokenRecord> {
-        let token = bearer.ok_or_else(|| Error::Unauthorized("bearer token required".into()))?;
+        let token = bearer.ok_or_else(|| Error::Unauthenticated("bearer token required".into()))?;
         tokens::authorize(&*self.store, &self.secrets, token, scope, self.clock.now())
     }
 
@@ -167,7 +167,7 @@ impl Admin {
     pub fn revoke(&self, actor: &str, serial_hex: &str, reason: &str) -> Result<CertificateView> {
         let Some(reason) = RevocationReason::admin(reason) else {
             let allowed: Vec<&str> = RevocationReason::ADMIN.iter().map(|r| r.as_str()).collect();
-            return Err(Error::BadRequest(format!(
+            return Err(Error::Malformed(format!(
                 "reason must be one of {}",
                 allowed.join(", ")
             )));

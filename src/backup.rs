@@ -95,15 +95,15 @@ pub fn backup(dir: &Path, store: &dyn crate::store::Store) -> Result<Vec<u8>> {
 /// Restores a backup into `dir`, which must not hold a CA. Returns the number of store entries.
 pub fn restore(dir: &Path, backup: &[u8]) -> Result<usize> {
     if dir.join("ca/issuing.key").exists() || dir.join("store").exists() {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::Malformed(format!(
             "{} already holds a CA or a store; restore into an empty directory",
             dir.display()
         )));
     }
     let text = std::str::from_utf8(backup)
-        .map_err(|_| Error::BadRequest("backup is not UTF-8 JSON lines".into()))?;
+        .map_err(|_| Error::Malformed("backup is not UTF-8 JSON lines".into()))?;
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let bad = |m: &str| Error::BadRequest(format!("not an enrolld backup: {m}"));
+    let bad = |m: &str| Error::Malformed(format!("not an enrolld backup: {m}"));
     match lines.next().map(serde_json::from_str::<Line>) {
         Some(Ok(Line::Header {
             kind, version: 1, ..

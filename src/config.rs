@@ -168,7 +168,7 @@ impl Default for WebhookConfig {
 impl WebhookConfig {
     /// Checks the section on its own (the secret and CA files are read at start).
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::BadRequest(format!("webhooks: {m}")));
+        let bad = |m: &str| Err(Error::Malformed(format!("webhooks: {m}")));
         if let Some(url) = &self.url {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return bad("url must start with https:// or http://");
@@ -525,7 +525,7 @@ impl Config {
     /// Reads and validates a TOML file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::BadRequest(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| Error::Malformed(format!("cannot read {}: {e}", path.display())))?;
         Self::parse(&text)
     }
 
@@ -533,7 +533,7 @@ impl Config {
     /// overrides only the fields it names; the rest keep the built-in values.
     pub fn parse(text: &str) -> Result<Self> {
         let mut value: toml::Table =
-            toml::from_str(text).map_err(|e| Error::BadRequest(format!("config: {e}")))?;
+            toml::from_str(text).map_err(|e| Error::Malformed(format!("config: {e}")))?;
         if let Some(toml::Value::Table(profiles)) = value.get_mut("profiles") {
             for (name, builtin) in [("device", Profile::device()), ("person", Profile::person())] {
                 if let Some(toml::Value::Table(user)) = profiles.get_mut(name) {
@@ -548,7 +548,7 @@ impl Config {
         }
         let mut cfg: Config = toml::Value::Table(value)
             .try_into()
-            .map_err(|e| Error::BadRequest(format!("config: {e}")))?;
+            .map_err(|e| Error::Malformed(format!("config: {e}")))?;
         cfg.finish()?;
         Ok(cfg)
     }
@@ -565,7 +565,7 @@ impl Config {
             if self.profiles.contains_key(p) {
                 Ok(())
             } else {
-                Err(Error::BadRequest(format!(
+                Err(Error::Malformed(format!(
                     "{what} names unknown profile {p}"
                 )))
             }
@@ -581,32 +581,32 @@ impl Config {
         for (name, p) in &self.profiles {
             for ku in &p.key_usage {
                 crate::ca::profile::parse_key_usage(ku).map_err(|e| {
-                    Error::BadRequest(format!("profile {name}: {}", e.public_message()))
+                    Error::Malformed(format!("profile {name}: {}", e.public_message()))
                 })?;
             }
             for eku in &p.extended_key_usage {
                 crate::ca::profile::parse_eku(eku).map_err(|e| {
-                    Error::BadRequest(format!("profile {name}: {}", e.public_message()))
+                    Error::Malformed(format!("profile {name}: {}", e.public_message()))
                 })?;
             }
             if p.validity_days == 0 {
-                return Err(Error::BadRequest(format!(
+                return Err(Error::Malformed(format!(
                     "profile {name}: validity_days must be > 0"
                 )));
             }
             if p.key_types.is_empty() {
-                return Err(Error::BadRequest(format!(
+                return Err(Error::Malformed(format!(
                     "profile {name}: key_types is empty"
                 )));
             }
             if matches!(p.server_keygen_key_type, KeyType::Ed25519) {
-                return Err(Error::BadRequest(format!(
+                return Err(Error::Malformed(format!(
                     "profile {name}: server_keygen_key_type must be an ECDSA or RSA type"
                 )));
             }
             for t in &p.san_types {
                 if !matches!(t.as_str(), "dns" | "email" | "uri" | "ip") {
-                    return Err(Error::BadRequest(format!(
+                    return Err(Error::Malformed(format!(
                         "profile {name}: unknown san_types entry {t:?} (dns, email, uri, ip)"
                     )));
                 }
@@ -621,7 +621,7 @@ impl Config {
             || l.max_connections == 0
             || l.max_connections > u32::MAX as usize
         {
-            return Err(Error::BadRequest(
+            return Err(Error::Malformed(
                 "limits: timeouts and max_connections must be > 0, max_body_bytes >= 1024".into(),
             ));
         }
@@ -631,23 +631,23 @@ impl Config {
             || l.max_header_line_bytes < 1024
             || l.max_header_line_bytes > l.max_request_head_bytes
         {
-            return Err(Error::BadRequest(
+            return Err(Error::Malformed(
                 "limits: max_request_head_bytes must be >= 8192, max_header_line_bytes >= 1024 and at most max_request_head_bytes".into(),
             ));
         }
         if self.est.credential_ttl_secs == 0 || self.est.credential_ttl_secs > 366 * 24 * 3600 {
-            return Err(Error::BadRequest(
+            return Err(Error::Malformed(
                 "est.credential_ttl_secs must be 1 second to 366 days".into(),
             ));
         }
         self.webhooks.validate()?;
         if self.audit.checkpoint_entries == 0 || self.audit.checkpoint_interval_secs == 0 {
-            return Err(Error::BadRequest(
+            return Err(Error::Malformed(
                 "audit: checkpoint_entries and checkpoint_interval_secs must be > 0".into(),
             ));
         }
         if (self.tls.cert_file.is_some()) != (self.tls.key_file.is_some()) {
-            return Err(Error::BadRequest(
+            return Err(Error::Malformed(
                 "tls.cert_file and tls.key_file go together".into(),
             ));
         }

@@ -1,9 +1,11 @@
 //! The one internal error type.
 //!
-//! Protocol and storage code return [`Error`]; only `src/http` turns it into what goes on the
-//! wire (RFC 7030 status + text for EST, RFC 7807 problem documents for the admin API). The
-//! messages of client-facing variants are written for the client; [`Error::Internal`] keeps its
-//! detail for the log and is rendered as a bare "internal error".
+//! Protocol and storage code return [`Error`]; its variants say what went wrong, not what to
+//! send. Only `src/http` turns it into what goes on the wire (RFC 7030 status + text for EST,
+//! RFC 8555 problem documents for ACME, RFC 7807 problem documents for the admin API), from
+//! the one classification table in `src/http/errors.rs`. The messages of client-facing
+//! variants are written for the client; [`Error::Internal`] keeps its detail for the log and is
+//! rendered as a bare "internal error".
 
 use std::fmt;
 
@@ -11,33 +13,34 @@ use std::fmt;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The request is malformed (bad base64, bad JSON, missing field). RFC 7030 §4.2.3: 400.
-    BadRequest(String),
+    /// The request cannot be understood: bad base64, bad JSON, a missing or invalid field.
+    Malformed(String),
     /// The CSR is unparsable, badly signed or violates the profile's policy.
     BadCsr(String),
-    /// No credentials, or credentials that do not authenticate. RFC 7030 §3.2.3: 401.
-    Unauthorized(String),
-    /// Authenticated, but not allowed to do this (spent credential, wrong label, revoked cert).
-    Forbidden(String),
+    /// No credentials, or credentials that do not authenticate.
+    Unauthenticated(String),
+    /// Authenticated, but not allowed to do this (spent credential, wrong label, revoked
+    /// certificate, missing scope).
+    NotPermitted(String),
     /// The named resource does not exist.
     NotFound(String),
-    /// The request body is larger than the endpoint allows.
-    PayloadTooLarge(String),
-    /// The request line or a header field is longer than the server accepts (RFC 6585 §5: 431).
-    HeaderFieldsTooLarge(String),
-    /// The resource exists but not for this HTTP method.
-    MethodNotAllowed(String),
-    /// The request's Content-Type is not one the endpoint accepts.
+    /// The request body (or a batch in it) is larger than the operation allows.
+    TooLarge(String),
+    /// The request target or a header field is longer than the server accepts.
+    HeadTooLarge(String),
+    /// The resource exists but does not offer this operation (method).
+    UnsupportedMethod(String),
+    /// The request's content type is not one the operation accepts.
     UnsupportedMediaType(String),
-    /// The operation is defined by the RFC but not offered (EST fullcmc).
-    NotImplemented(String),
-    /// A concurrent update won; the request may be retried.
+    /// The operation is defined by the protocol but not offered here (EST fullcmc).
+    NotOffered(String),
+    /// The resource is not in a state that allows the operation, or a concurrent update won;
+    /// the request may be retried.
     Conflict(String),
+    /// RFC 8555 §7.3.6: the ACME account that signed the request is deactivated.
+    AccountDeactivated(String),
     /// An RFC 8555 §6.7 problem with no EST or admin equivalent (badNonce, rejectedIdentifier…).
     Acme(Box<AcmeError>),
-    /// RFC 7030 §4.2.3: accepted, not yet issued (manual approval); retry after this many
-    /// seconds. Not an error, but it leaves the request the same way.
-    Accepted(String, u64),
     /// Too many requests; retry after this many seconds.
     RateLimited(String, u64),
     /// A server-side failure; the string is for the log only, never for the client.
@@ -125,9 +128,6 @@ pub struct AcmeError {
     pub detail: String,
     /// Subproblems: (type, identifier type, identifier value, detail).
     pub subproblems: Vec<(AcmeProblem, String, String, String)>,
-    /// An HTTP status other than the type's usual one (RFC 8555 §7.3.6: 401 for a
-    /// deactivated account).
-    pub status: Option<u16>,
 }
 
 impl Error {
@@ -137,17 +137,6 @@ impl Error {
             kind,
             detail: detail.into(),
             subproblems: Vec::new(),
-            status: None,
-        }))
-    }
-
-    /// An ACME problem answered with a specific HTTP status.
-    pub fn acme_with_status(kind: AcmeProblem, status: u16, detail: impl Into<String>) -> Self {
-        Error::Acme(Box::new(AcmeError {
-            kind,
-            detail: detail.into(),
-            subproblems: Vec::new(),
-            status: Some(status),
         }))
     }
 }
@@ -164,19 +153,19 @@ impl Error {
     /// The message a client may see. Internal details are withheld.
     pub fn public_message(&self) -> &str {
         match self {
-            Error::BadRequest(m)
+            Error::Malformed(m)
             | Error::BadCsr(m)
-            | Error::Unauthorized(m)
-            | Error::Forbidden(m)
+            | Error::Unauthenticated(m)
+            | Error::NotPermitted(m)
             | Error::NotFound(m)
-            | Error::MethodNotAllowed(m)
-            | Error::PayloadTooLarge(m)
-            | Error::HeaderFieldsTooLarge(m)
+            | Error::TooLarge(m)
+            | Error::HeadTooLarge(m)
+            | Error::UnsupportedMethod(m)
             | Error::UnsupportedMediaType(m)
-            | Error::NotImplemented(m)
+            | Error::NotOffered(m)
             | Error::Conflict(m)
-            | Error::RateLimited(m, _)
-            | Error::Accepted(m, _) => m,
+            | Error::AccountDeactivated(m)
+            | Error::RateLimited(m, _) => m,
             Error::Acme(a) => &a.detail,
             Error::Internal(_) => "internal error",
         }

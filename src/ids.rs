@@ -20,7 +20,7 @@ impl Serial {
             bytes[first..].to_vec()
         };
         if trimmed.is_empty() || trimmed.len() > 20 {
-            return Err(Error::BadRequest("serial must be 1 to 20 octets".into()));
+            return Err(Error::Malformed("serial must be 1 to 20 octets".into()));
         }
         Ok(Serial(trimmed))
     }
@@ -34,7 +34,7 @@ impl Serial {
             cleaned
         };
         let bytes = hex::decode(&cleaned)
-            .map_err(|_| Error::BadRequest("serial must be hexadecimal".into()))?;
+            .map_err(|_| Error::Malformed("serial must be hexadecimal".into()))?;
         Serial::from_bytes(&bytes)
     }
 
@@ -88,7 +88,7 @@ impl CredentialId {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return Err(Error::Unauthorized("unknown credential".into()));
+            return Err(Error::Unauthenticated("unknown credential".into()));
         }
         Ok(CredentialId(s.to_owned()))
     }

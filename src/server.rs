@@ -111,7 +111,7 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
             }
         }
     } else if import.is_some() {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::Malformed(format!(
             "{} already holds a CA; import into an empty data directory",
             paths.dir.display()
         )));

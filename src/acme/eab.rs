@@ -53,7 +53,7 @@ fn normalise_allowed(a: &AllowedIdentifier) -> Result<AllowedIdentifier> {
         None => (false, a.value.clone()),
     };
     if pattern && a.kind != policy::DNS {
-        return Err(Error::BadRequest(
+        return Err(Error::Malformed(
             "only dns entries may be *.suffix patterns".into(),
         ));
     }
@@ -61,9 +61,9 @@ fn normalise_allowed(a: &AllowedIdentifier) -> Result<AllowedIdentifier> {
         kind: a.kind.clone(),
         value: name,
     })
-    .map_err(|e| Error::BadRequest(e.public_message().to_owned()))?;
+    .map_err(|e| Error::Malformed(e.public_message().to_owned()))?;
     if a.challenge && a.kind != policy::DNS {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::Malformed(format!(
             "{} identifiers have no challenge type; list them without \"challenge\"",
             a.kind
         )));
@@ -103,12 +103,12 @@ impl EabKeys<'_> {
             None => self.cfg.acme.default_profile.clone(),
         };
         if !self.cfg.acme.profiles.contains(&profile) {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::Malformed(format!(
                 "profile {profile} is not offered over ACME"
             )));
         }
         if req.allowed_identifiers.is_empty() || req.allowed_identifiers.len() > 1000 {
-            return Err(Error::BadRequest(
+            return Err(Error::Malformed(
                 "allowed_identifiers must list 1 to 1000 entries".into(),
             ));
         }
@@ -118,7 +118,7 @@ impl EabKeys<'_> {
             .map(normalise_allowed)
             .collect::<Result<Vec<_>>>()?;
         let expires_at = match req.expires_in {
-            Some(0) => return Err(Error::BadRequest("expires_in must be > 0".into())),
+            Some(0) => return Err(Error::Malformed("expires_in must be > 0".into())),
             Some(s) => Some(now.saturating_add(s.min(10 * 366 * 86400) as i64)),
             None => None,
         };

@@ -282,12 +282,11 @@ impl Acme {
 
     fn check_account(&self, acct: AccountRecord) -> Result<AccountRecord> {
         if acct.status != AccountStatus::Valid {
-            // RFC 8555 §7.3.6: requests from a deactivated account get 401 unauthorized.
-            return Err(Error::acme_with_status(
-                AcmeProblem::Unauthorized,
-                401,
-                format!("account is {}", acct.status),
-            ));
+            // RFC 8555 §7.3.6: requests from a deactivated account are refused.
+            return Err(Error::AccountDeactivated(format!(
+                "account is {}",
+                acct.status
+            )));
         }
         if let Some(kid) = &acct.eab_kid {
             let key = self.acme_store.get_eab_key(kid)?;

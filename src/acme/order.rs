@@ -164,7 +164,6 @@ impl Acme {
                 kind,
                 detail: "the order names identifiers this account may not have".into(),
                 subproblems,
-                status: None,
             })));
         }
         if idents
@@ -796,7 +795,7 @@ pub fn set_renewal_window(
     end: i64,
 ) -> Result<usize> {
     if end <= start {
-        return Err(Error::BadRequest("end must be after start".into()));
+        return Err(Error::Malformed("end must be after start".into()));
     }
     // Every serial is checked before any is changed.
     let mut records = Vec::with_capacity(serials.len());

@@ -136,9 +136,9 @@ impl PublicKey {
     /// key file `audit-signing.key`, whose public half it takes.
     pub fn from_file(path: &Path) -> Result<PublicKey> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::BadRequest(format!("cannot read {}: {e}", path.display())))?;
+            .map_err(|e| Error::Malformed(format!("cannot read {}: {e}", path.display())))?;
         let bad = || {
-            Error::BadRequest(format!(
+            Error::Malformed(format!(
                 "{} is not an Ed25519 public key (PEM PUBLIC KEY) or audit signing key",
                 path.display()
             ))
@@ -189,7 +189,7 @@ pub fn read_latest(path: &Path) -> Result<Option<AuditCheckpointRecord>> {
     match std::fs::read(path) {
         Ok(b) => serde_json::from_slice(&b)
             .map(Some)
-            .map_err(|e| Error::BadRequest(format!("{} does not parse: {e}", path.display()))),
+            .map_err(|e| Error::Malformed(format!("{} does not parse: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::Internal(format!(
             "cannot read {}: {e}",

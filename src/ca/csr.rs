@@ -249,7 +249,7 @@ fn san_from(gn: &GeneralName<'_>) -> Result<SanName> {
         _ => Err(unsupported()),
     }
     .map_err(|e| match e {
-        Error::BadRequest(m) => Error::BadCsr(m),
+        Error::Malformed(m) => Error::BadCsr(m),
         other => other,
     })
 }

@@ -33,7 +33,7 @@ impl KeyType {
             "rsa3072" | "rsa" => KeyType::Rsa3072,
             "rsa4096" => KeyType::Rsa4096,
             "ed25519" => KeyType::Ed25519,
-            other => return Err(Error::BadRequest(format!("unknown key type {other:?}"))),
+            other => return Err(Error::Malformed(format!("unknown key type {other:?}"))),
         })
     }
 }

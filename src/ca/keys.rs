@@ -199,7 +199,7 @@ pub fn encrypt_key(pem: &str, pass: &str) -> Result<String> {
 pub fn decrypt_key(text: &str, pass: &str) -> Result<String> {
     use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
     use base64ct::{Base64, Encoding};
-    let bad = || Error::BadRequest("encrypted key is malformed".into());
+    let bad = || Error::Malformed("encrypted key is malformed".into());
     let inner: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     let json = Base64::decode_vec(inner.trim()).map_err(|_| bad())?;
     let s: Sealed = serde_json::from_slice(&json).map_err(|_| bad())?;
@@ -214,7 +214,7 @@ pub fn decrypt_key(text: &str, pass: &str) -> Result<String> {
     let nonce = Nonce::try_assume_unique_for_key(&nonce).map_err(|_| bad())?;
     let plain = key
         .open_in_place(nonce, Aad::from(ENCRYPTED_LABEL), &mut ct)
-        .map_err(|_| Error::BadRequest("wrong CA key passphrase".into()))?;
+        .map_err(|_| Error::Malformed("wrong CA key passphrase".into()))?;
     String::from_utf8(plain.to_vec()).map_err(|_| bad())
 }
 

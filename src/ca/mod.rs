@@ -168,15 +168,15 @@ impl Ca {
         let certs = pem_certs(&text)?;
         let (first, rest) = certs
             .split_first()
-            .ok_or_else(|| Error::BadRequest("no certificate in import file".into()))?;
+            .ok_or_else(|| Error::Malformed("no certificate in import file".into()))?;
         let key = keys::load_any(key_pem_file, passphrase)?;
         let (_, parsed) = X509Certificate::from_der(first)
-            .map_err(|_| Error::BadRequest("import: certificate does not parse".into()))?;
+            .map_err(|_| Error::Malformed("import: certificate does not parse".into()))?;
         if !parsed.is_ca() {
-            return Err(Error::BadRequest("import: certificate is not a CA".into()));
+            return Err(Error::Malformed("import: certificate is not a CA".into()));
         }
         if parsed.public_key().raw != rcgen::PublicKeyData::subject_public_key_info(&key) {
-            return Err(Error::BadRequest(
+            return Err(Error::Malformed(
                 "import: key does not match certificate".into(),
             ));
         }
@@ -186,7 +186,7 @@ impl Ca {
         let chain: String = if rest.is_empty() {
             // Only a self-signed import is its own trust anchor; an intermediate needs its chain.
             if parsed.subject() != parsed.issuer() || parsed.verify_signature(None).is_err() {
-                return Err(Error::BadRequest(
+                return Err(Error::Malformed(
                     "import: the CA certificate is not self-signed; append its chain up to the root to the PEM file".into(),
                 ));
             }
@@ -203,7 +203,7 @@ impl Ca {
     pub fn encrypt_keys(dir: &Path, passphrase: &str) -> Result<Vec<PathBuf>> {
         let paths = CaPaths::new(dir);
         if !paths.exists() {
-            return Err(Error::BadRequest(format!("{} holds no CA", dir.display())));
+            return Err(Error::Malformed(format!("{} holds no CA", dir.display())));
         }
         let mut done = Vec::new();
         for p in [paths.issuing_key, paths.root_key] {
@@ -271,7 +271,7 @@ impl Ca {
     ) -> Result<(OffsetDateTime, OffsetDateTime)> {
         let not_after = not_after.min(self.not_after);
         if not_after <= not_before {
-            return Err(Error::BadRequest(
+            return Err(Error::Malformed(
                 "the issuing CA expires before the certificate would start".into(),
             ));
         }
@@ -468,7 +468,7 @@ pub fn pem_certs(text: &str) -> Result<Vec<Vec<u8>>> {
         let after = &rest[start + "-----BEGIN CERTIFICATE-----".len()..];
         let end = after
             .find("-----END CERTIFICATE-----")
-            .ok_or_else(|| Error::BadRequest("unterminated PEM certificate".into()))?;
+            .ok_or_else(|| Error::Malformed("unterminated PEM certificate".into()))?;
         out.push(decode_base64_lenient(&after[..end])?);
         rest = &after[end..];
     }
@@ -479,7 +479,7 @@ pub fn pem_certs(text: &str) -> Result<Vec<Vec<u8>>> {
 pub fn decode_base64_lenient(text: &str) -> Result<Vec<u8>> {
     use base64ct::Encoding;
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64ct::Base64::decode_vec(&compact).map_err(|_| Error::BadRequest("invalid base64".into()))
+    base64ct::Base64::decode_vec(&compact).map_err(|_| Error::Malformed("invalid base64".into()))
 }
 
 use base64ct::Encoding as _;

@@ -92,7 +92,7 @@ const OID_SHA256: &[u64] = &[2, 16, 840, 1, 101, 3, 4, 2, 1];
 /// `passphrase` (UTF-8; encoded as BMPString with trailing NUL for the PKCS#12 KDF, as UTF-8
 /// bytes for PBKDF2, as OpenSSL does). Iteration counts are in the module docs.
 ///
-/// Fails with [`Error::BadRequest`] for an empty passphrase (importers disagree on what an
+/// Fails with [`Error::Malformed`] for an empty passphrase (importers disagree on what an
 /// empty one means, RFC 7292 Appendix B.1) or one containing NUL, and for
 /// [`P12Mode::Legacy3Des`] in this build; with [`Error::Internal`] when the key is not PKCS#8,
 /// a certificate does not parse, or the key does not belong to the first certificate.
@@ -104,7 +104,7 @@ pub fn build(
     mode: P12Mode,
 ) -> Result<Vec<u8>> {
     if passphrase.is_empty() || passphrase.contains('\0') {
-        return Err(Error::BadRequest(
+        return Err(Error::Malformed(
             "the PKCS#12 passphrase must be non-empty and contain no NUL".into(),
         ));
     }

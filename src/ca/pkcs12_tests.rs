@@ -348,7 +348,7 @@ fn fail_empty_or_nul_passphrase() {
     for pw in ["", "a\0b"] {
         assert!(matches!(
             build(&key.serialize_der(), &chain, "x", pw, P12Mode::Modern),
-            Err(Error::BadRequest(_))
+            Err(Error::Malformed(_))
         ));
     }
 }

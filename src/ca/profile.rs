@@ -29,7 +29,7 @@ impl SanName {
     /// Parses `dns:name`, `email:a@b`, `uri:urn:x`, `ip:1.2.3.4`, or a bare value (an `@` makes
     /// it an email address, a parsable IP an address, anything else a DNS name).
     pub fn parse(s: &str) -> Result<Self> {
-        let bad = || Error::BadRequest(format!("invalid subject alternative name {s:?}"));
+        let bad = || Error::Malformed(format!("invalid subject alternative name {s:?}"));
         let (kind, value) = match s.split_once(':') {
             Some((k @ ("dns" | "email" | "uri" | "ip"), v)) => (k, v),
             _ if s.contains('@') => ("email", s),
@@ -94,7 +94,7 @@ impl SanName {
         let ia5 = |s: &str| {
             s.to_owned()
                 .try_into()
-                .map_err(|_| Error::BadRequest(format!("name {s:?} is not IA5")))
+                .map_err(|_| Error::Malformed(format!("name {s:?} is not IA5")))
         };
         Ok(match self {
             SanName::Email(e) => SanType::Rfc822Name(ia5(e)?),
@@ -125,7 +125,7 @@ pub fn parse_key_usage(s: &str) -> Result<KeyUsagePurpose> {
         "dataEncipherment" => KeyUsagePurpose::DataEncipherment,
         "keyAgreement" => KeyUsagePurpose::KeyAgreement,
         other => {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::Malformed(format!(
                 "key usage {other:?} is not allowed in an end-entity profile"
             )))
         }
@@ -140,7 +140,7 @@ pub fn parse_eku(s: &str) -> Result<ExtendedKeyUsagePurpose> {
         "emailProtection" => ExtendedKeyUsagePurpose::EmailProtection,
         "codeSigning" => ExtendedKeyUsagePurpose::CodeSigning,
         other => {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::Malformed(format!(
                 "unknown extended key usage {other:?}"
             )))
         }

@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use base64ct::{Base64, Encoding};
 
-use super::{ClientAuth, Est};
+use super::{ClientAuth, Enrolment, Est};
 use crate::ca::Ca;
 use crate::clock::{Clock, ManualClock};
 use crate::config::{CaConfig, Config};
 use crate::error::Error;
 use crate::registry::credentials::{self, NewEstCredential};
 use crate::secrets::Secrets;
+use crate::states::ApprovalStatus;
 use crate::store::sled_store::SledStore;
+use crate::store::RegistryStore;
 
 struct Fixture {
     est: Est,
@@ -25,12 +27,16 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(Config::default())
+}
+
+fn fixture_with(cfg: Config) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     Ca::create(dir.path(), &CaConfig::default(), None).unwrap();
     let ca = Arc::new(Ca::load(dir.path()).unwrap());
     let store = Arc::new(SledStore::open(&dir.path().join("store")).unwrap());
     let secrets = Arc::new(Secrets::load_or_create(&dir.path().join("secret.key")).unwrap());
-    let cfg = Arc::new(Config::default());
+    let cfg = Arc::new(cfg);
     let clock = Arc::new(ManualClock::starting_now());
     let est = Est::new(
         ca,
@@ -107,12 +113,15 @@ async fn a_credential_enrols_once_and_expires_with_the_clock() {
         .simple_enroll(None, &basic(&user, &pass, [10, 0, 0, 1]), &body)
         .await
         .unwrap();
+    let (Enrolment::Issued(first), Enrolment::Issued(again)) = (first, again) else {
+        panic!("no approval is required here");
+    };
     assert_eq!(again.serial, first.serial);
     let other = f
         .est
         .simple_enroll(None, &basic(&user, &pass, [10, 0, 0, 1]), &csr_body())
         .await;
-    assert!(matches!(other, Err(Error::Forbidden(_))), "{other:?}");
+    assert!(matches!(other, Err(Error::NotPermitted(_))), "{other:?}");
     // A credential past its lifetime authenticates nothing: the clock moved, nobody waited.
     let (user, pass) = f.credential(60);
     f.clock.advance(61);
@@ -120,7 +129,7 @@ async fn a_credential_enrols_once_and_expires_with_the_clock() {
         .est
         .simple_enroll(None, &basic(&user, &pass, [10, 0, 0, 1]), &csr_body())
         .await;
-    assert!(matches!(late, Err(Error::Unauthorized(_))), "{late:?}");
+    assert!(matches!(late, Err(Error::Unauthenticated(_))), "{late:?}");
 }
 
 #[tokio::test]
@@ -133,7 +142,7 @@ async fn failed_logins_back_off_until_the_clock_moves_past_the_wait() {
             .est
             .simple_enroll(None, &basic(&user, "wrong", from), &csr_body())
             .await;
-        assert!(matches!(r, Err(Error::Unauthorized(_))), "{r:?}");
+        assert!(matches!(r, Err(Error::Unauthenticated(_))), "{r:?}");
     }
     let r = f
         .est
@@ -154,4 +163,46 @@ async fn failed_logins_back_off_until_the_clock_moves_past_the_wait() {
         .simple_enroll(None, &basic(&user, &pass, from), &csr_body())
         .await
         .unwrap();
+}
+
+/// RFC 7030 §4.2.3: an enrolment that needs approval is pending (not an error) on every retry
+/// until an administrator approves it; then the same request is issued.
+#[tokio::test]
+async fn an_enrolment_awaiting_approval_is_pending_until_approved() {
+    let mut cfg = Config::default();
+    let name = cfg.est.default_profile.clone();
+    if let Some(p) = cfg.profiles.get_mut(&name) {
+        p.require_approval = true;
+    }
+    let f = fixture_with(cfg);
+    let (user, pass) = f.credential(3600);
+    let body = csr_body();
+    for _ in 0..2 {
+        let r = f
+            .est
+            .simple_enroll(None, &basic(&user, &pass, [10, 0, 0, 3]), &body)
+            .await
+            .unwrap();
+        let Enrolment::Pending { retry_after, .. } = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(retry_after, super::APPROVAL_RETRY_AFTER);
+    }
+    let waiting = f.store.list_approvals(ApprovalStatus::Pending, 10).unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert!(f
+        .store
+        .decide_approval(
+            &waiting[0].id,
+            ApprovalStatus::Approved,
+            "admin",
+            f.clock.now()
+        )
+        .unwrap());
+    let r = f
+        .est
+        .simple_enroll(None, &basic(&user, &pass, [10, 0, 0, 3]), &body)
+        .await
+        .unwrap();
+    assert!(matches!(r, Enrolment::Issued(_)), "{r:?}");
 }

@@ -46,6 +46,37 @@ pub struct ClientAuth {
 /// A freshly issued or re-delivered certificate.
 pub use crate::ca::issuance::Issued;
 
+/// What an enrolment came to when it did not fail.
+#[derive(Debug)]
+pub enum Enrolment<T = Issued> {
+    /// The certificate (and, for server-side key generation, its key).
+    Issued(T),
+    /// RFC 7030 §4.2.3 manual approval: the request is recorded and waits for an
+    /// administrator; the client retries the identical request after `retry_after` seconds.
+    Pending {
+        /// The approval request's id, for the administrator and the client's message.
+        request: String,
+        /// Seconds the client should wait before retrying.
+        retry_after: u64,
+    },
+}
+
+impl<T> Enrolment<T> {
+    /// The issued value, transformed; a pending enrolment stays pending.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Enrolment<U> {
+        match self {
+            Enrolment::Issued(t) => Enrolment::Issued(f(t)),
+            Enrolment::Pending {
+                request,
+                retry_after,
+            } => Enrolment::Pending {
+                request,
+                retry_after,
+            },
+        }
+    }
+}
+
 /// The policy a label (or the default path) selects.
 struct LabelPolicy<'a> {
     label: Option<Label>,
@@ -211,7 +242,7 @@ impl Est {
         label: Option<&Label>,
         auth: &ClientAuth,
         body: &[u8],
-    ) -> Result<Issued> {
+    ) -> Result<Enrolment> {
         let policy = self.policy(label)?;
         let ent = self.authenticate_enroll(&policy, auth)?;
         let csr = Csr::parse(&wire::decode_body(body)?)?;
@@ -226,7 +257,7 @@ impl Est {
         label: Option<&Label>,
         auth: &ClientAuth,
         body: &[u8],
-    ) -> Result<Issued> {
+    ) -> Result<Enrolment> {
         let label_policy = self.policy(label)?;
         let current = self.current_certificate(auth)?;
         self.check_renewal_origin(&current)?;
@@ -243,7 +274,7 @@ impl Est {
             label: current.label.clone(),
             profile_name: current.profile.clone(),
             profile: self.cfg.profile(&current.profile).map_err(|_| {
-                Error::Forbidden("the certificate's profile no longer exists".into())
+                Error::NotPermitted("the certificate's profile no longer exists".into())
             })?,
             require_channel_binding: label_policy.require_channel_binding || original_requires,
             // A renewal of an approved certificate needs no new approval.
@@ -253,9 +284,9 @@ impl Est {
         check_channel_binding(&policy, auth, &csr)?;
         if let Some(u) = &current.renewed_by {
             if u.csr_fingerprint == csr.fingerprint() {
-                return self.redeliver(&u.serial).await;
+                return self.redeliver(&u.serial).await.map(Enrolment::Issued);
             }
-            return Err(Error::Forbidden(
+            return Err(Error::NotPermitted(
                 "this certificate was renewed already; renew with its successor".into(),
             ));
         }
@@ -284,14 +315,14 @@ impl Est {
         label: Option<&Label>,
         auth: &ClientAuth,
         body: &[u8],
-    ) -> Result<(Vec<u8>, Issued)> {
+    ) -> Result<Enrolment<(Vec<u8>, Issued)>> {
         let policy = self.policy(label)?;
         let ent = self.authenticate_enroll(&policy, auth)?;
         let csr = Csr::parse(&wire::decode_body(body)?)?;
         check_channel_binding(&policy, auth, &csr)?;
         if let Some(c) = &ent.credential {
             if c.uses_left == 0 {
-                return Err(Error::Forbidden(
+                return Err(Error::NotPermitted(
                     "enrolment credential already used; server-generated keys are not kept".into(),
                 ));
             }
@@ -312,8 +343,8 @@ impl Est {
         let mut ent = ent;
         ent.channel = "est-serverkeygen";
         ent.approval_fingerprint = Some(csr_fingerprint);
-        let issued = self.issue_for(&policy, ent, &keyed, None).await?;
-        Ok((key.serialize_der(), issued))
+        let enrolment = self.issue_for(&policy, ent, &keyed, None).await?;
+        Ok(enrolment.map(|issued| (key.serialize_der(), issued)))
     }
 
     fn authenticate_enroll(
@@ -338,7 +369,7 @@ impl Est {
                 }
             };
             if cred.label != policy.label {
-                return Err(Error::Forbidden(
+                return Err(Error::NotPermitted(
                     "this enrolment credential is not valid for this label".into(),
                 ));
             }
@@ -372,7 +403,7 @@ impl Est {
                 }
             }
         }
-        Err(Error::Unauthorized(
+        Err(Error::Unauthenticated(
             "enrolment requires HTTP Basic credentials or a trusted bootstrap certificate".into(),
         ))
     }
@@ -381,24 +412,24 @@ impl Est {
     /// unexpired.
     fn current_certificate(&self, auth: &ClientAuth) -> Result<CertificateRecord> {
         let der = auth.client_cert.as_ref().ok_or_else(|| {
-            Error::Unauthorized(
+            Error::Unauthenticated(
                 "re-enrolment requires the current certificate as TLS client certificate".into(),
             )
         })?;
         let (_, cert) = X509Certificate::from_der(der)
-            .map_err(|_| Error::Unauthorized("unparsable client certificate".into()))?;
+            .map_err(|_| Error::Unauthenticated("unparsable client certificate".into()))?;
         let serial = Serial::from_bytes(cert.raw_serial())
-            .map_err(|_| Error::Unauthorized("client certificate not issued here".into()))?;
+            .map_err(|_| Error::Unauthenticated("client certificate not issued here".into()))?;
         let rec = self
             .store
             .get_certificate(&serial)?
             .filter(|r| r.der == *der)
-            .ok_or_else(|| Error::Unauthorized("client certificate not issued here".into()))?;
+            .ok_or_else(|| Error::Unauthenticated("client certificate not issued here".into()))?;
         if rec.status != CertStatus::Good {
-            return Err(Error::Forbidden("client certificate is revoked".into()));
+            return Err(Error::NotPermitted("client certificate is revoked".into()));
         }
         if rec.not_after <= self.clock.now() {
-            return Err(Error::Forbidden("client certificate has expired".into()));
+            return Err(Error::NotPermitted("client certificate has expired".into()));
         }
         Ok(rec)
     }
@@ -414,7 +445,7 @@ impl Est {
                 .get_subject(sid)?
                 .is_some_and(|s| s.status == SubjectStatus::Active);
             if !active {
-                return Err(Error::Forbidden(
+                return Err(Error::NotPermitted(
                     "the subject of this certificate is suspended or off-boarded".into(),
                 ));
             }
@@ -434,7 +465,7 @@ impl Est {
             }
         }
         let withdrawn = || {
-            Error::Forbidden(
+            Error::NotPermitted(
                 "the enrolment credential or ACME account this certificate came from was withdrawn; enrol anew"
                     .into(),
             )
@@ -469,7 +500,7 @@ impl Est {
         ent: Entitlement,
         csr: &Csr,
         replaces: Option<Serial>,
-    ) -> Result<Issued> {
+    ) -> Result<Enrolment> {
         let overridden;
         let policy = match &ent.profile {
             Some(p) => {
@@ -489,10 +520,10 @@ impl Est {
         if let Some(cred) = &ent.credential {
             // An identical retry gets the same certificate back.
             if let Some(u) = cred.uses.iter().find(|u| u.csr_fingerprint == fingerprint) {
-                return self.redeliver(&u.serial).await;
+                return self.redeliver(&u.serial).await.map(Enrolment::Issued);
             }
             if cred.uses_left == 0 {
-                return Err(Error::Forbidden(
+                return Err(Error::NotPermitted(
                     "enrolment credential already used for another request".into(),
                 ));
             }
@@ -538,30 +569,34 @@ impl Est {
                 .approval_fingerprint
                 .clone()
                 .unwrap_or_else(|| fingerprint.clone());
-            self.approval_gate(policy, &ent, &approval_fp, &plan.common_name, &plan.sans)
-                .await?;
+            if let Some(pending) = self
+                .approval_gate(policy, &ent, &approval_fp, &plan.common_name, &plan.sans)
+                .await?
+            {
+                return Ok(pending);
+            }
         }
         match issuance::commit(&self.ca, &*self.store, &plan).await? {
             Outcome::Issued(issued) => {
                 tracing::info!(serial = %issued.serial, subject = %plan.common_name, channel = ent.channel, "certificate issued");
-                Ok(issued)
+                Ok(Enrolment::Issued(issued))
             }
-            Outcome::SameAsBefore(s) => self.redeliver(&s).await,
-            Outcome::SubjectInactive => Err(Error::Forbidden(
+            Outcome::SameAsBefore(s) => self.redeliver(&s).await.map(Enrolment::Issued),
+            Outcome::SubjectInactive => Err(Error::NotPermitted(
                 "the subject of this enrolment is suspended or off-boarded".into(),
             )),
-            Outcome::LostRace if replaces.is_some() => Err(Error::Forbidden(
+            Outcome::LostRace if replaces.is_some() => Err(Error::NotPermitted(
                 "this certificate was renewed already or revoked".into(),
             )),
-            Outcome::LostRace => Err(Error::Forbidden(
+            Outcome::LostRace => Err(Error::NotPermitted(
                 "enrolment credential already used for another request".into(),
             )),
         }
     }
 
     /// RFC 7030 §4.2.3 manual approval: the first request records a pending approval and every
-    /// retry with the same credential and CSR answers 202 + Retry-After until an administrator
-    /// approves (then this returns and the certificate is issued) or rejects (403).
+    /// retry with the same credential and CSR is [`Enrolment::Pending`] until an administrator
+    /// approves (then this returns `None` and the certificate is issued) or rejects (refused).
     async fn approval_gate(
         &self,
         policy: &LabelPolicy<'_>,
@@ -569,9 +604,9 @@ impl Est {
         fingerprint: &str,
         cn: &str,
         sans: &[SanName],
-    ) -> Result<()> {
+    ) -> Result<Option<Enrolment>> {
         let Some(cred) = &ent.credential else {
-            return Err(Error::Forbidden(
+            return Err(Error::NotPermitted(
                 "this profile requires approval; enrol with an enrolment credential".into(),
             ));
         };
@@ -607,14 +642,14 @@ impl Est {
             }
         };
         match rec.status {
-            ApprovalStatus::Approved => Ok(()),
-            ApprovalStatus::Rejected => Err(Error::Forbidden(
+            ApprovalStatus::Approved => Ok(None),
+            ApprovalStatus::Rejected => Err(Error::NotPermitted(
                 "the enrolment request was rejected".into(),
             )),
-            ApprovalStatus::Pending => Err(Error::Accepted(
-                format!("enrolment request {} awaits approval; retry later", rec.id),
-                APPROVAL_RETRY_AFTER,
-            )),
+            ApprovalStatus::Pending => Ok(Some(Enrolment::Pending {
+                request: rec.id.to_string(),
+                retry_after: APPROVAL_RETRY_AFTER,
+            })),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 /// Content-Transfer-Encoding says (RFC 8951 §3). A PEM envelope is tolerated.
 pub fn decode_body(body: &[u8]) -> Result<Vec<u8>> {
     let text = std::str::from_utf8(body)
-        .map_err(|_| Error::BadRequest("body must be base64 text (RFC 8951 §3)".into()))?;
+        .map_err(|_| Error::Malformed("body must be base64 text (RFC 8951 §3)".into()))?;
     let inner: String = text
         .lines()
         .filter(|l| !l.trim_start().starts_with("-----"))
@@ -18,12 +18,12 @@ pub fn decode_body(body: &[u8]) -> Result<Vec<u8>> {
         .join("");
     let compact: String = inner.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     if compact.is_empty() {
-        return Err(Error::BadRequest(
+        return Err(Error::Malformed(
             "empty body: a base64 PKCS#10 request is required".into(),
         ));
     }
     Base64::decode_vec(&compact)
-        .map_err(|_| Error::BadRequest("body is not valid base64 (RFC 8951 §3)".into()))
+        .map_err(|_| Error::Malformed("body is not valid base64 (RFC 8951 §3)".into()))
 }
 
 /// Base64 with LF line breaks every 64 characters (RFC 8951 §3: line breaks are optional;
@@ -78,11 +78,11 @@ mod tests {
 
     #[test]
     fn body_garbage_is_bad_request() {
-        assert!(matches!(decode_body(b"%%%"), Err(Error::BadRequest(_))));
-        assert!(matches!(decode_body(b""), Err(Error::BadRequest(_))));
+        assert!(matches!(decode_body(b"%%%"), Err(Error::Malformed(_))));
+        assert!(matches!(decode_body(b""), Err(Error::Malformed(_))));
         assert!(matches!(
             decode_body(&[0xff, 0xfe]),
-            Err(Error::BadRequest(_))
+            Err(Error::Malformed(_))
         ));
     }
 }

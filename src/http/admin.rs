@@ -41,7 +41,7 @@ pub(super) fn json_body<T: DeserializeOwned>(
         ));
     }
     let body = body.map_err(body_error)?;
-    serde_json::from_slice(&body).map_err(|e| Error::BadRequest(format!("invalid JSON: {e}")))
+    serde_json::from_slice(&body).map_err(|e| Error::Malformed(format!("invalid JSON: {e}")))
 }
 
 /// A JSON answer with `status`, or the error's problem document.
@@ -152,7 +152,7 @@ pub async fn set_renewal_window(
         let parse = |t: &str| {
             time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
                 .map(|d| d.unix_timestamp())
-                .map_err(|_| Error::BadRequest(format!("{t:?} is not an RFC 3339 time")))
+                .map_err(|_| Error::Malformed(format!("{t:?} is not an RFC 3339 time")))
         };
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let start = req.start.as_deref().map(parse).transpose()?.unwrap_or(now);

@@ -13,7 +13,7 @@ use base64ct::{Base64, Encoding};
 use super::errors::est_response;
 use super::{AppState, ConnInfo};
 use crate::error::Error;
-use crate::est::{wire, ClientAuth};
+use crate::est::{wire, ClientAuth, Enrolment};
 use crate::ids::Label;
 
 const CTE: header::HeaderName = header::HeaderName::from_static("content-transfer-encoding");
@@ -62,7 +62,7 @@ async fn dispatch(
         if method == m {
             Ok(())
         } else {
-            Err(Error::MethodNotAllowed(format!("{op} expects {m}")))
+            Err(Error::UnsupportedMethod(format!("{op} expects {m}")))
         }
     };
     let result: Result<Response, Error> = async {
@@ -89,23 +89,34 @@ async fn dispatch(
                 let auth = client_auth(&headers, conn.as_ref().map(|c| c.0.as_ref()))?;
                 check_pkcs10(&headers)?;
                 let body = body.map_err(body_error)?;
-                match op {
-                    "simpleenroll" => {
-                        let issued = est.simple_enroll(label, &auth, &body).await?;
-                        Ok(certs_only(&issued.der))
-                    }
-                    "simplereenroll" => {
-                        let issued = est.simple_reenroll(label, &auth, &body).await?;
-                        Ok(certs_only(&issued.der))
-                    }
-                    _ => {
-                        let (key, issued) = est.server_keygen(label, &auth, &body).await?;
-                        let (ctype, body) = wire::serverkeygen_body(&key, &issued.der)?;
-                        Ok(([(header::CONTENT_TYPE, ctype)], body).into_response())
-                    }
-                }
+                Ok(match op {
+                    "simpleenroll" => match est.simple_enroll(label, &auth, &body).await? {
+                        Enrolment::Issued(issued) => certs_only(&issued.der),
+                        Enrolment::Pending {
+                            request,
+                            retry_after,
+                        } => pending(&request, retry_after),
+                    },
+                    "simplereenroll" => match est.simple_reenroll(label, &auth, &body).await? {
+                        Enrolment::Issued(issued) => certs_only(&issued.der),
+                        Enrolment::Pending {
+                            request,
+                            retry_after,
+                        } => pending(&request, retry_after),
+                    },
+                    _ => match est.server_keygen(label, &auth, &body).await? {
+                        Enrolment::Issued((key, issued)) => {
+                            let (ctype, body) = wire::serverkeygen_body(&key, &issued.der)?;
+                            ([(header::CONTENT_TYPE, ctype)], body).into_response()
+                        }
+                        Enrolment::Pending {
+                            request,
+                            retry_after,
+                        } => pending(&request, retry_after),
+                    },
+                })
             }
-            "fullcmc" => Err(Error::NotImplemented("fullcmc is not supported".into())),
+            "fullcmc" => Err(Error::NotOffered("fullcmc is not supported".into())),
             _ => Err(Error::NotFound("unknown EST operation".into())),
         }
     }
@@ -114,7 +125,7 @@ async fn dispatch(
         Ok(r) => r,
         Err(e) => {
             let mut resp = est_response(&e);
-            if let Error::MethodNotAllowed(_) = e {
+            if let Error::UnsupportedMethod(_) = e {
                 // RFC 9110 §15.5.6: a 405 names the methods the resource allows.
                 let allow = if matches!(op, "cacerts" | "csrattrs") {
                     "GET"
@@ -129,6 +140,21 @@ async fn dispatch(
     }
 }
 
+/// RFC 7030 §4.2.3: the request is accepted but waits for manual approval; the client retries
+/// after `Retry-After` seconds.
+fn pending(request: &str, retry_after: u64) -> Response {
+    tracing::info!(request, "enrolment accepted, waiting for approval");
+    (
+        StatusCode::ACCEPTED,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (header::RETRY_AFTER, retry_after.to_string()),
+        ],
+        format!("enrolment request {request} awaits approval; retry later\n"),
+    )
+        .into_response()
+}
+
 fn certs_only(der: &[u8]) -> Response {
     (
         StatusCode::OK,
@@ -141,9 +167,9 @@ fn certs_only(der: &[u8]) -> Response {
 /// Maps axum's body rejection (the size limit) onto our error.
 pub fn body_error(r: BytesRejection) -> Error {
     if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Error::PayloadTooLarge("request body too large".into())
+        Error::TooLarge("request body too large".into())
     } else {
-        Error::BadRequest("could not read request body".into())
+        Error::Malformed("could not read request body".into())
     }
 }
 
@@ -178,7 +204,7 @@ fn client_auth(headers: &HeaderMap, conn: Option<&ConnInfo>) -> Result<ClientAut
 
 /// RFC 7617 Basic credentials.
 pub fn parse_basic(v: &[u8]) -> Result<(String, String), Error> {
-    let bad = || Error::Unauthorized("malformed Basic credentials".into());
+    let bad = || Error::Unauthenticated("malformed Basic credentials".into());
     let s = std::str::from_utf8(v).map_err(|_| bad())?;
     let (scheme, rest) = s.trim().split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") || rest.len() > 1024 {

@@ -62,7 +62,7 @@ pub fn router(state: AppState, status: status::StatusState, limits: &Limits) -> 
     }
     // A wrong method on an admin route answers a problem document (axum keeps `Allow`).
     let api_routes = api_routes.method_not_allowed_fallback(|| async {
-        errors::problem_response(&crate::error::Error::MethodNotAllowed(
+        errors::problem_response(&crate::error::Error::UnsupportedMethod(
             "method not allowed on this resource".into(),
         ))
     });
@@ -106,7 +106,7 @@ async fn header_lines(State(max): State<usize>, req: Request, next: Next) -> Res
         .max()
         .unwrap_or(0);
     if target > max || longest_field > max {
-        let e = crate::error::Error::HeaderFieldsTooLarge(format!(
+        let e = crate::error::Error::HeadTooLarge(format!(
             "the request target and each header field may be at most {max} bytes"
         ));
         let path = req.uri().path();

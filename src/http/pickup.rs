@@ -43,11 +43,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 fn error_page(e: &Error) -> Response {
-    let status = match e {
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
+    let status = super::errors::pickup_status(e);
     if let Error::Internal(d) = e {
         tracing::error!(detail = %d, "pickup failed");
     }
@@ -89,7 +85,7 @@ pub async fn show(State(s): State<AppState>, Path(token): Path<String>) -> Respo
 /// pairs. Escapes decode to bytes; a malformed escape, or names and values that are not UTF-8
 /// once decoded, make the whole form a bad request.
 pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, Error> {
-    let bad = || Error::BadRequest("the form is not valid x-www-form-urlencoded".into());
+    let bad = || Error::Malformed("the form is not valid x-www-form-urlencoded".into());
     let text = |raw: &[u8]| {
         percent::decode(raw, true)
             .ok()
@@ -115,7 +111,7 @@ pub async fn issue(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Ok(body) = body else {
-        return error_page(&Error::PayloadTooLarge("request too large".into()));
+        return error_page(&Error::TooLarge("request too large".into()));
     };
     let form = match parse_form(&body) {
         Ok(f) => f,
@@ -132,7 +128,7 @@ pub async fn issue(
             s.registry
                 .pickup_issue(&token, None, Some(key.as_deref().unwrap_or("p256")), legacy)
         }
-        _ => Err(Error::BadRequest("choose an action".into())),
+        _ => Err(Error::Malformed("choose an action".into())),
     })
     .await;
     match r {
@@ -192,7 +188,7 @@ mod tests {
             "key=%ff",
         ] {
             assert!(
-                matches!(parse_form(bad.as_bytes()), Err(Error::BadRequest(_))),
+                matches!(parse_form(bad.as_bytes()), Err(Error::Malformed(_))),
                 "{bad:?}"
             );
         }

@@ -46,7 +46,7 @@ async fn register(
         let who = actor(&s, &headers, "register")?;
         let mut input: SubjectInput = json_body(&headers, body)?;
         if input.kind.as_deref().is_some_and(|k| k != kind) {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::Malformed(format!(
                 "this endpoint registers a {kind}"
             )));
         }
@@ -76,7 +76,7 @@ pub async fn bulk(
         let rows = if ct.starts_with("text/csv") {
             let body = body.map_err(super::est::body_error)?;
             let text = std::str::from_utf8(&body)
-                .map_err(|_| Error::BadRequest("CSV must be UTF-8".into()))?;
+                .map_err(|_| Error::Malformed("CSV must be UTF-8".into()))?;
             parse_csv(text)?
         } else {
             let items: Vec<serde_json::Value> = json_body(&headers, body)?;
@@ -117,7 +117,7 @@ pub async fn list(
 ) -> Response {
     let r = blocking(move || {
         actor(&s, &headers, "read")?;
-        let Query(q) = q.map_err(|e| Error::BadRequest(e.body_text()))?;
+        let Query(q) = q.map_err(|e| Error::Malformed(e.body_text()))?;
         let list = s.registry.list(
             q.kind.as_deref(),
             q.status.as_deref(),
@@ -191,7 +191,7 @@ pub async fn inventory(
 ) -> Response {
     let r = blocking(move || {
         actor(&s, &headers, "read")?;
-        let Query(q) = q.map_err(|e| Error::BadRequest(e.body_text()))?;
+        let Query(q) = q.map_err(|e| Error::Malformed(e.body_text()))?;
         s.registry.inventory(&q)
     })
     .await;
@@ -217,7 +217,7 @@ pub async fn bulk_revoke(
         let reason = match req.reason.as_deref() {
             None => RevocationReason::Unspecified,
             Some(name) => RevocationReason::admin(name)
-                .ok_or_else(|| Error::BadRequest(format!("invalid reason {name:?}")))?,
+                .ok_or_else(|| Error::Malformed(format!("invalid reason {name:?}")))?,
         };
         s.registry.bulk_revoke(&who, &req.query, reason)
     })
@@ -293,7 +293,7 @@ pub async fn audit(
 ) -> Response {
     let r = blocking(move || {
         actor(&s, &headers, "read")?;
-        let Query(q) = q.map_err(|e| Error::BadRequest(e.body_text()))?;
+        let Query(q) = q.map_err(|e| Error::Malformed(e.body_text()))?;
         let entries = s
             .registry
             .audit_log(q.after.unwrap_or(0), q.limit.unwrap_or(100))?;
@@ -335,7 +335,7 @@ pub async fn approvals(
 ) -> Response {
     let r = blocking(move || {
         actor(&s, &headers, "read")?;
-        let Query(q) = q.map_err(|e| Error::BadRequest(e.body_text()))?;
+        let Query(q) = q.map_err(|e| Error::Malformed(e.body_text()))?;
         let list = s.registry.approvals(
             q.status
                 .as_deref()

@@ -57,7 +57,7 @@ pub fn spawn(cfg: &Config, store: Arc<dyn Store>) -> Result<Option<JoinHandle<()
         return Ok(None);
     };
     let secret_file = w.secret_file.as_ref().ok_or_else(|| {
-        Error::BadRequest("webhooks.secret_file is required with webhooks.url".into())
+        Error::Malformed("webhooks.secret_file is required with webhooks.url".into())
     })?;
     let key = read_secret(secret_file)?;
     let roots = if url.starts_with("https://") {
@@ -66,13 +66,13 @@ pub fn spawn(cfg: &Config, store: Arc<dyn Store>) -> Result<Option<JoinHandle<()
                 Some(p) => http::roots_from_pem_file(p),
                 None => http::system_roots(),
             }
-            .map_err(|e| Error::BadRequest(format!("webhooks: {e}")))?,
+            .map_err(|e| Error::Malformed(format!("webhooks: {e}")))?,
         )
     } else {
         None
     };
     let endpoint =
-        Endpoint::parse(url, roots).map_err(|e| Error::BadRequest(format!("webhooks.url: {e}")))?;
+        Endpoint::parse(url, roots).map_err(|e| Error::Malformed(format!("webhooks.url: {e}")))?;
     if !endpoint.is_tls() {
         tracing::warn!(
             "webhooks.url is plain http: events (subjects, serials, actors) cross the network unencrypted; their signatures only prove origin. Use https unless the receiver is on the same host or a trusted network"
@@ -108,13 +108,13 @@ fn endpoint_host(url: &str) -> &str {
 /// 32 > secret` and the receiver's copy of the same text agree.
 fn read_secret(path: &std::path::Path) -> Result<hmac::Key> {
     let raw = std::fs::read(path)
-        .map_err(|e| Error::BadRequest(format!("webhooks.secret_file {}: {e}", path.display())))?;
+        .map_err(|e| Error::Malformed(format!("webhooks.secret_file {}: {e}", path.display())))?;
     let mut end = raw.len();
     while end > 0 && matches!(raw[end - 1], b'\n' | b'\r') {
         end -= 1;
     }
     if end < MIN_SECRET {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::Malformed(format!(
             "webhooks.secret_file {}: the secret must be at least {MIN_SECRET} bytes",
             path.display()
         )));

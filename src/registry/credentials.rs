@@ -63,9 +63,9 @@ pub fn create(
 ) -> Result<IssuedEstCredential> {
     let label = match &req.label {
         Some(l) => {
-            let label = Label::parse(l).map_err(|_| Error::BadRequest("invalid label".into()))?;
+            let label = Label::parse(l).map_err(|_| Error::Malformed("invalid label".into()))?;
             if !cfg.est.labels.contains_key(&label) {
-                return Err(Error::BadRequest(format!("unknown EST label {label}")));
+                return Err(Error::Malformed(format!("unknown EST label {label}")));
             }
             Some(label)
         }
@@ -79,12 +79,12 @@ pub fn create(
     let profile = cfg.profile(&profile_name)?;
     let cn = req.common_name.trim();
     if cn.is_empty() || cn.len() > 64 || cn.chars().any(|c| c.is_control()) {
-        return Err(Error::BadRequest(
+        return Err(Error::Malformed(
             "common_name must be 1 to 64 printable characters".into(),
         ));
     }
     if req.sans.len() > MAX_SANS {
-        return Err(Error::BadRequest(format!("at most {MAX_SANS} sans")));
+        return Err(Error::Malformed(format!("at most {MAX_SANS} sans")));
     }
     let mut sans = req
         .sans
@@ -94,18 +94,18 @@ pub fn create(
     sans.sort();
     sans.dedup();
     check_san_kinds(profile, &profile_name.0, &sans).map_err(|e| match e {
-        Error::BadCsr(m) => Error::BadRequest(m),
+        Error::BadCsr(m) => Error::Malformed(m),
         o => o,
     })?;
     let ttl = req.expires_in.unwrap_or(cfg.est.credential_ttl_secs);
     if ttl == 0 || ttl > MAX_TTL {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::Malformed(format!(
             "expires_in must be 1..={MAX_TTL} seconds"
         )));
     }
     let uses = req.uses.unwrap_or(1);
     if uses == 0 || uses > 1000 {
-        return Err(Error::BadRequest("uses must be 1..=1000".into()));
+        return Err(Error::Malformed("uses must be 1..=1000".into()));
     }
     let id = CredentialId::parse(&format!("est-{}", random_token(9)?))?;
     let password = random_token(18)?;
@@ -144,7 +144,7 @@ pub fn authenticate(
     password: &str,
     now: i64,
 ) -> Result<CredentialRecord> {
-    let fail = || Error::Unauthorized("invalid enrolment credentials".into());
+    let fail = || Error::Unauthenticated("invalid enrolment credentials".into());
     let rec = CredentialId::parse(username)
         .ok()
         .map(|id| store.get_credential(&id))

@@ -169,7 +169,7 @@ impl Registry {
         let profile_name = ProfileName(s.kind.clone());
         let profile = self.cfg.profile(&profile_name)?;
         if legacy && !p.legacy_p12 {
-            return Err(Error::BadRequest(
+            return Err(Error::Malformed(
                 "this link does not offer the legacy format".into(),
             ));
         }
@@ -184,7 +184,7 @@ impl Registry {
                     "rsa2048" => KeyType::Rsa2048,
                     "rsa3072" => KeyType::Rsa3072,
                     _ => {
-                        return Err(Error::BadRequest(
+                        return Err(Error::Malformed(
                             "key must be p256, rsa2048 or rsa3072".into(),
                         ))
                     }
@@ -194,9 +194,7 @@ impl Registry {
                 (None, Some((kp, spki, kt)))
             }
             (None, None) => {
-                return Err(Error::BadRequest(
-                    "upload a CSR or choose a key type".into(),
-                ))
+                return Err(Error::Malformed("upload a CSR or choose a key type".into()))
             }
         };
         let key = match (&csr, &generated) {

@@ -159,7 +159,7 @@ impl Registry {
         rows: Vec<std::result::Result<SubjectInput, String>>,
     ) -> Result<Vec<RowResult>> {
         if rows.len() > 100_000 {
-            return Err(Error::PayloadTooLarge("at most 100,000 rows".into()));
+            return Err(Error::TooLarge("at most 100,000 rows".into()));
         }
         let mut out = Vec::with_capacity(rows.len());
         let mut changed = 0;
@@ -170,9 +170,9 @@ impl Registry {
                 .ok()
                 .map(|r| r.external_id.clone())
                 .filter(|e| !e.is_empty());
-            let res = row.map_err(Error::BadRequest).and_then(|input| {
+            let res = row.map_err(Error::Malformed).and_then(|input| {
                 let kind = input.kind.clone().ok_or_else(|| {
-                    Error::BadRequest("kind is required (person or device)".into())
+                    Error::Malformed("kind is required (person or device)".into())
                 })?;
                 subjects::register(&*self.store, &kind, &input, self.clock.now())
                     .map(|r| (input, r))
@@ -328,7 +328,7 @@ impl Registry {
                 detail = json!({"holds_released": released});
             }
             (_, None) => {
-                return Err(Error::BadRequest(format!(
+                return Err(Error::Malformed(format!(
                     "status must be active, suspended or offboarded, not {status:?}"
                 )))
             }
@@ -355,7 +355,7 @@ impl Registry {
     ) -> Result<Value> {
         let s = self.subject(id)?;
         if s.status != SubjectStatus::Active {
-            return Err(Error::Forbidden(format!("the subject is {}", s.status)));
+            return Err(Error::NotPermitted(format!("the subject is {}", s.status)));
         }
         let profile = ProfileName(s.kind.clone());
         let (cn, names) = super::pickup::subject_names(&s);
@@ -404,7 +404,7 @@ impl Registry {
             }
             "acme" => {
                 if allowed.is_empty() {
-                    return Err(Error::BadRequest(
+                    return Err(Error::Malformed(
                         "the device has no DNS names or serial number to order".into(),
                     ));
                 }
@@ -425,7 +425,7 @@ impl Registry {
                 json!({"url": url, "expires_at": expires_at})
             }
             other => {
-                return Err(Error::BadRequest(format!(
+                return Err(Error::Malformed(format!(
                     "kind must be est, acme or pickup, not {other:?}"
                 )))
             }
@@ -464,7 +464,7 @@ impl Registry {
         let before = match &q.expiring_before {
             Some(t) => Some(
                 time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                    .map_err(|_| Error::BadRequest("expiring_before must be RFC 3339".into()))?
+                    .map_err(|_| Error::Malformed("expiring_before must be RFC 3339".into()))?
                     .unix_timestamp(),
             ),
             None => None,
@@ -528,7 +528,7 @@ impl Registry {
             && q.expiring_before.is_none()
             && q.department.is_none()
         {
-            return Err(Error::BadRequest(
+            return Err(Error::Malformed(
                 "a bulk revocation needs at least one filter".into(),
             ));
         }
@@ -563,13 +563,13 @@ impl Registry {
     ) -> Result<Value> {
         const SCOPES: &[&str] = &["read", "register", "issue", "revoke", "admin"];
         if scopes.is_empty() || scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::Malformed(format!(
                 "scopes must be among {}",
                 SCOPES.join(", ")
             )));
         }
         if name.is_empty() || name.len() > 128 {
-            return Err(Error::BadRequest("name must be 1 to 128 characters".into()));
+            return Err(Error::Malformed("name must be 1 to 128 characters".into()));
         }
         let t = self.clock.now();
         let expires_at = expires_in.map(|e| t.saturating_add(e.min(10 * 366 * 86400) as i64));
@@ -603,7 +603,7 @@ impl Registry {
     /// Pending (or decided) approvals.
     pub fn approvals(&self, status: &str) -> Result<Vec<crate::store::ApprovalRecord>> {
         let Some(status) = ApprovalStatus::from_name(status) else {
-            return Err(Error::BadRequest(
+            return Err(Error::Malformed(
                 "status must be pending, approved or rejected".into(),
             ));
         };

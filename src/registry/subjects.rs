@@ -53,7 +53,7 @@ fn text(field: &str, v: &Option<String>, max: usize) -> Result<Option<String>> {
                 return Ok(None);
             }
             if t.len() > max || t.chars().any(char::is_control) {
-                return Err(Error::BadRequest(format!(
+                return Err(Error::Malformed(format!(
                     "{field} must be at most {max} printable characters"
                 )));
             }
@@ -66,7 +66,7 @@ fn text(field: &str, v: &Option<String>, max: usize) -> Result<Option<String>> {
 pub fn validate(kind: &str, i: &SubjectInput) -> Result<SubjectRecord> {
     let ext = i.external_id.trim();
     if ext.is_empty() || ext.len() > 128 || ext.chars().any(char::is_control) {
-        return Err(Error::BadRequest(
+        return Err(Error::Malformed(
             "external_id must be 1 to 128 printable characters".into(),
         ));
     }
@@ -91,43 +91,43 @@ pub fn validate(kind: &str, i: &SubjectInput) -> Result<SubjectRecord> {
     match kind {
         "person" => {
             let email = text("email", &i.email, 254)?
-                .ok_or_else(|| Error::BadRequest("a person needs an email".into()))?;
+                .ok_or_else(|| Error::Malformed("a person needs an email".into()))?;
             match SanName::parse(&format!("email:{email}")) {
                 Ok(SanName::Email(e)) => r.email = Some(e),
-                _ => return Err(Error::BadRequest(format!("invalid email {email:?}"))),
+                _ => return Err(Error::Malformed(format!("invalid email {email:?}"))),
             }
             if r.display_name.is_none() {
-                return Err(Error::BadRequest("a person needs a display_name".into()));
+                return Err(Error::Malformed("a person needs a display_name".into()));
             }
             if !i.dns_names.is_empty() || i.serial_number.is_some() {
-                return Err(Error::BadRequest(
+                return Err(Error::Malformed(
                     "dns_names and serial_number are device fields".into(),
                 ));
             }
         }
         "device" => {
             if r.name.is_none() {
-                return Err(Error::BadRequest("a device needs a name".into()));
+                return Err(Error::Malformed("a device needs a name".into()));
             }
             if i.email.is_some() || i.display_name.is_some() {
-                return Err(Error::BadRequest(
+                return Err(Error::Malformed(
                     "email and display_name are person fields".into(),
                 ));
             }
             if i.dns_names.len() > 50 {
-                return Err(Error::BadRequest("at most 50 dns_names".into()));
+                return Err(Error::Malformed("at most 50 dns_names".into()));
             }
             for n in &i.dns_names {
                 match SanName::parse(&format!("dns:{}", n.trim())) {
                     Ok(SanName::Dns(d)) => r.dns_names.push(d),
-                    _ => return Err(Error::BadRequest(format!("invalid DNS name {n:?}"))),
+                    _ => return Err(Error::Malformed(format!("invalid DNS name {n:?}"))),
                 }
             }
             r.dns_names.sort();
             r.dns_names.dedup();
         }
         other => {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::Malformed(format!(
                 "kind must be person or device, not {other:?}"
             )))
         }
@@ -213,11 +213,11 @@ pub fn register(
 /// Parses CSV (RFC 4180: quoted fields, doubled quotes) with a header row naming the
 /// `SubjectInput` fields; `dns_names` is space- or semicolon-separated.
 pub fn parse_csv(text: &str) -> Result<Vec<std::result::Result<SubjectInput, String>>> {
-    let rows = csv_rows(text).map_err(|e| Error::BadRequest(format!("CSV: {e}")))?;
+    let rows = csv_rows(text).map_err(|e| Error::Malformed(format!("CSV: {e}")))?;
     let mut it = rows.into_iter();
     let header = it
         .next()
-        .ok_or_else(|| Error::BadRequest("CSV is empty".into()))?;
+        .ok_or_else(|| Error::Malformed("CSV is empty".into()))?;
     let header: Vec<String> = header
         .iter()
         .map(|h| h.trim().to_ascii_lowercase())
@@ -236,7 +236,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<std::result::Result<SubjectInput, Str
     ];
     for h in &header {
         if !KNOWN.contains(&h.as_str()) {
-            return Err(Error::BadRequest(format!("CSV: unknown column {h:?}")));
+            return Err(Error::Malformed(format!("CSV: unknown column {h:?}")));
         }
     }
     let mut out = Vec::new();

@@ -36,7 +36,7 @@ pub fn authorize(
     scope: &str,
     now: i64,
 ) -> Result<AdminTokenRecord> {
-    let fail = || Error::Unauthorized("invalid or expired admin token".into());
+    let fail = || Error::Unauthenticated("invalid or expired admin token".into());
     let (id, secret) = token.split_once('.').ok_or_else(fail)?;
     if id.len() > 64 || secret.len() > 128 {
         return Err(fail());
@@ -49,7 +49,7 @@ pub fn authorize(
         return Err(fail());
     }
     if !rec.scopes.iter().any(|s| s == scope || s == "admin") {
-        return Err(Error::Forbidden(format!("token lacks scope {scope}")));
+        return Err(Error::NotPermitted(format!("token lacks scope {scope}")));
     }
     Ok(rec)
 }

@@ -200,19 +200,19 @@ impl SledStore {
     /// Loads an export into this (empty) store.
     pub fn import(&self, data: crate::store::Export) -> Result<()> {
         if !self.certs.is_empty() || !self.credentials.is_empty() {
-            return Err(Error::BadRequest("restore needs an empty store".into()));
+            return Err(Error::Malformed("restore needs an empty store".into()));
         }
         // Not sled's own import: it panics on malformed input.
         for (kind, name, items) in data {
             if kind != b"tree" {
-                return Err(Error::BadRequest(
+                return Err(Error::Malformed(
                     "backup holds an unknown collection type".into(),
                 ));
             }
             let tree = self.db.open_tree(name)?;
             for kv in items {
                 let [k, v]: [Vec<u8>; 2] = kv.try_into().map_err(|_| {
-                    Error::BadRequest("backup entry is not a key and a value".into())
+                    Error::Malformed("backup entry is not a key and a value".into())
                 })?;
                 tree.insert(k, v)?;
             }
