@@ -251,16 +251,15 @@ impl Acme {
             .acme_store
             .get_account_by_thumbprint(&new_key.thumbprint())?
         {
+            // RFC 8555 §7.3.5: a conflict that names the account holding the key.
             return Ok(Response {
                 status: 409,
                 location: Some(self.account_url(&other)),
                 links: Vec::new(),
                 retry_after: None,
-                body: Body::Problem(json!({
-                    "type": "urn:ietf:params:acme:error:malformed",
-                    "detail": "the new key belongs to another account",
-                    "status": 409,
-                })),
+                body: Body::Problem(Error::Conflict(
+                    "the new key belongs to another account".into(),
+                )),
             });
         }
         let mut new = acct.clone();

@@ -288,3 +288,39 @@ async fn an_unfinalized_order_expires_with_the_clock() {
     let r = f.acme.order(&request(&order_path, &body), &id).unwrap();
     assert_eq!(json_of(&r)["status"], "invalid");
 }
+
+/// RFC 8555 §7.3.5: a keyChange to a key another account holds is refused with a conflict
+/// that names that account (`Location`), not with an error: the refusal carries a header.
+#[tokio::test]
+async fn a_key_change_to_another_accounts_key_is_a_conflict_naming_it() {
+    let f = fixture();
+    let a = account(&f).await;
+    let b = account(&f).await;
+    let url = f.acme.url("/acme/key-change");
+    let inner_p = b64(json!({"alg": "ES256", "jwk": b.jwk(), "url": url})
+        .to_string()
+        .as_bytes());
+    let inner_pl = b64(json!({"account": a.kid, "oldKey": a.jwk()})
+        .to_string()
+        .as_bytes());
+    let sig = b
+        .key
+        .sign(
+            &SystemRandom::new(),
+            format!("{inner_p}.{inner_pl}").as_bytes(),
+        )
+        .unwrap();
+    let inner = json!({"protected": inner_p, "payload": inner_pl, "signature": b64(sig.as_ref())});
+    let body = a.body(&f, "/acme/key-change", &f.acme.new_nonce(), Some(&inner));
+    let r = f
+        .acme
+        .key_change(&request("/acme/key-change", &body))
+        .await
+        .unwrap();
+    assert_eq!(r.location, b.kid);
+    assert!(
+        matches!(&r.body, Body::Problem(Error::Conflict(_))),
+        "{:?}",
+        r.body
+    );
+}

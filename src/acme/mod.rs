@@ -65,8 +65,10 @@ pub struct Response {
 pub enum Body {
     /// `application/json`.
     Json(Value),
-    /// `application/problem+json` with a non-error status path (keyChange conflict).
-    Problem(Value),
+    /// A refusal that still carries headers of its own (the keyChange conflict's `Location`);
+    /// the HTTP layer renders the problem document, its status from the classification
+    /// table.
+    Problem(Error),
     /// `application/pem-certificate-chain`.
     PemChain(String),
     /// Nothing.

@@ -3,13 +3,14 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::jws::Jwk;
 use super::policy::{self, Authorisation};
+use super::views::stored_problem;
 use super::{Acme, Body, Request, Response, Signer};
 use crate::ca::csr::Csr;
 use crate::ca::issuance::{self, IssueRequest, Key, NameRule, Outcome, Spend};
@@ -47,10 +48,6 @@ fn parse_time(s: &str) -> Result<i64> {
                 format!("{s:?} is not an RFC 3339 time"),
             )
         })
-}
-
-fn problem_json(kind: AcmeProblem, detail: &str) -> Value {
-    json!({"type": format!("urn:ietf:params:acme:error:{}", kind.name()), "detail": detail, "status": 400})
 }
 
 /// A reason code an ACME client may give ([`RevocationReason::ACME`], RFC 8555 §7.6).
@@ -364,7 +361,7 @@ impl Acme {
         let open = matches!(o.status, OrderStatus::Pending | OrderStatus::Ready);
         if open && o.expires <= self.clock.now() {
             o.status = OrderStatus::Invalid;
-            o.error = Some(problem_json(AcmeProblem::Malformed, "order expired"));
+            o.error = Some(stored_problem(AcmeProblem::Malformed, "order expired"));
         } else if open {
             // A ready order is re-checked too: an authorization deactivated after the order
             // became ready must stop finalization (RFC 8555 §7.5.2).
@@ -383,7 +380,7 @@ impl Acme {
                     | AuthzStatus::Expired
                     | AuthzStatus::Revoked) => {
                         o.status = OrderStatus::Invalid;
-                        o.error = Some(problem_json(
+                        o.error = Some(stored_problem(
                             AcmeProblem::Unauthorized,
                             &format!("authorization for {} is {other}", authz.identifier.value),
                         ));
@@ -651,7 +648,7 @@ impl Acme {
                         };
                         tracing::info!(identifier = %identifier, challenge = %c.kind, %detail, "validation failed");
                         c.status = ChallengeStatus::Invalid;
-                        c.error = Some(problem_json(kind, &detail));
+                        c.error = Some(stored_problem(kind, &detail));
                         fresh.status = AuthzStatus::Invalid;
                     }
                 }

@@ -5,6 +5,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::Acme;
+use crate::error::AcmeProblem;
 use crate::store::{AccountRecord, AuthzRecord, ChallengeRecord, OrderRecord};
 
 /// RFC 3339 time.
@@ -13,6 +14,15 @@ pub fn rfc3339(t: i64) -> String {
         .ok()
         .and_then(|d| d.format(&Rfc3339).ok())
         .unwrap_or_default()
+}
+
+/// The problem document kept in a resource that became invalid: an order's `error`
+/// (RFC 8555 §7.1.3) or a challenge's `error` (§7.1.5, §8). It is part of the stored record
+/// and shown in later GETs of the resource, not an answer to the current request, so it is
+/// built here rather than by the HTTP layer, which renders every problem a request is
+/// answered with. Its `status` is 400 for every stored problem, as records already hold.
+pub fn stored_problem(kind: AcmeProblem, detail: &str) -> Value {
+    json!({"type": format!("urn:ietf:params:acme:error:{}", kind.name()), "detail": detail, "status": 400})
 }
 
 impl Acme {

@@ -42,12 +42,7 @@ fn render(acme: &Acme, r: Result<AcmeResponse, Error>) -> Response {
                     v.to_string(),
                 )
                     .into_response(),
-                Body::Problem(v) => (
-                    status,
-                    [(header::CONTENT_TYPE, "application/problem+json")],
-                    v.to_string(),
-                )
-                    .into_response(),
+                Body::Problem(e) => acme_response(&e),
                 Body::PemChain(p) => (
                     status,
                     [(header::CONTENT_TYPE, "application/pem-certificate-chain")],

@@ -245,6 +245,19 @@ pub fn problem_response(e: &Error) -> Response {
     resp
 }
 
+/// An error raised in front of the router (the request-head cap and the per-address limit
+/// run before a route is chosen), rendered for the channel mounted at the path: a problem
+/// document under `/api/` and `/acme/`, EST text elsewhere (EST, pickup, health).
+pub fn before_routing(path: &str, e: &Error) -> Response {
+    if path.starts_with("/api/") {
+        problem_response(e)
+    } else if path.starts_with("/acme/") {
+        acme_response(e)
+    } else {
+        est_response(e)
+    }
+}
+
 /// The status of a pickup page: a browser shows the page whatever the code, so a person's
 /// link answers only "no such link" (404), "our fault" (500) or "try again" (400).
 pub fn pickup_status(e: &Error) -> StatusCode {

@@ -109,14 +109,7 @@ async fn header_lines(State(max): State<usize>, req: Request, next: Next) -> Res
         let e = crate::error::Error::HeadTooLarge(format!(
             "the request target and each header field may be at most {max} bytes"
         ));
-        let path = req.uri().path();
-        return if path.starts_with("/api/") {
-            errors::problem_response(&e)
-        } else if path.starts_with("/acme/") {
-            errors::acme_response(&e)
-        } else {
-            errors::est_response(&e)
-        };
+        return errors::before_routing(req.uri().path(), &e);
     }
     next.run(req).await
 }
@@ -143,13 +136,7 @@ async fn per_ip_limit(req: Request, next: Next) -> Response {
     ) {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         if let Err(e) = limiter.check(&conn.peer.ip().to_string(), *limit, 1, now) {
-            return if path.starts_with("/api/") {
-                errors::problem_response(&e)
-            } else if path.starts_with("/acme/") {
-                errors::acme_response(&e)
-            } else {
-                errors::est_response(&e)
-            };
+            return errors::before_routing(path, &e);
         }
     }
     next.run(req).await
