@@ -13,6 +13,38 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::ids::{Label, ProfileName};
 
+/// Why a configuration was refused at start. It is the operator's, never a client's: the
+/// composition root (`main`) reports it and does not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    Read {
+        /// The file named on the command line.
+        path: PathBuf,
+        /// Why reading failed.
+        source: std::io::Error,
+    },
+    /// The text is not TOML, or a field is unknown or of the wrong type.
+    Syntax(String),
+    /// The fields parse but contradict each other or name something that does not exist.
+    Invalid(String),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Read { path, source } => {
+                write!(f, "cannot read {}: {source}", path.display())
+            }
+            ConfigError::Syntax(m) => write!(f, "config: {m}"),
+            ConfigError::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,8 +199,8 @@ impl Default for WebhookConfig {
 
 impl WebhookConfig {
     /// Checks the section on its own (the secret and CA files are read at start).
-    pub fn validate(&self) -> Result<()> {
-        let bad = |m: &str| Err(Error::Malformed(format!("webhooks: {m}")));
+    pub fn validate(&self) -> std::result::Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(format!("webhooks: {m}")));
         if let Some(url) = &self.url {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 return bad("url must start with https:// or http://");
@@ -523,22 +555,24 @@ pub struct EstLabel {
 
 impl Config {
     /// Reads and validates a TOML file.
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Malformed(format!("cannot read {}: {e}", path.display())))?;
+    pub fn load(path: &Path) -> std::result::Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         Self::parse(&text)
     }
 
     /// Parses and validates TOML text. A `[profiles.device]` or `[profiles.person]` table
     /// overrides only the fields it names; the rest keep the built-in values.
-    pub fn parse(text: &str) -> Result<Self> {
+    pub fn parse(text: &str) -> std::result::Result<Self, ConfigError> {
         let mut value: toml::Table =
-            toml::from_str(text).map_err(|e| Error::Malformed(format!("config: {e}")))?;
+            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
         if let Some(toml::Value::Table(profiles)) = value.get_mut("profiles") {
             for (name, builtin) in [("device", Profile::device()), ("person", Profile::person())] {
                 if let Some(toml::Value::Table(user)) = profiles.get_mut(name) {
                     let mut merged = toml::Table::try_from(&builtin)
-                        .map_err(|e| Error::Internal(format!("builtin profile: {e}")))?;
+                        .map_err(|e| ConfigError::Invalid(format!("builtin profile: {e}")))?;
                     for (k, v) in std::mem::take(user) {
                         merged.insert(k, v);
                     }
@@ -548,24 +582,24 @@ impl Config {
         }
         let mut cfg: Config = toml::Value::Table(value)
             .try_into()
-            .map_err(|e| Error::Malformed(format!("config: {e}")))?;
+            .map_err(|e| ConfigError::Syntax(e.to_string()))?;
         cfg.finish()?;
         Ok(cfg)
     }
 
     /// Adds the built-in profiles that are not overridden and checks cross references.
-    pub fn finish(&mut self) -> Result<()> {
+    pub fn finish(&mut self) -> std::result::Result<(), ConfigError> {
         self.profiles
             .entry(ProfileName("device".into()))
             .or_insert_with(Profile::device);
         self.profiles
             .entry(ProfileName("person".into()))
             .or_insert_with(Profile::person);
-        let check = |p: &ProfileName, what: &str| -> Result<()> {
+        let check = |p: &ProfileName, what: &str| -> std::result::Result<(), ConfigError> {
             if self.profiles.contains_key(p) {
                 Ok(())
             } else {
-                Err(Error::Malformed(format!(
+                Err(ConfigError::Invalid(format!(
                     "{what} names unknown profile {p}"
                 )))
             }
@@ -581,32 +615,32 @@ impl Config {
         for (name, p) in &self.profiles {
             for ku in &p.key_usage {
                 crate::ca::profile::parse_key_usage(ku).map_err(|e| {
-                    Error::Malformed(format!("profile {name}: {}", e.public_message()))
+                    ConfigError::Invalid(format!("profile {name}: {}", e.public_message()))
                 })?;
             }
             for eku in &p.extended_key_usage {
                 crate::ca::profile::parse_eku(eku).map_err(|e| {
-                    Error::Malformed(format!("profile {name}: {}", e.public_message()))
+                    ConfigError::Invalid(format!("profile {name}: {}", e.public_message()))
                 })?;
             }
             if p.validity_days == 0 {
-                return Err(Error::Malformed(format!(
+                return Err(ConfigError::Invalid(format!(
                     "profile {name}: validity_days must be > 0"
                 )));
             }
             if p.key_types.is_empty() {
-                return Err(Error::Malformed(format!(
+                return Err(ConfigError::Invalid(format!(
                     "profile {name}: key_types is empty"
                 )));
             }
             if matches!(p.server_keygen_key_type, KeyType::Ed25519) {
-                return Err(Error::Malformed(format!(
+                return Err(ConfigError::Invalid(format!(
                     "profile {name}: server_keygen_key_type must be an ECDSA or RSA type"
                 )));
             }
             for t in &p.san_types {
                 if !matches!(t.as_str(), "dns" | "email" | "uri" | "ip") {
-                    return Err(Error::Malformed(format!(
+                    return Err(ConfigError::Invalid(format!(
                         "profile {name}: unknown san_types entry {t:?} (dns, email, uri, ip)"
                     )));
                 }
@@ -621,7 +655,7 @@ impl Config {
             || l.max_connections == 0
             || l.max_connections > u32::MAX as usize
         {
-            return Err(Error::Malformed(
+            return Err(ConfigError::Invalid(
                 "limits: timeouts and max_connections must be > 0, max_body_bytes >= 1024".into(),
             ));
         }
@@ -631,23 +665,23 @@ impl Config {
             || l.max_header_line_bytes < 1024
             || l.max_header_line_bytes > l.max_request_head_bytes
         {
-            return Err(Error::Malformed(
+            return Err(ConfigError::Invalid(
                 "limits: max_request_head_bytes must be >= 8192, max_header_line_bytes >= 1024 and at most max_request_head_bytes".into(),
             ));
         }
         if self.est.credential_ttl_secs == 0 || self.est.credential_ttl_secs > 366 * 24 * 3600 {
-            return Err(Error::Malformed(
+            return Err(ConfigError::Invalid(
                 "est.credential_ttl_secs must be 1 second to 366 days".into(),
             ));
         }
         self.webhooks.validate()?;
         if self.audit.checkpoint_entries == 0 || self.audit.checkpoint_interval_secs == 0 {
-            return Err(Error::Malformed(
+            return Err(ConfigError::Invalid(
                 "audit: checkpoint_entries and checkpoint_interval_secs must be > 0".into(),
             ));
         }
         if (self.tls.cert_file.is_some()) != (self.tls.key_file.is_some()) {
-            return Err(Error::Malformed(
+            return Err(ConfigError::Invalid(
                 "tls.cert_file and tls.key_file go together".into(),
             ));
         }
@@ -896,6 +930,22 @@ mod tests {
     #[test]
     fn label_with_unknown_profile_is_refused() {
         let e = Config::parse("[est.labels.x]\nprofile = \"nope\"\n").unwrap_err();
-        assert!(e.public_message().contains("unknown profile"));
+        assert!(e.to_string().contains("unknown profile"));
+    }
+
+    /// An unreadable file, bad TOML and contradicting settings are told apart, each with the
+    /// message the operator sees.
+    #[test]
+    fn config_errors_say_which_kind_of_mistake() {
+        let e = Config::load(Path::new("/nonexistent/enrolld.toml")).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }), "{e:?}");
+        assert!(e
+            .to_string()
+            .starts_with("cannot read /nonexistent/enrolld.toml"));
+        let e = Config::parse("listen = ").unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax(_)), "{e:?}");
+        assert!(e.to_string().starts_with("config: "), "{e}");
+        let e = Config::parse("[limits]\nrequest_timeout_secs = 0\n").unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid(_)), "{e:?}");
     }
 }

@@ -114,7 +114,7 @@ enum Cmd {
 
 fn load_config(c: &Common) -> Result<Config, String> {
     let mut cfg = match &c.config {
-        Some(p) => Config::load(p).map_err(|e| e.public_message().to_owned())?,
+        Some(p) => Config::load(p).map_err(|e| e.to_string())?,
         None => Config::embedded(),
     };
     if let Some(d) = &c.data_dir {
