@@ -72,7 +72,7 @@ impl Acme {
                 .get_account(&id)?
                 .ok_or_else(|| Error::Internal("account index points nowhere".into()))?;
             return Ok(
-                Response::json(200, self.account_json(&acct)).with_location(self.account_url(&id))
+                Response::json(self.account_json(&acct)).with_location(self.account_url(&id))
             );
         }
         if p.only_return_existing == Some(true) {
@@ -125,7 +125,7 @@ impl Acme {
                 );
                 self.flush().await?;
                 tracing::info!(account = %acct.id, "ACME account created");
-                Ok(Response::json(201, self.account_json(&acct))
+                Ok(Response::created(self.account_json(&acct))
                     .with_location(self.account_url(&acct.id)))
             }
             CreateAccount::KeyExists(id) => {
@@ -133,7 +133,7 @@ impl Acme {
                     .acme_store
                     .get_account(&id)?
                     .ok_or_else(|| Error::Internal("account index points nowhere".into()))?;
-                Ok(Response::json(200, self.account_json(&existing))
+                Ok(Response::json(self.account_json(&existing))
                     .with_location(self.account_url(&id)))
             }
             CreateAccount::EabTaken => Err(Error::acme(
@@ -154,7 +154,7 @@ impl Acme {
         }
         let url = self.account_url(&acct.id);
         if jws.is_post_as_get() {
-            return Ok(Response::json(200, self.account_json(&acct)).with_location(url));
+            return Ok(Response::json(self.account_json(&acct)).with_location(url));
         }
         let p: UpdatePayload = jws.payload_json()?;
         let mut new = acct.clone();
@@ -185,7 +185,7 @@ impl Acme {
             );
         }
         self.flush().await?;
-        Ok(Response::json(200, self.account_json(&new)).with_location(url))
+        Ok(Response::json(self.account_json(&new)).with_location(url))
     }
 
     /// `POST /acme/account/{id}/orders` (POST-as-GET).
@@ -200,7 +200,7 @@ impl Acme {
             .iter()
             .map(|o| self.url(&format!("/acme/order/{o}")))
             .collect();
-        Ok(Response::json(200, json!({ "orders": orders })))
+        Ok(Response::json(json!({ "orders": orders })))
     }
 
     /// `POST /acme/key-change` (RFC 8555 §7.3.5).
@@ -252,15 +252,10 @@ impl Acme {
             .get_account_by_thumbprint(&new_key.thumbprint())?
         {
             // RFC 8555 §7.3.5: a conflict that names the account holding the key.
-            return Ok(Response {
-                status: 409,
-                location: Some(self.account_url(&other)),
-                links: Vec::new(),
-                retry_after: None,
-                body: Body::Problem(Error::Conflict(
-                    "the new key belongs to another account".into(),
-                )),
-            });
+            return Ok(Response::new(Reply::Refused(Error::Conflict(
+                "the new key belongs to another account".into(),
+            )))
+            .with_location(self.account_url(&other)));
         }
         let mut new = acct.clone();
         new.jwk = new_key.to_json();
@@ -278,8 +273,8 @@ impl Acme {
         );
         self.flush().await?;
         tracing::info!(account = %acct.id, "ACME account key changed");
-        Ok(Response::json(200, self.account_json(&new)).with_location(self.account_url(&acct.id)))
+        Ok(Response::json(self.account_json(&new)).with_location(self.account_url(&acct.id)))
     }
 }
 
-use super::Body;
+use super::Reply;

@@ -12,7 +12,7 @@ use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::{json, Value};
 
 use super::eab::NewEabKey;
-use super::{Acme, Body, Request, Response};
+use super::{Acme, Reply, Request, Response};
 use crate::ca::Ca;
 use crate::clock::ManualClock;
 use crate::config::{CaConfig, Config};
@@ -105,8 +105,8 @@ fn request<'a>(path: &'a str, body: &'a [u8]) -> Request<'a> {
 }
 
 fn json_of(r: &Response) -> &Value {
-    match &r.body {
-        Body::Json(v) => v,
+    match &r.reply {
+        Reply::Resource(v) | Reply::Created(v) => v,
         other => panic!("not JSON: {other:?}"),
     }
 }
@@ -154,7 +154,7 @@ async fn account(f: &Fixture) -> Client {
         .new_account(&request("/acme/new-account", &body))
         .await
         .unwrap();
-    assert_eq!(r.status, 201);
+    assert!(matches!(r.reply, Reply::Created(_)), "{:?}", r.reply);
     c.kid = r.location.clone();
     c
 }
@@ -185,7 +185,7 @@ async fn an_order_for_a_preauthorised_name_is_ready_and_finalizes_once() {
         .new_order(&request("/acme/new-order", &body))
         .await
         .unwrap();
-    assert_eq!(r.status, 201);
+    assert!(matches!(r.reply, Reply::Created(_)), "{:?}", r.reply);
     let order = json_of(&r).clone();
     assert_eq!(order["status"], "ready");
     let finalize = path_of(&f, order["finalize"].as_str().unwrap());
@@ -218,7 +218,7 @@ async fn an_order_for_a_preauthorised_name_is_ready_and_finalizes_once() {
             cert.trim_start_matches("/acme/cert/"),
         )
         .unwrap();
-    assert!(matches!(&r.body, Body::PemChain(pem) if pem.contains("BEGIN CERTIFICATE")));
+    assert!(matches!(&r.reply, Reply::Certificate(pem) if pem.contains("BEGIN CERTIFICATE")));
 }
 
 #[tokio::test]
@@ -230,14 +230,14 @@ async fn a_nonce_expires_with_the_clock_and_is_accepted_once() {
     let id = path.trim_start_matches("/acme/account/").to_owned();
     let nonce = f.acme.new_nonce();
     let body = c.body(&f, &path, &nonce, None);
-    assert_eq!(
+    assert!(matches!(
         f.acme
             .account(&request(&path, &body), &id)
             .await
             .unwrap()
-            .status,
-        200
-    );
+            .reply,
+        Reply::Resource(_)
+    ));
     // The same nonce again: refused.
     let err = f
         .acme
@@ -319,8 +319,8 @@ async fn a_key_change_to_another_accounts_key_is_a_conflict_naming_it() {
         .unwrap();
     assert_eq!(r.location, b.kid);
     assert!(
-        matches!(&r.body, Body::Problem(Error::Conflict(_))),
+        matches!(&r.reply, Reply::Refused(Error::Conflict(_))),
         "{:?}",
-        r.body
+        r.reply
     );
 }

@@ -45,45 +45,52 @@ pub struct Request<'a> {
     pub peer: IpAddr,
 }
 
-/// What to send back (the HTTP layer adds `Replay-Nonce` and the index `Link`).
+/// What a request came to, with the headers it carries; the HTTP layer chooses the status and
+/// content type (and adds `Replay-Nonce` and the index `Link`).
 #[derive(Debug)]
 pub struct Response {
-    /// HTTP status.
-    pub status: u16,
-    /// `Location` header.
+    /// What happened.
+    pub reply: Reply,
+    /// `Location`: the resource the request created, changed or ran into.
     pub location: Option<String>,
     /// Extra `Link` headers: (url, rel).
     pub links: Vec<(String, String)>,
-    /// `Retry-After` seconds.
+    /// `Retry-After` seconds (an order still processing, renewal information).
     pub retry_after: Option<u64>,
-    /// The body.
-    pub body: Body,
 }
 
-/// Response bodies.
+/// What an ACME request came to when it was not simply refused.
 #[derive(Debug)]
-pub enum Body {
-    /// `application/json`.
-    Json(Value),
-    /// A refusal that still carries headers of its own (the keyChange conflict's `Location`);
-    /// the HTTP layer renders the problem document, its status from the classification
-    /// table.
-    Problem(Error),
-    /// `application/pem-certificate-chain`.
-    PemChain(String),
-    /// Nothing.
-    Empty,
+pub enum Reply {
+    /// The resource as it is now (a JSON object).
+    Resource(Value),
+    /// RFC 8555 §7.3, §7.4: a resource this request created (an account, an order).
+    Created(Value),
+    /// RFC 8555 §7.4.2: the certificate chain, PEM.
+    Certificate(String),
+    /// Done; nothing to show (revocation, §7.6).
+    Done,
+    /// Refused, but with headers of its own: RFC 8555 §7.3.5, a keyChange to a key another
+    /// account holds names that account in `Location`.
+    Refused(Error),
 }
 
 impl Response {
-    fn json(status: u16, v: Value) -> Response {
+    fn new(reply: Reply) -> Response {
         Response {
-            status,
+            reply,
             location: None,
             links: Vec::new(),
             retry_after: None,
-            body: Body::Json(v),
         }
+    }
+
+    fn json(v: Value) -> Response {
+        Response::new(Reply::Resource(v))
+    }
+
+    fn created(v: Value) -> Response {
+        Response::new(Reply::Created(v))
     }
 
     fn with_location(mut self, url: String) -> Response {

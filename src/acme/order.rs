@@ -11,7 +11,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::jws::Jwk;
 use super::policy::{self, Authorisation};
 use super::views::stored_problem;
-use super::{Acme, Body, Request, Response, Signer};
+use super::{Acme, Reply, Request, Response, Signer};
 use crate::ca::csr::Csr;
 use crate::ca::issuance::{self, IssueRequest, Key, NameRule, Outcome, Spend};
 use crate::ca::pem_encode;
@@ -61,9 +61,15 @@ fn acme_reason(code: u8) -> Result<RevocationReason> {
 }
 
 impl Acme {
-    fn order_response(&self, status: u16, o: &OrderRecord) -> Response {
-        let mut r = Response::json(status, self.order_json(o))
-            .with_location(self.url(&format!("/acme/order/{}", o.id)));
+    /// An order's view; `created` for newOrder (RFC 8555 §7.4: 201).
+    fn order_response(&self, created: bool, o: &OrderRecord) -> Response {
+        let view = self.order_json(o);
+        let r = if created {
+            Response::created(view)
+        } else {
+            Response::json(view)
+        };
+        let mut r = r.with_location(self.url(&format!("/acme/order/{}", o.id)));
         if o.status == OrderStatus::Processing {
             r.retry_after = Some(1);
         }
@@ -263,7 +269,7 @@ impl Acme {
         };
         self.acme_store.create_order(&order, &authzs)?;
         self.flush().await?;
-        Ok(self.order_response(201, &order))
+        Ok(self.order_response(true, &order))
     }
 
     /// RFC 9773 §5: `replaces` names a certificate of this account.
@@ -403,7 +409,7 @@ impl Acme {
     pub fn order(&self, req: &Request<'_>, id: &str) -> Result<Response> {
         let (_, acct) = self.authenticate_account(req)?;
         let o = self.load_order(&acct, id)?;
-        Ok(self.order_response(200, &o))
+        Ok(self.order_response(false, &o))
     }
 
     /// `POST /acme/order/{id}/finalize` (§7.4).
@@ -412,7 +418,9 @@ impl Acme {
         let o = self.load_order(&acct, id)?;
         match o.status {
             OrderStatus::Ready => {}
-            OrderStatus::Valid | OrderStatus::Processing => return Ok(self.order_response(200, &o)),
+            OrderStatus::Valid | OrderStatus::Processing => {
+                return Ok(self.order_response(false, &o))
+            }
             other @ (OrderStatus::Pending | OrderStatus::Invalid) => {
                 return Err(Error::acme(
                     AcmeProblem::OrderNotReady,
@@ -466,12 +474,12 @@ impl Acme {
             Outcome::Issued(issued) => {
                 tracing::info!(serial = %issued.serial, account = %acct.id, "certificate issued over ACME");
                 done.certificate = Some(issued.serial);
-                Ok(self.order_response(200, &done))
+                Ok(self.order_response(false, &done))
             }
             Outcome::LostRace | Outcome::SameAsBefore(_) => {
                 // Another finalize of this order won the race: answer its result.
                 let current = self.load_order(&acct, id)?;
-                Ok(self.order_response(200, &current))
+                Ok(self.order_response(false, &current))
             }
             Outcome::SubjectInactive => Err(Error::acme(
                 AcmeProblem::Unauthorized,
@@ -566,7 +574,7 @@ impl Acme {
                 self.flush().await?;
             }
         }
-        Ok(Response::json(200, self.authz_json(&a)))
+        Ok(Response::json(self.authz_json(&a)))
     }
 
     fn load_authz(&self, acct: &AccountRecord, id: &str) -> Result<AuthzRecord> {
@@ -657,7 +665,7 @@ impl Acme {
                 }
             });
         }
-        let mut r = Response::json(200, self.challenge_json(&a, i, &a.challenges[i]));
+        let mut r = Response::json(self.challenge_json(&a, i, &a.challenges[i]));
         r.links.push(up);
         Ok(r)
     }
@@ -674,13 +682,7 @@ impl Acme {
             .ok_or_else(|| Error::NotFound("no such certificate".into()))?;
         let mut pem = pem_encode("CERTIFICATE", &rec.der);
         pem.push_str(&pem_encode("CERTIFICATE", self.ca.issuing_der()));
-        Ok(Response {
-            status: 200,
-            location: None,
-            links: Vec::new(),
-            retry_after: None,
-            body: Body::PemChain(pem),
-        })
+        Ok(Response::new(Reply::Certificate(pem)))
     }
 
     /// `POST /acme/revoke-cert` (§7.6): by the ordering account or by the certificate's key.
@@ -746,13 +748,7 @@ impl Acme {
         );
         self.flush().await?;
         tracing::info!(serial = %serial, reason = reason.as_str(), "certificate revoked over ACME");
-        Ok(Response {
-            status: 200,
-            location: None,
-            links: Vec::new(),
-            retry_after: None,
-            body: Body::Empty,
-        })
+        Ok(Response::new(Reply::Done))
     }
 
     /// `GET /acme/renewal-info/{certid}` (RFC 9773 §4.2).
@@ -776,7 +772,6 @@ impl Acme {
             (start, end)
         };
         let mut r = Response::json(
-            200,
             json!({"suggestedWindow": {"start": super::views::rfc3339(start), "end": super::views::rfc3339(end)}}),
         );
         r.retry_after = Some(6 * 3600);

@@ -13,7 +13,7 @@ use axum::Extension;
 use super::errors::acme_response;
 use super::est::body_error;
 use super::{AppState, ConnInfo};
-use crate::acme::{Acme, Body, Request, Response as AcmeResponse};
+use crate::acme::{Acme, Reply, Request, Response as AcmeResponse};
 use crate::error::Error;
 
 fn finish(acme: &Acme, mut resp: Response) -> Response {
@@ -30,26 +30,30 @@ fn finish(acme: &Acme, mut resp: Response) -> Response {
     resp
 }
 
+/// The status and content type of each outcome; refusals come from the classification table.
 fn render(acme: &Acme, r: Result<AcmeResponse, Error>) -> Response {
     let resp = match r {
         Err(e) => acme_response(&e),
         Ok(r) => {
-            let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
-            let mut resp = match r.body {
-                Body::Json(v) => (
+            let json = |status: StatusCode, v: serde_json::Value| {
+                (
                     status,
                     [(header::CONTENT_TYPE, "application/json")],
                     v.to_string(),
                 )
-                    .into_response(),
-                Body::Problem(e) => acme_response(&e),
-                Body::PemChain(p) => (
-                    status,
+                    .into_response()
+            };
+            let mut resp = match r.reply {
+                Reply::Resource(v) => json(StatusCode::OK, v),
+                Reply::Created(v) => json(StatusCode::CREATED, v),
+                Reply::Certificate(p) => (
+                    StatusCode::OK,
                     [(header::CONTENT_TYPE, "application/pem-certificate-chain")],
                     p,
                 )
                     .into_response(),
-                Body::Empty => status.into_response(),
+                Reply::Done => StatusCode::OK.into_response(),
+                Reply::Refused(e) => acme_response(&e),
             };
             let h = resp.headers_mut();
             if let Some(loc) = r.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
