@@ -5,6 +5,8 @@
 //! URL) before a handler sees it.
 
 pub mod account;
+pub mod authz;
+pub mod certificate;
 pub mod dns;
 pub mod eab;
 #[cfg(test)]
