@@ -2,7 +2,7 @@
 //! controls a zone or spoofs UDP chooses these bytes.
 #![no_main]
 
-use enrolld::acme::dns::{parse_response, txt_value, RecordType};
+use enrolld::acme::challenge::dns::{parse_response, txt_value, RecordType};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

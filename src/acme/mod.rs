@@ -7,7 +7,7 @@
 pub mod account;
 pub mod authz;
 pub mod certificate;
-pub mod dns;
+pub mod challenge;
 pub mod eab;
 #[cfg(test)]
 mod flow_tests;
@@ -16,7 +16,6 @@ pub mod nonce;
 pub mod order;
 pub mod policy;
 pub mod ratelimit;
-pub mod validate;
 pub mod views;
 
 use crate::clock::SharedClock;
@@ -126,7 +125,7 @@ pub struct Acme {
     /// Rate limits.
     pub limits: ratelimit::RateLimiter,
     /// Challenge validator.
-    pub validator: Arc<validate::Validator>,
+    pub validator: Arc<challenge::Validator>,
     /// Public base URL (no trailing slash).
     pub base: String,
     /// Nonce, order, authorization and EAB key times.
@@ -150,7 +149,7 @@ impl Acme {
         let base = cfg.base_url();
         let nonces = nonce::Nonces::new(&secrets.derive("acme-nonce-v1"))?;
         let limits = ratelimit::RateLimiter::from_env();
-        let validator = Arc::new(validate::Validator::new(cfg.acme.validation.clone()));
+        let validator = Arc::new(challenge::Validator::new(cfg.acme.validation.clone()));
         Ok(Acme {
             ca,
             store,
