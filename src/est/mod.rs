@@ -24,9 +24,10 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::{Label, ProfileName, Serial};
+use crate::registry::approvals::{self, ApprovalRequest, Decision};
 use crate::registry::credentials;
 use crate::secrets::Secrets;
-use crate::states::{AccountStatus, ApprovalStatus, SubjectStatus};
+use crate::states::{AccountStatus, SubjectStatus};
 use crate::store::{AcmeStore, CertStatus, CertificateRecord, Store};
 use bootstrap::BootstrapCa;
 
@@ -594,9 +595,9 @@ impl Est {
         }
     }
 
-    /// RFC 7030 §4.2.3 manual approval: the first request records a pending approval and every
-    /// retry with the same credential and CSR is [`Enrolment::Pending`] until an administrator
-    /// approves (then this returns `None` and the certificate is issued) or rejects (refused).
+    /// RFC 7030 §4.2.3 manual approval: asks the registry's approval gate about this
+    /// credential and CSR, and answers [`Enrolment::Pending`] until an administrator approves
+    /// (then `None`: the certificate is issued) or rejects (refused).
     async fn approval_gate(
         &self,
         policy: &LabelPolicy<'_>,
@@ -610,44 +611,21 @@ impl Est {
                 "this profile requires approval; enrol with an enrolment credential".into(),
             ));
         };
-        let existing = self.store.get_approval_for(cred.id.as_str(), fingerprint)?;
-        let rec = match existing {
-            Some(a) => a,
-            None => {
-                let a = crate::store::ApprovalRecord {
-                    version: 1,
-                    id: crate::secrets::random_id_token(12)?,
-                    credential: cred.id.to_string(),
-                    csr_fingerprint: fingerprint.to_owned(),
-                    common_name: cn.to_owned(),
-                    sans: sans.iter().map(|s| s.to_string()).collect(),
-                    profile: policy.profile_name.0.clone(),
-                    subject_id: ent.subject_id.clone(),
-                    status: ApprovalStatus::Pending,
-                    created_at: self.clock.now(),
-                    decided_by: None,
-                    decided_at: None,
-                };
-                let rec = self.store.create_approval(&a)?;
-                let _ = self.store.append_audit(
-                    &format!("est:{}", cred.id),
-                    "approval.request",
-                    &rec.id,
-                    ApprovalStatus::Pending.as_str(),
-                    cn,
-                    self.clock.now(),
-                );
-                self.flush().await?;
-                rec
-            }
+        let req = ApprovalRequest {
+            credential: &cred.id,
+            csr_fingerprint: fingerprint,
+            common_name: cn,
+            sans,
+            profile: &policy.profile_name,
+            subject_id: ent.subject_id.clone(),
         };
-        match rec.status {
-            ApprovalStatus::Approved => Ok(None),
-            ApprovalStatus::Rejected => Err(Error::NotPermitted(
+        match approvals::gate(&*self.store, req, self.clock.now()).await? {
+            Decision::Approved => Ok(None),
+            Decision::Rejected => Err(Error::NotPermitted(
                 "the enrolment request was rejected".into(),
             )),
-            ApprovalStatus::Pending => Ok(Some(Enrolment::Pending {
-                request: rec.id.to_string(),
+            Decision::Pending { request } => Ok(Some(Enrolment::Pending {
+                request,
                 retry_after: APPROVAL_RETRY_AFTER,
             })),
         }

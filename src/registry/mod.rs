@@ -5,7 +5,9 @@
 //! hash would add nothing on random secrets while capping enrolment throughput).
 
 pub mod admin_credentials;
+pub mod approvals;
 pub mod credentials;
+pub mod inventory;
 pub mod pickup;
 pub mod service;
 pub mod subjects;

@@ -1,22 +1,24 @@
-//! The registry service: what the admin API does with people, devices, credentials, tokens,
-//! the certificate inventory and the audit log (no HTTP here).
+//! The registry service: what the admin API does with people, devices, credentials per
+//! subject and the audit log (no HTTP here). Its other operations live beside it: the
+//! certificate inventory (`inventory.rs`), admin tokens (`tokens.rs`), approvals
+//! (`approvals.rs`), loose credentials and EAB keys (`admin_credentials.rs`), pickup links
+//! (`pickup.rs`).
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::credentials;
 use super::subjects::{self, Registered, SubjectInput};
-use super::{credentials, tokens};
 use crate::acme::eab::NewEabKey;
-use crate::admin::CertificateView;
 use crate::ca::profile::SanName;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::{ProfileName, Serial, SubjectId};
 use crate::revocation::RevocationReason;
 use crate::secrets::Secrets;
-use crate::states::{ApprovalStatus, CertState, SubjectStatus};
+use crate::states::SubjectStatus;
 use crate::store::AcmeStore;
 use crate::store::{AllowedIdentifier, AuditRecord, Store, SubjectRecord};
 
@@ -71,39 +73,6 @@ pub struct NewSubjectCredential {
     /// Pickup: also offer the legacy 3DES / SHA-1 PKCS#12 format.
     #[serde(default)]
     pub legacy_p12: bool,
-}
-
-/// Filters of the certificate inventory and bulk revocation.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CertQuery {
-    /// Subject id.
-    #[serde(default)]
-    pub subject_id: Option<String>,
-    /// Subject CN (case-insensitive).
-    #[serde(default)]
-    pub subject: Option<String>,
-    /// `good` or `revoked`.
-    #[serde(default)]
-    pub status: Option<String>,
-    /// Profile name.
-    #[serde(default)]
-    pub profile: Option<String>,
-    /// Channel (`est-simpleenroll`, `acme`, …).
-    #[serde(default)]
-    pub channel: Option<String>,
-    /// Expiring before this RFC 3339 time.
-    #[serde(default)]
-    pub expiring_before: Option<String>,
-    /// Department of the subject.
-    #[serde(default)]
-    pub department: Option<String>,
-    /// Page size (default 100, at most 1000).
-    #[serde(default)]
-    pub limit: Option<usize>,
-    /// Serial after which the page starts (from the previous page's `next`).
-    #[serde(default)]
-    pub after: Option<String>,
 }
 
 impl Registry {
@@ -451,205 +420,6 @@ impl Registry {
             &made,
         )?;
         Ok(v)
-    }
-
-    /// The certificate inventory, filtered and paginated by serial.
-    pub fn inventory(&self, q: &CertQuery) -> Result<Value> {
-        let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-        let (items, next) = self.query(q, limit)?;
-        Ok(json!({"certificates": items, "next": next}))
-    }
-
-    fn query(&self, q: &CertQuery, limit: usize) -> Result<(Vec<CertificateView>, Option<String>)> {
-        let before = match &q.expiring_before {
-            Some(t) => Some(
-                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                    .map_err(|_| Error::Malformed("expiring_before must be RFC 3339".into()))?
-                    .unix_timestamp(),
-            ),
-            None => None,
-        };
-        let after = q.after.as_deref().map(Serial::parse_hex).transpose()?;
-        let dept_subjects: Option<Vec<SubjectId>> = match &q.department {
-            Some(d) => Some(
-                self.list(None, None, Some(d), usize::MAX)?
-                    .into_iter()
-                    .map(|s| s.id)
-                    .collect(),
-            ),
-            None => None,
-        };
-        let sid = q.subject_id.as_deref().map(SubjectId::parse).transpose()?;
-        // An unknown status matches no certificate.
-        let want_state = q.status.as_deref().map(CertState::from_name);
-        let mut out = Vec::new();
-        let mut next = None;
-        self.store.scan_certificates(after.as_ref(), &mut |r| {
-            if after.as_ref().is_some_and(|a| &r.serial <= a) {
-                return true;
-            }
-            let ok = want_state.is_none_or(|s| s == Some(r.status.state()))
-                && q.profile.as_deref().is_none_or(|p| r.profile.0 == p)
-                && q.channel.as_deref().is_none_or(|c| r.channel == c)
-                && q.subject
-                    .as_deref()
-                    .is_none_or(|s| r.subject.eq_ignore_ascii_case(s))
-                && before.is_none_or(|b| r.not_after < b)
-                && sid
-                    .as_ref()
-                    .is_none_or(|s| r.subject_id.as_ref() == Some(s))
-                && dept_subjects
-                    .as_ref()
-                    .is_none_or(|ids| r.subject_id.as_ref().is_some_and(|s| ids.contains(s)));
-            if ok {
-                if out.len() == limit {
-                    next = out.last().map(|v: &CertificateView| v.serial.clone());
-                    return false;
-                }
-                out.push(CertificateView::from(r));
-            }
-            true
-        })?;
-        Ok((out, next))
-    }
-
-    /// Revokes every certificate matching the query (at most 100,000).
-    pub fn bulk_revoke(
-        &self,
-        actor: &str,
-        q: &CertQuery,
-        reason: RevocationReason,
-    ) -> Result<Value> {
-        if q.subject_id.is_none()
-            && q.subject.is_none()
-            && q.status.is_none()
-            && q.profile.is_none()
-            && q.channel.is_none()
-            && q.expiring_before.is_none()
-            && q.department.is_none()
-        {
-            return Err(Error::Malformed(
-                "a bulk revocation needs at least one filter".into(),
-            ));
-        }
-        let (items, _) = self.query(q, 100_000)?;
-        let mut revoked = 0;
-        for c in &items {
-            let serial = Serial::parse_hex(&c.serial)?;
-            if self
-                .store
-                .revoke_certificate(&serial, self.clock.now(), reason)?
-            {
-                revoked += 1;
-            }
-        }
-        self.audit(
-            actor,
-            "certificate.bulk_revoke",
-            "-",
-            "ok",
-            &format!("{revoked} revoked ({reason})"),
-        )?;
-        Ok(json!({"matched": items.len(), "revoked": revoked}))
-    }
-
-    /// Creates an admin token.
-    pub fn create_token(
-        &self,
-        actor: &str,
-        name: &str,
-        scopes: &[String],
-        expires_in: Option<u64>,
-    ) -> Result<Value> {
-        const SCOPES: &[&str] = &["read", "register", "issue", "revoke", "admin"];
-        if scopes.is_empty() || scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
-            return Err(Error::Malformed(format!(
-                "scopes must be among {}",
-                SCOPES.join(", ")
-            )));
-        }
-        if name.is_empty() || name.len() > 128 {
-            return Err(Error::Malformed("name must be 1 to 128 characters".into()));
-        }
-        let t = self.clock.now();
-        let expires_at = expires_in.map(|e| t.saturating_add(e.min(10 * 366 * 86400) as i64));
-        let refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
-        let token = tokens::create(&*self.store, &self.secrets, name, &refs, t, expires_at)?;
-        let id = token.split('.').next().unwrap_or_default().to_owned();
-        self.audit(actor, "token.create", &id, "ok", &scopes.join(","))?;
-        Ok(json!({"id": id, "token": token, "scopes": scopes, "expires_at": expires_at}))
-    }
-
-    /// Lists tokens (never their secrets).
-    pub fn list_tokens(&self) -> Result<Value> {
-        let list: Vec<Value> = self
-            .store
-            .list_admin_tokens()?
-            .into_iter()
-            .map(|t| json!({"id": t.id, "name": t.name, "scopes": t.scopes, "created_at": t.created_at, "expires_at": t.expires_at}))
-            .collect();
-        Ok(json!({"tokens": list}))
-    }
-
-    /// Revokes a token.
-    pub fn delete_token(&self, actor: &str, id: &str) -> Result<()> {
-        if !self.store.delete_admin_token(id)? {
-            return Err(Error::NotFound("no such token".into()));
-        }
-        self.audit(actor, "token.revoke", id, "ok", "")?;
-        Ok(())
-    }
-
-    /// Pending (or decided) approvals.
-    pub fn approvals(&self, status: &str) -> Result<Vec<crate::store::ApprovalRecord>> {
-        let Some(status) = ApprovalStatus::from_name(status) else {
-            return Err(Error::Malformed(
-                "status must be pending, approved or rejected".into(),
-            ));
-        };
-        self.store.list_approvals(status, 1000)
-    }
-
-    /// Approves or rejects a pending enrolment.
-    pub fn decide(
-        &self,
-        actor: &str,
-        id: &str,
-        approve: bool,
-    ) -> Result<crate::store::ApprovalRecord> {
-        let status = if approve {
-            ApprovalStatus::Approved
-        } else {
-            ApprovalStatus::Rejected
-        };
-        let a = self
-            .store
-            .get_approval(id)?
-            .ok_or_else(|| Error::NotFound("no such approval".into()))?;
-        if a.status != ApprovalStatus::Pending {
-            return Err(Error::Conflict(format!(
-                "the request is {} already",
-                a.status
-            )));
-        }
-        if !self
-            .store
-            .decide_approval(id, status, actor, self.clock.now())?
-        {
-            return Err(Error::Conflict(
-                "the request was decided concurrently".into(),
-            ));
-        }
-        self.audit(
-            actor,
-            &format!("approval.{status}"),
-            id,
-            "ok",
-            &a.common_name,
-        )?;
-        self.store
-            .get_approval(id)?
-            .ok_or_else(|| Error::Internal("approval vanished".into()))
     }
 
     /// Audit entries after `after`.

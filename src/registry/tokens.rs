@@ -1,5 +1,9 @@
-//! Admin API bearer tokens: `<id>.<secret>`, looked up by id, secret compared in constant time.
+//! Admin API bearer tokens: `<id>.<secret>`, looked up by id, secret compared in constant time;
+//! the registry operations that create, list and revoke them.
 
+use serde_json::{json, Value};
+
+use super::service::Registry;
 use crate::error::{Error, Result};
 use crate::secrets::{random_token, Secrets};
 use crate::store::{AdminTokenRecord, Store};
@@ -52,4 +56,53 @@ pub fn authorize(
         return Err(Error::NotPermitted(format!("token lacks scope {scope}")));
     }
     Ok(rec)
+}
+
+impl Registry {
+    /// Creates an admin token.
+    pub fn create_token(
+        &self,
+        actor: &str,
+        name: &str,
+        scopes: &[String],
+        expires_in: Option<u64>,
+    ) -> Result<Value> {
+        const SCOPES: &[&str] = &["read", "register", "issue", "revoke", "admin"];
+        if scopes.is_empty() || scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
+            return Err(Error::Malformed(format!(
+                "scopes must be among {}",
+                SCOPES.join(", ")
+            )));
+        }
+        if name.is_empty() || name.len() > 128 {
+            return Err(Error::Malformed("name must be 1 to 128 characters".into()));
+        }
+        let t = self.clock.now();
+        let expires_at = expires_in.map(|e| t.saturating_add(e.min(10 * 366 * 86400) as i64));
+        let refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
+        let token = create(&*self.store, &self.secrets, name, &refs, t, expires_at)?;
+        let id = token.split('.').next().unwrap_or_default().to_owned();
+        self.audit(actor, "token.create", &id, "ok", &scopes.join(","))?;
+        Ok(json!({"id": id, "token": token, "scopes": scopes, "expires_at": expires_at}))
+    }
+
+    /// Lists tokens (never their secrets).
+    pub fn list_tokens(&self) -> Result<Value> {
+        let list: Vec<Value> = self
+            .store
+            .list_admin_tokens()?
+            .into_iter()
+            .map(|t| json!({"id": t.id, "name": t.name, "scopes": t.scopes, "created_at": t.created_at, "expires_at": t.expires_at}))
+            .collect();
+        Ok(json!({"tokens": list}))
+    }
+
+    /// Revokes a token.
+    pub fn delete_token(&self, actor: &str, id: &str) -> Result<()> {
+        if !self.store.delete_admin_token(id)? {
+            return Err(Error::NotFound("no such token".into()));
+        }
+        self.audit(actor, "token.revoke", id, "ok", "")?;
+        Ok(())
+    }
 }
