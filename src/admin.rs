@@ -10,21 +10,11 @@ use crate::ca::pem_encode;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ids::Serial;
-use crate::registry::tokens;
+use crate::registry::tokens::{self, Scope};
 use crate::revocation::RevocationReason;
 use crate::secrets::Secrets;
 use crate::states::CertState;
 use crate::store::{AdminTokenRecord, CertStatus, CertificateRecord, Store};
-
-/// Scopes an admin token can carry.
-pub mod scope {
-    /// Read certificates and records.
-    pub const READ: &str = "read";
-    /// Create enrolment credentials and issue.
-    pub const ISSUE: &str = "issue";
-    /// Revoke certificates.
-    pub const REVOKE: &str = "revoke";
-}
 
 /// The admin service.
 pub struct Admin {
@@ -115,30 +105,8 @@ impl From<CertificateRecord> for CertificateView {
 }
 
 impl Admin {
-    /// Checks that a bearer token is valid, whatever its scopes.
-    pub fn authenticate(&self, bearer: Option<&str>) -> Result<AdminTokenRecord> {
-        let token = bearer.ok_or_else(|| Error::Unauthenticated("bearer token required".into()))?;
-        tokens::authorize(
-            &*self.store,
-            &self.secrets,
-            token,
-            "admin",
-            self.clock.now(),
-        )
-        .or_else(|e| match e {
-            // Valid but without the admin scope: authenticated.
-            Error::NotPermitted(_) => {
-                let id = token.split('.').next().unwrap_or_default();
-                self.store
-                    .get_admin_token(id)?
-                    .ok_or_else(|| Error::Unauthenticated("invalid or expired admin token".into()))
-            }
-            other => Err(other),
-        })
-    }
-
     /// Checks a bearer token for `scope`.
-    pub fn authorize(&self, bearer: Option<&str>, scope: &str) -> Result<AdminTokenRecord> {
+    pub fn authorize(&self, bearer: Option<&str>, scope: Scope) -> Result<AdminTokenRecord> {
         let token = bearer.ok_or_else(|| Error::Unauthenticated("bearer token required".into()))?;
         tokens::authorize(&*self.store, &self.secrets, token, scope, self.clock.now())
     }

@@ -142,7 +142,14 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
     };
     std::fs::write(&paths.ca_bundle, ca.bundle_pem())?;
     if !paths.admin_token.exists() {
-        let token = tokens::create(&*store, &secrets, "bootstrap", &["admin"], now(), None)?;
+        let token = tokens::create(
+            &*store,
+            &secrets,
+            "bootstrap",
+            &[tokens::Scope::Admin],
+            now(),
+            None,
+        )?;
         crate::secrets::write_secret_file(&paths.admin_token, format!("{token}\n").as_bytes())?;
     }
     let audit = Arc::new(Checkpointer::open(

@@ -5,6 +5,7 @@ use axum::routing::{delete, get, patch, post, MethodRouter};
 use serde_json::{json, Map, Value};
 
 use super::{admin, registry, AppState};
+use crate::registry::tokens::Scope;
 
 /// One admin API operation.
 pub struct ApiRoute {
@@ -12,8 +13,10 @@ pub struct ApiRoute {
     pub method: &'static str,
     /// Path with `{param}` segments.
     pub path: &'static str,
-    /// Bearer-token scope required (`admin` always passes).
-    pub scope: &'static str,
+    /// Bearer-token scope required (`admin` always passes). The router hands it to the
+    /// [`Actor`](super::admin::Actor) extractor of the route's handler, so the handler checks
+    /// the scope this table (and the OpenAPI document) names and no other.
+    pub scope: Scope,
     /// One-line summary.
     pub summary: &'static str,
     /// Request body: (content type, schema name), if any.
@@ -29,7 +32,7 @@ pub struct ApiRoute {
 const JSON: &str = "application/json";
 
 macro_rules! r {
-    ($m:literal, $p:literal, $scope:literal, $sum:literal, $body:expr, $ok:literal, $q:expr, $h:expr) => {
+    ($m:literal, $p:literal, $scope:expr, $sum:literal, $body:expr, $ok:literal, $q:expr, $h:expr) => {
         ApiRoute {
             method: $m,
             path: $p,
@@ -49,7 +52,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/est/credentials",
-            "issue",
+            Scope::Issue,
             "Create a loose EST enrolment credential (shortcut)",
             Some((JSON, "NewEstCredential")),
             201,
@@ -59,7 +62,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "delete",
             "/api/v1/est/credentials/{id}",
-            "issue",
+            Scope::Issue,
             "Withdraw an EST credential (no enrolment, no renewal of its certificates)",
             None,
             204,
@@ -69,7 +72,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/acme/eab",
-            "issue",
+            Scope::Issue,
             "Create an ACME External Account Binding key (shortcut)",
             Some((JSON, "NewEabKey")),
             201,
@@ -79,7 +82,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "delete",
             "/api/v1/acme/eab/{kid}",
-            "issue",
+            Scope::Issue,
             "Withdraw an EAB key (deactivates its account)",
             None,
             204,
@@ -89,7 +92,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/acme/renewal-window",
-            "issue",
+            Scope::Issue,
             "Move the ARI renewal window of certificates",
             Some((JSON, "RenewalWindow")),
             200,
@@ -99,7 +102,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "get",
             "/api/v1/certificates",
-            "read",
+            Scope::Read,
             "Certificate inventory (filters, pagination)",
             None,
             200,
@@ -119,7 +122,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/certificates/revoke",
-            "revoke",
+            Scope::Revoke,
             "Revoke every certificate matching a query",
             Some((JSON, "BulkRevoke")),
             200,
@@ -129,7 +132,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "get",
             "/api/v1/certificates/{serial}",
-            "read",
+            Scope::Read,
             "A certificate record",
             None,
             200,
@@ -139,7 +142,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/certificates/{serial}/revoke",
-            "revoke",
+            Scope::Revoke,
             "Revoke a certificate (RFC 5280 reason)",
             Some((JSON, "Revoke")),
             200,
@@ -149,7 +152,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/people",
-            "register",
+            Scope::Register,
             "Register (or update) a person",
             Some((JSON, "Person")),
             201,
@@ -159,7 +162,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/devices",
-            "register",
+            Scope::Register,
             "Register (or update) a device",
             Some((JSON, "Device")),
             201,
@@ -169,7 +172,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "get",
             "/api/v1/subjects",
-            "read",
+            Scope::Read,
             "List people and devices",
             None,
             200,
@@ -179,7 +182,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/subjects/bulk",
-            "register",
+            Scope::Register,
             "Register many subjects (JSON array or text/csv)",
             Some((JSON, "SubjectArray")),
             200,
@@ -189,7 +192,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "get",
             "/api/v1/subjects/{id}",
-            "read",
+            Scope::Read,
             "A subject with its certificates and credentials",
             None,
             200,
@@ -199,7 +202,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "patch",
             "/api/v1/subjects/{id}",
-            "revoke",
+            Scope::Revoke,
             "Change status: active, suspended, offboarded (places, lifts or finalises holds)",
             Some((JSON, "StatusChange")),
             200,
@@ -209,7 +212,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/subjects/{id}/credentials",
-            "issue",
+            Scope::Issue,
             "Create an EST credential or ACME EAB key for a subject",
             Some((JSON, "NewSubjectCredential")),
             201,
@@ -219,7 +222,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/tokens",
-            "admin",
+            Scope::Admin,
             "Create an API token with scopes",
             Some((JSON, "NewToken")),
             201,
@@ -229,7 +232,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "get",
             "/api/v1/tokens",
-            "admin",
+            Scope::Admin,
             "List API tokens",
             None,
             200,
@@ -239,7 +242,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "delete",
             "/api/v1/tokens/{id}",
-            "admin",
+            Scope::Admin,
             "Revoke an API token",
             None,
             204,
@@ -249,7 +252,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "get",
             "/api/v1/approvals",
-            "read",
+            Scope::Read,
             "Enrolments waiting for approval",
             None,
             200,
@@ -259,7 +262,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/approvals/{id}/approve",
-            "issue",
+            Scope::Issue,
             "Approve a pending enrolment",
             None,
             200,
@@ -269,7 +272,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "post",
             "/api/v1/approvals/{id}/reject",
-            "issue",
+            Scope::Issue,
             "Reject a pending enrolment",
             None,
             200,
@@ -279,7 +282,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "get",
             "/api/v1/audit",
-            "read",
+            Scope::Read,
             "Audit log entries",
             None,
             200,
@@ -289,7 +292,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "get",
             "/api/v1/audit/verify",
-            "read",
+            Scope::Read,
             "Verify the audit log: hash chain, head and signed checkpoints",
             None,
             200,
@@ -299,7 +302,7 @@ pub fn routes() -> Vec<ApiRoute> {
         r!(
             "get",
             "/api/v1/backup",
-            "admin",
+            Scope::Admin,
             "A consistent backup (JSON lines; holds the CA keys)",
             None,
             200,
@@ -365,10 +368,10 @@ pub fn openapi() -> Value {
         let mut op = json!({
             "summary": r.summary,
             "operationId": format!("{}{}", r.method, r.path.replace(['/', '{', '}', '-'], "_")),
-            "security": [{"bearer": [r.scope]}],
+            "security": [{"bearer": [r.scope.as_str()]}],
             "parameters": params,
             "responses": responses,
-            "x-scope": r.scope,
+            "x-scope": r.scope.as_str(),
         });
         if let Some((ct, schema)) = r.body {
             op["requestBody"] = json!({"required": true, "content": {ct: {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
@@ -376,10 +379,15 @@ pub fn openapi() -> Value {
         let entry = paths.entry(r.path.to_owned()).or_insert_with(|| json!({}));
         entry[r.method] = op;
     }
+    let scopes: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let description = format!(
+        "People, devices, credentials, certificates, revocation and audit for enrolld. Bearer tokens carry scopes: {}.",
+        scopes.join(", ")
+    );
     json!({
         "openapi": "3.0.3",
         "info": {"title": "enrolld admin API", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "People, devices, credentials, certificates, revocation and audit for enrolld. Bearer tokens carry scopes: read, register, issue, revoke, admin."},
+                 "description": description},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {

@@ -58,7 +58,9 @@ pub struct ConnInfo {
 pub fn router(state: AppState, status: status::StatusState, limits: &Limits) -> Router {
     let mut api_routes = Router::new();
     for r in api::routes() {
-        api_routes = api_routes.route(r.path, (r.handler)());
+        // The route's scope travels with each request to the handler's `Actor` extractor.
+        let scope = admin::RouteScope(r.scope);
+        api_routes = api_routes.route(r.path, (r.handler)().layer(axum::Extension(scope)));
     }
     // A wrong method on an admin route answers a problem document (axum keeps `Allow`).
     let api_routes = api_routes.method_not_allowed_fallback(|| async {

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::admin::{actor, bearer, blocking, json_body, reply};
+use super::admin::{blocking, json_body, reply, Actor};
 use super::errors::problem_response;
 use super::AppState;
 use crate::error::Error;
@@ -22,29 +22,31 @@ use crate::states::ApprovalStatus;
 /// `POST /api/v1/people`.
 pub async fn register_person(
     State(s): State<AppState>,
+    Actor(who): Actor,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    register(s, headers, body, "person").await
+    register(s, who, headers, body, "person").await
 }
 
 /// `POST /api/v1/devices`.
 pub async fn register_device(
     State(s): State<AppState>,
+    Actor(who): Actor,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    register(s, headers, body, "device").await
+    register(s, who, headers, body, "device").await
 }
 
 async fn register(
     s: AppState,
+    who: String,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
     kind: &'static str,
 ) -> Response {
     let r = blocking(move || {
-        let who = actor(&s, &headers, "register")?;
         let mut input: SubjectInput = json_body(&headers, body)?;
         if input.kind.as_deref().is_some_and(|k| k != kind) {
             return Err(Error::Malformed(format!(
@@ -65,11 +67,11 @@ async fn register(
 /// `POST /api/v1/subjects/bulk`: a JSON array of subjects, or `text/csv` with a header row.
 pub async fn bulk(
     State(s): State<AppState>,
+    Actor(who): Actor,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let r = blocking(move || {
-        let who = actor(&s, &headers, "register")?;
         let ct = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -113,11 +115,10 @@ pub struct SubjectFilter {
 /// `GET /api/v1/subjects`.
 pub async fn list(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    _: Actor,
     q: Result<Query<SubjectFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let r = blocking(move || {
-        actor(&s, &headers, "read")?;
         let Query(q) = q.map_err(|e| Error::Malformed(e.body_text()))?;
         let list = s.registry.list(
             q.kind.as_deref(),
@@ -132,22 +133,15 @@ pub async fn list(
 }
 
 /// `GET /api/v1/subjects/{id}`.
-pub async fn get(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let r = blocking(move || {
-        actor(&s, &headers, "read")?;
-        s.registry.get(&id)
-    })
-    .await;
+pub async fn get(State(s): State<AppState>, _: Actor, Path(id): Path<String>) -> Response {
+    let r = blocking(move || s.registry.get(&id)).await;
     reply(StatusCode::OK, r)
 }
 
 /// `PATCH /api/v1/subjects/{id}` with `{"status": "active"|"suspended"|"offboarded"}`.
 pub async fn patch(
     State(s): State<AppState>,
+    Actor(who): Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -158,10 +152,9 @@ pub async fn patch(
         status: String,
     }
     let r = blocking(move || {
-        s.admin.authenticate(bearer(&headers))?;
+        // Every status change places, lifts or makes final a revocation: the route table
+        // names the revoke scope for every one.
         let req: Req = json_body(&headers, body)?;
-        // Every status change places, lifts or makes final a revocation: revoke scope.
-        let who = actor(&s, &headers, "revoke")?;
         s.registry.set_status(&who, &id, &req.status)
     })
     .await;
@@ -171,12 +164,12 @@ pub async fn patch(
 /// `POST /api/v1/subjects/{id}/credentials`.
 pub async fn create_credential(
     State(s): State<AppState>,
+    Actor(who): Actor,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let r = blocking(move || {
-        let who = actor(&s, &headers, "issue")?;
         let req: NewSubjectCredential = json_body(&headers, body)?;
         s.registry.create_credential(&who, &id, req)
     })
@@ -187,11 +180,10 @@ pub async fn create_credential(
 /// `GET /api/v1/certificates?...`: the inventory.
 pub async fn inventory(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    _: Actor,
     q: Result<Query<CertQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let r = blocking(move || {
-        actor(&s, &headers, "read")?;
         let Query(q) = q.map_err(|e| Error::Malformed(e.body_text()))?;
         s.registry.inventory(&q)
     })
@@ -202,6 +194,7 @@ pub async fn inventory(
 /// `POST /api/v1/certificates/revoke` with `{"query": {...}, "reason": "..."}`.
 pub async fn bulk_revoke(
     State(s): State<AppState>,
+    Actor(who): Actor,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -213,7 +206,6 @@ pub async fn bulk_revoke(
         reason: Option<String>,
     }
     let r = blocking(move || {
-        let who = actor(&s, &headers, "revoke")?;
         let req: Req = json_body(&headers, body)?;
         let reason = match req.reason.as_deref() {
             None => RevocationReason::Unspecified,
@@ -229,6 +221,7 @@ pub async fn bulk_revoke(
 /// `POST /api/v1/tokens` with `{"name", "scopes": [...], "expires_in"?}`.
 pub async fn create_token(
     State(s): State<AppState>,
+    Actor(who): Actor,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -241,7 +234,6 @@ pub async fn create_token(
         expires_in: Option<u64>,
     }
     let r = blocking(move || {
-        let who = actor(&s, &headers, "admin")?;
         let req: Req = json_body(&headers, body)?;
         s.registry
             .create_token(&who, &req.name, &req.scopes, req.expires_in)
@@ -251,26 +243,18 @@ pub async fn create_token(
 }
 
 /// `GET /api/v1/tokens`.
-pub async fn list_tokens(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let r = blocking(move || {
-        actor(&s, &headers, "admin")?;
-        s.registry.list_tokens()
-    })
-    .await;
+pub async fn list_tokens(State(s): State<AppState>, _: Actor) -> Response {
+    let r = blocking(move || s.registry.list_tokens()).await;
     reply(StatusCode::OK, r)
 }
 
 /// `DELETE /api/v1/tokens/{id}`.
 pub async fn delete_token(
     State(s): State<AppState>,
+    Actor(who): Actor,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Response {
-    let r = blocking(move || {
-        let who = actor(&s, &headers, "admin")?;
-        s.registry.delete_token(&who, &id)
-    })
-    .await;
+    let r = blocking(move || s.registry.delete_token(&who, &id)).await;
     match r {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => problem_response(&e),
@@ -289,11 +273,10 @@ pub struct AuditQuery {
 /// `GET /api/v1/audit?after=&limit=`.
 pub async fn audit(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    _: Actor,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let r = blocking(move || {
-        actor(&s, &headers, "read")?;
         let Query(q) = q.map_err(|e| Error::Malformed(e.body_text()))?;
         let entries = s
             .registry
@@ -305,17 +288,14 @@ pub async fn audit(
 }
 
 /// `GET /api/v1/audit/verify`: checks the hash chain, its head and the signed checkpoints.
-pub async fn audit_verify(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let r = blocking(move || {
-        actor(&s, &headers, "read")?;
-        match s.registry.verify_audit()? {
-            Ok(v) => {
-                let mut body = serde_json::to_value(v)?;
-                body["valid"] = json!(true);
-                Ok(body)
-            }
-            Err(why) => Ok(json!({"valid": false, "error": why})),
+pub async fn audit_verify(State(s): State<AppState>, _: Actor) -> Response {
+    let r = blocking(move || match s.registry.verify_audit()? {
+        Ok(v) => {
+            let mut body = serde_json::to_value(v)?;
+            body["valid"] = json!(true);
+            Ok(body)
         }
+        Err(why) => Ok(json!({"valid": false, "error": why})),
     })
     .await;
     reply(StatusCode::OK, r)
@@ -331,11 +311,10 @@ pub struct ApprovalQuery {
 /// `GET /api/v1/approvals?status=pending`.
 pub async fn approvals(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    _: Actor,
     q: Result<Query<ApprovalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let r = blocking(move || {
-        actor(&s, &headers, "read")?;
         let Query(q) = q.map_err(|e| Error::Malformed(e.body_text()))?;
         let list = s.registry.approvals(
             q.status
@@ -351,34 +330,29 @@ pub async fn approvals(
 /// `POST /api/v1/approvals/{id}/approve`.
 pub async fn approve(
     State(s): State<AppState>,
+    Actor(who): Actor,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Response {
-    decide(s, id, headers, true).await
+    decide(s, who, id, true).await
 }
 
 /// `POST /api/v1/approvals/{id}/reject`.
 pub async fn reject(
     State(s): State<AppState>,
+    Actor(who): Actor,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Response {
-    decide(s, id, headers, false).await
+    decide(s, who, id, false).await
 }
 
-async fn decide(s: AppState, id: String, headers: HeaderMap, approve: bool) -> Response {
-    let r = blocking(move || {
-        let who = actor(&s, &headers, "issue")?;
-        s.registry.decide(&who, &id, approve)
-    })
-    .await;
+async fn decide(s: AppState, who: String, id: String, approve: bool) -> Response {
+    let r = blocking(move || s.registry.decide(&who, &id, approve)).await;
     reply(StatusCode::OK, r)
 }
 
 /// `GET /api/v1/backup`: a consistent snapshot of the store and the CA files (admin scope).
-pub async fn backup(State(s): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn backup(State(s): State<AppState>, Actor(who): Actor) -> Response {
     let r = blocking(move || {
-        let who = actor(&s, &headers, "admin")?;
         let data = crate::backup::backup(&s.registry.cfg.data_dir, &*s.registry.store)?;
         s.registry
             .audit(&who, "backup", "-", "ok", &format!("{} bytes", data.len()))?;

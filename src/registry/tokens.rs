@@ -8,12 +8,62 @@ use crate::error::{Error, Result};
 use crate::secrets::{random_token, Secrets};
 use crate::store::{AdminTokenRecord, Store};
 
+/// What an admin token may do. The one list of scopes: the route table of the admin API
+/// names one per route, tokens carry them, and they are stored and shown under these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Read certificates, subjects, approvals and the audit log.
+    Read,
+    /// Register people and devices.
+    Register,
+    /// Create enrolment credentials, EAB keys and pickup links; decide approvals.
+    Issue,
+    /// Revoke certificates; change a subject's status (holds, off-boarding).
+    Revoke,
+    /// Everything, including tokens and backups.
+    Admin,
+}
+
+impl Scope {
+    /// Every scope, in the order the API documents them.
+    pub const ALL: [Scope; 5] = [
+        Scope::Read,
+        Scope::Register,
+        Scope::Issue,
+        Scope::Revoke,
+        Scope::Admin,
+    ];
+
+    /// The scope's name, as tokens carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Register => "register",
+            Scope::Issue => "issue",
+            Scope::Revoke => "revoke",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// The scope named `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Creates a token with `scopes` and returns its text (shown once).
 pub fn create(
     store: &dyn Store,
     secrets: &Secrets,
     name: &str,
-    scopes: &[&str],
+    scopes: &[Scope],
     now: i64,
     expires_at: Option<i64>,
 ) -> Result<String> {
@@ -37,7 +87,7 @@ pub fn authorize(
     store: &dyn Store,
     secrets: &Secrets,
     token: &str,
-    scope: &str,
+    scope: Scope,
     now: i64,
 ) -> Result<AdminTokenRecord> {
     let fail = || Error::Unauthenticated("invalid or expired admin token".into());
@@ -52,7 +102,11 @@ pub fn authorize(
     if rec.expires_at.is_some_and(|e| e <= now) {
         return Err(fail());
     }
-    if !rec.scopes.iter().any(|s| s == scope || s == "admin") {
+    if !rec
+        .scopes
+        .iter()
+        .any(|s| s == scope.as_str() || s == Scope::Admin.as_str())
+    {
         return Err(Error::NotPermitted(format!("token lacks scope {scope}")));
     }
     Ok(rec)
@@ -67,20 +121,20 @@ impl Registry {
         scopes: &[String],
         expires_in: Option<u64>,
     ) -> Result<Value> {
-        const SCOPES: &[&str] = &["read", "register", "issue", "revoke", "admin"];
-        if scopes.is_empty() || scopes.iter().any(|s| !SCOPES.contains(&s.as_str())) {
+        let parsed: Option<Vec<Scope>> = scopes.iter().map(|s| Scope::from_name(s)).collect();
+        let Some(parsed) = parsed.filter(|p| !p.is_empty()) else {
+            let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
             return Err(Error::Malformed(format!(
                 "scopes must be among {}",
-                SCOPES.join(", ")
+                names.join(", ")
             )));
-        }
+        };
         if name.is_empty() || name.len() > 128 {
             return Err(Error::Malformed("name must be 1 to 128 characters".into()));
         }
         let t = self.clock.now();
         let expires_at = expires_in.map(|e| t.saturating_add(e.min(10 * 366 * 86400) as i64));
-        let refs: Vec<&str> = scopes.iter().map(String::as_str).collect();
-        let token = create(&*self.store, &self.secrets, name, &refs, t, expires_at)?;
+        let token = create(&*self.store, &self.secrets, name, &parsed, t, expires_at)?;
         let id = token.split('.').next().unwrap_or_default().to_owned();
         self.audit(actor, "token.create", &id, "ok", &scopes.join(","))?;
         Ok(json!({"id": id, "token": token, "scopes": scopes, "expires_at": expires_at}))
