@@ -20,9 +20,6 @@ use crate::secrets::random_token;
 use crate::states::{AuthzStatus, ChallengeStatus, OrderStatus};
 use crate::store::{AccountRecord, AuthzRecord, ChallengeRecord, Identifier, OrderRecord};
 
-/// The admin's renewal-window move, also reachable here for the registry's handler.
-pub use super::certificate::set_renewal_window;
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct NewOrderPayload {

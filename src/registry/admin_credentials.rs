@@ -74,7 +74,7 @@ impl Registry {
         start: i64,
         end: i64,
     ) -> Result<usize> {
-        let n = crate::acme::order::set_renewal_window(&*self.store, serials, start, end)?;
+        let n = crate::acme::certificate::set_renewal_window(&*self.store, serials, start, end)?;
         let detail = format!("{} to {}", rfc3339(start), rfc3339(end));
         for s in serials {
             let serial = Serial::parse_hex(s)?;
