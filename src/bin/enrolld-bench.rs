@@ -17,7 +17,7 @@
 mod acme;
 #[path = "enrolld_bench/client.rs"]
 mod client;
-#[path = "enrolld_bench/crash.rs"]
+#[path = "enrolld_bench/crash/mod.rs"]
 mod crash;
 #[path = "enrolld_bench/crl.rs"]
 mod crl;
