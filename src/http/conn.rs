@@ -186,11 +186,15 @@ pub async fn serve<I>(
     }
 }
 
-/// Whether a connection has a request in flight, and since when it has had none.
+/// Whether a connection has a request in flight, and since when it has had none. Requests
+/// only move the watchdog's deadline later, so they do not wake it: it looks again when its
+/// timer runs out (at most once per limit, however many requests a connection carries). The
+/// one exception is the first request, which swaps the first-request limit for the idle
+/// limit, possibly a shorter one.
 struct Activity {
     state: Mutex<ActivityState>,
-    /// Wakes the watchdog when a request begins or ends (its deadline moves).
-    changed: Notify,
+    /// Wakes the watchdog when the first request begins.
+    first_request: Notify,
 }
 
 struct ActivityState {
@@ -234,19 +238,18 @@ struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.lock().end(Instant::now());
-        self.0.changed.notify_one();
     }
 }
 
 impl Activity {
     fn new() -> Self {
         Activity {
+            first_request: Notify::new(),
             state: Mutex::new(ActivityState {
                 in_flight: 0,
                 last_change: Instant::now(),
                 served: false,
             }),
-            changed: Notify::new(),
         }
     }
 
@@ -256,8 +259,15 @@ impl Activity {
     }
 
     fn begin(self: &Arc<Self>) -> InFlight {
-        self.lock().begin(Instant::now());
-        self.changed.notify_one();
+        let first = {
+            let mut s = self.lock();
+            let first = !s.served;
+            s.begin(Instant::now());
+            first
+        };
+        if first {
+            self.first_request.notify_one();
+        }
         InFlight(self.clone())
     }
 
@@ -271,7 +281,7 @@ impl Activity {
                 Err(at) => {
                     tokio::select! {
                         () = tokio::time::sleep_until(at) => {}
-                        () = self.changed.notified() => {}
+                        () = self.first_request.notified() => {}
                     }
                 }
             }
