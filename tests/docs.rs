@@ -59,4 +59,57 @@ fn fixed_defects_are_not_listed_as_known() {
     assert!(!est.contains("serverkeygen never completes"));
     let guide = std::fs::read_to_string(root.join("docs/est.md")).unwrap();
     assert!(!guide.contains("serverkeygen does not work where approval is required"));
+    assert!(!est.contains("does not work for serverkeygen"));
+}
+
+/// GitHub's anchor for a heading: lower case, letters, digits, `-` and `_` kept, spaces
+/// turned into `-`, everything else dropped.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+fn anchors(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(|l| anchor(l.trim_start_matches('#')))
+        .collect()
+}
+
+#[test]
+fn every_link_to_a_section_finds_its_heading() {
+    let mut broken = Vec::new();
+    for path in documents()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (i, _) in text.match_indices("](") {
+            let rest = &text[i + 2..];
+            let Some(end) = rest.find(')') else { continue };
+            let link = &rest[..end];
+            let Some((file, section)) = link.split_once('#') else {
+                continue;
+            };
+            if file.contains("://") || link.contains(char::is_whitespace) {
+                continue;
+            }
+            let target = if file.is_empty() {
+                path.clone()
+            } else {
+                path.parent().unwrap().join(file)
+            };
+            if !target.exists() || !anchors(&target).iter().any(|a| a == section) {
+                broken.push(format!("{}: {link}", path.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
 }
