@@ -26,6 +26,35 @@ pub enum CertStatus {
 }
 
 impl CertStatus {
+    /// The status after a revocation for `reason` at `at` (RFC 5280 §5.3.1) with its
+    /// revocation date, or `None` when nothing changes. A good certificate is revoked; a `certificateHold` is turned into a
+    /// final revocation by any other reason and keeps the hold's date (the certificate has not
+    /// been trusted since); a hold of a held certificate, and anything after a final reason,
+    /// change nothing. `suspension` marks a hold as the suspension's (see
+    /// [`CertStatus::Revoked::suspension`]); it is kept only on holds.
+    pub fn revoked(
+        &self,
+        at: i64,
+        reason: RevocationReason,
+        suspension: bool,
+    ) -> Option<(Self, i64)> {
+        let revoked_at = match self {
+            CertStatus::Good => at,
+            CertStatus::Revoked {
+                revoked_at,
+                reason: RevocationReason::CertificateHold,
+                ..
+            } if reason != RevocationReason::CertificateHold => *revoked_at,
+            CertStatus::Revoked { .. } => return None,
+        };
+        let status = CertStatus::Revoked {
+            revoked_at,
+            reason,
+            suspension: suspension && reason == RevocationReason::CertificateHold,
+        };
+        Some((status, revoked_at))
+    }
+
     /// Good or revoked, without the revocation's details.
     pub fn state(&self) -> CertState {
         match self {

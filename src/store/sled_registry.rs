@@ -7,9 +7,8 @@ use sled::transaction::{
 
 use super::sled_store::{link_key, SledStore};
 use super::{
-    AccountRecord, ApprovalRecord, AuditCheckpointRecord, AuditRecord, CertStatus,
-    CertificateRecord, CreateSubject, CredentialRecord, EabKeyRecord, OffboardSummary,
-    RegistryStore, SubjectRecord,
+    AccountRecord, ApprovalRecord, AuditCheckpointRecord, AuditRecord, CertificateRecord,
+    CreateSubject, CredentialRecord, EabKeyRecord, OffboardSummary, RegistryStore, SubjectRecord,
 };
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, EabKid, Serial, SubjectId};
@@ -246,21 +245,13 @@ impl RegistryStore for SledStore {
                                 continue;
                             };
                             let mut rec = CertificateRecord::from_bytes(&raw).map_err(jerr)?;
-                            // A certificate on hold is revoked for good, from the hold's date.
-                            let since = match &rec.status {
-                                CertStatus::Good => at,
-                                CertStatus::Revoked {
-                                    reason: RevocationReason::CertificateHold,
-                                    revoked_at,
-                                    ..
-                                } => *revoked_at,
-                                CertStatus::Revoked { .. } => continue,
+                            // A good certificate is revoked; one on hold is revoked for good,
+                            // from the hold's date; one revoked for good stays as it is.
+                            let Some((status, since)) = rec.status.revoked(at, reason, false)
+                            else {
+                                continue;
                             };
-                            rec.status = CertStatus::Revoked {
-                                revoked_at: since,
-                                reason,
-                                suspension: false,
-                            };
+                            rec.status = status;
                             revoked.insert(
                                 serial.as_bytes(),
                                 super::sled_store::revoked_entry(since, rec.not_after, reason),

@@ -318,24 +318,10 @@ impl SledStore {
                 )));
             };
             let mut rec = CertificateRecord::from_bytes(&old_raw)?;
-            let revoked_at = match &rec.status {
-                CertStatus::Good => at,
-                CertStatus::Revoked {
-                    revoked_at,
-                    reason: held,
-                    ..
-                } if *held == RevocationReason::CertificateHold
-                    && reason != RevocationReason::CertificateHold =>
-                {
-                    *revoked_at
-                }
-                CertStatus::Revoked { .. } => return Ok(false),
+            let Some((status, revoked_at)) = rec.status.revoked(at, reason, suspension) else {
+                return Ok(false);
             };
-            rec.status = CertStatus::Revoked {
-                revoked_at,
-                reason,
-                suspension: suspension && reason == RevocationReason::CertificateHold,
-            };
+            rec.status = status;
             let entry = revoked_entry(revoked_at, rec.not_after, reason);
             if self.swap_revocation(serial, &old_raw, &rec.to_bytes()?, Some(&entry))? {
                 return Ok(true);
