@@ -4,7 +4,7 @@
 //! # The contract every backend keeps
 //!
 //! Each method's documentation says what it guarantees; these hold across all of them, and
-//! `conformance.rs` (a test suite generic over the traits, run by every backend) checks each:
+//! `conformance/` (a test suite generic over the traits, run by every backend) checks each:
 //!
 //! - **Durability.** A write is durable once [`Store::flush`] returns, or once the
 //!   [`CommitTicket`] of [`Store::commit_certificate`] or [`Store::durable`] resolves: a reopen

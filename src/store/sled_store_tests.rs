@@ -1,7 +1,7 @@
 //! Tests of the sled store: trees, transactions and what a reopened store keeps.
 
 use super::*;
-use crate::ids::ProfileName;
+use crate::store::conformance::records::{cert, cred};
 use crate::store::{CredentialSpend, RegistryStore};
 
 #[test]
@@ -165,7 +165,7 @@ fn commit(serial: &str, kind: CommitKind) -> CertificateCommit {
 fn one_batch_spends_a_one_time_credential_once() {
     let dir = tempfile::tempdir().unwrap();
     let s = SledStore::open(dir.path()).unwrap();
-    s.create_credential(&cred("c1", 1)).unwrap();
+    s.create_credential(&cred("c1", 1, i64::MAX)).unwrap();
     let (a, b) = (
         commit("0a", spend("c1", "fa")),
         commit("0b", spend("c1", "fb")),
@@ -197,8 +197,8 @@ fn one_batch_spends_a_one_time_credential_once() {
 fn a_refused_write_leaves_nothing_and_its_batch_stands() {
     let dir = tempfile::tempdir().unwrap();
     let s = SledStore::open(dir.path()).unwrap();
-    s.create_credential(&cred("c2", 1)).unwrap();
-    s.create_credential(&cred("c3", 1)).unwrap();
+    s.create_credential(&cred("c2", 1, i64::MAX)).unwrap();
+    s.create_credential(&cred("c3", 1, i64::MAX)).unwrap();
     // The (unknown) subject refuses the write before anything of it is written.
     let mut refused = commit("1a", spend("c2", "f1"));
     refused.cert.subject_id = Some(crate::ids::SubjectId::parse("nosuchsubject").unwrap());
@@ -260,48 +260,6 @@ fn concurrent_commits_are_durable_with_a_valid_audit_chain() {
     assert_eq!(crate::audit::verify::verify_audit(&s).unwrap(), Ok(200));
 }
 
-fn cert(serial: &str, subject: &str, not_after: i64) -> CertificateRecord {
-    CertificateRecord {
-        version: 1,
-        serial: Serial::parse_hex(serial).unwrap(),
-        issuer: "CN=x".into(),
-        subject: subject.into(),
-        sans: vec![],
-        profile: ProfileName("device".into()),
-        not_before: 0,
-        not_after,
-        status: CertStatus::Good,
-        channel: "test".into(),
-        label: None,
-        credential: None,
-        replaces: None,
-        issued_at: 0,
-        account: None,
-        subject_id: None,
-        renewed_by: None,
-        renewal_window: None,
-        der: vec![1, 2, 3],
-    }
-}
-
-fn cred(id: &str, uses: u32) -> CredentialRecord {
-    CredentialRecord {
-        version: 1,
-        id: CredentialId::parse(id).unwrap(),
-        secret_hash: "00".into(),
-        label: None,
-        common_name: "dev1".into(),
-        sans: vec![],
-        created_at: 0,
-        expires_at: i64::MAX,
-        uses_left: uses,
-        uses: vec![],
-        disabled: false,
-        subject_id: None,
-        profile: None,
-    }
-}
-
 #[test]
 fn insert_indexes_and_refuses_duplicate_serial() {
     let dir = tempfile::tempdir().unwrap();
@@ -336,8 +294,8 @@ fn insert_indexes_and_refuses_duplicate_serial() {
 fn one_time_credential_is_spent_once_and_retry_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let s = SledStore::open(dir.path()).unwrap();
-    s.create_credential(&cred("u1", 1)).unwrap();
-    assert!(s.create_credential(&cred("u1", 1)).is_err());
+    s.create_credential(&cred("u1", 1, i64::MAX)).unwrap();
+    assert!(s.create_credential(&cred("u1", 1, i64::MAX)).is_err());
     let spend = |fp: &str| {
         Consumes::Credential(CredentialSpend {
             id: CredentialId::parse("u1").unwrap(),
