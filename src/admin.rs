@@ -111,25 +111,6 @@ impl Admin {
         tokens::authorize(&*self.store, &self.secrets, token, scope, self.clock.now())
     }
 
-    /// `DELETE /api/v1/est/credentials/{id}`: disables an EST credential for good (idempotent).
-    /// It authenticates no enrolment afterwards, and certificates that came from it renew no
-    /// more through EST re-enrolment.
-    pub fn withdraw_est_credential(&self, actor: &str, id: &str) -> Result<()> {
-        let id = crate::ids::CredentialId::parse(id)
-            .map_err(|_| Error::NotFound("no such credential".into()))?;
-        if self.store.disable_credential(&id)? {
-            self.store.append_audit(
-                actor,
-                "credential.withdraw",
-                id.as_str(),
-                "ok",
-                "est",
-                self.clock.now(),
-            )?;
-        }
-        self.store.flush()
-    }
-
     /// Revokes a certificate with an RFC 5280 §5.3.1 reason (idempotent) and answers its
     /// record.
     pub fn revoke(&self, actor: &str, serial_hex: &str, reason: &str) -> Result<CertificateView> {

@@ -6,7 +6,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::{ClientAuth, Est};
 use crate::error::{Error, Result};
 use crate::ids::Serial;
-use crate::states::{AccountStatus, SubjectStatus};
+use crate::states::AccountStatus;
 use crate::store::{CertStatus, CertificateRecord};
 
 /// How many renewals back a renewal looks for the credential the chain started with.
@@ -39,22 +39,12 @@ impl Est {
         Ok(rec)
     }
 
-    /// A renewal is allowed only while what allowed the first certificate still stands: its
-    /// subject is active, and the enrolment credential or ACME account (and its EAB key) at
-    /// the start of its chain of renewals has not been withdrawn. A certificate from a pickup
-    /// link or a bootstrap certificate has no such credential; its subject alone is checked.
+    /// A renewal is allowed only while what allowed the first certificate still stands: the
+    /// enrolment credential or ACME account (and its EAB key) at the start of its chain of
+    /// renewals has not been withdrawn. (That its subject is still active is checked where
+    /// every issuance checks it, inside the transaction that records the new certificate.) A
+    /// certificate from a pickup link or a bootstrap certificate has no such credential.
     pub(super) fn check_renewal_origin(&self, current: &CertificateRecord) -> Result<()> {
-        if let Some(sid) = &current.subject_id {
-            let active = self
-                .store
-                .get_subject(sid)?
-                .is_some_and(|s| s.status == SubjectStatus::Active);
-            if !active {
-                return Err(Error::NotPermitted(
-                    "the subject of this certificate is suspended or off-boarded".into(),
-                ));
-            }
-        }
         // Renewals record only what they replace: walk back to the first certificate.
         let mut origin = current.clone();
         for _ in 0..MAX_RENEWAL_CHAIN {

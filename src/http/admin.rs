@@ -230,7 +230,7 @@ pub async fn withdraw_est_credential(
     Actor(who): Actor,
     Path(id): Path<String>,
 ) -> Response {
-    let r = blocking(move || s.admin.withdraw_est_credential(&who, &id)).await;
+    let r = blocking(move || s.registry.withdraw_est_credential(&who, &id)).await;
     match r {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => problem_response(&e),

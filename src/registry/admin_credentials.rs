@@ -9,8 +9,8 @@ use super::credentials::{self, IssuedEstCredential, NewEstCredential};
 use super::service::Registry;
 use crate::acme::eab::{IssuedEabKey, NewEabKey};
 use crate::acme::views::rfc3339;
-use crate::error::Result;
-use crate::ids::Serial;
+use crate::error::{Error, Result};
+use crate::ids::{CredentialId, Serial};
 
 impl Registry {
     /// `POST /api/v1/est/credentials`: audited as `credential.est` on the credential's
@@ -43,6 +43,20 @@ impl Registry {
             &detail.to_string(),
         )?;
         Ok(issued)
+    }
+
+    /// `DELETE /api/v1/est/credentials/{id}`: disables an EST credential for good
+    /// (idempotent). It authenticates no enrolment afterwards, and certificates that came from
+    /// it renew no more through EST re-enrolment. Audited as `credential.withdraw` when it
+    /// changed something.
+    pub fn withdraw_est_credential(&self, actor: &str, id: &str) -> Result<()> {
+        let id =
+            CredentialId::parse(id).map_err(|_| Error::NotFound("no such credential".into()))?;
+        if self.store.disable_credential(&id)? {
+            self.audit(actor, "credential.withdraw", id.as_str(), "ok", "est")
+        } else {
+            Ok(())
+        }
     }
 
     /// `POST /api/v1/acme/eab`: audited as `eab.create` on the key id, with its profile and
