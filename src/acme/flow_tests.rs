@@ -166,6 +166,16 @@ fn csr_der(name: &str) -> Vec<u8> {
     params.serialize_request(&key).unwrap().der().to_vec()
 }
 
+/// A newOrder for one DNS name, which the account's EAB key pre-authorises.
+async fn new_order(f: &Fixture, c: &Client, name: &str) -> Response {
+    let payload = json!({"identifiers": [{"type": "dns", "value": name}]});
+    let body = c.body(f, "/acme/new-order", &f.acme.new_nonce(), Some(&payload));
+    f.acme
+        .new_order(&request("/acme/new-order", &body))
+        .await
+        .unwrap()
+}
+
 fn path_of(f: &Fixture, url: &str) -> String {
     url.strip_prefix(&f.acme.url("")).unwrap().to_owned()
 }
@@ -174,17 +184,7 @@ fn path_of(f: &Fixture, url: &str) -> String {
 async fn an_order_for_a_preauthorised_name_is_ready_and_finalizes_once() {
     let f = fixture();
     let c = account(&f).await;
-    let body = c.body(
-        &f,
-        "/acme/new-order",
-        &f.acme.new_nonce(),
-        Some(&json!({"identifiers": [{"type": "dns", "value": "laptop-1.fleet.example"}]})),
-    );
-    let r = f
-        .acme
-        .new_order(&request("/acme/new-order", &body))
-        .await
-        .unwrap();
+    let r = new_order(&f, &c, "laptop-1.fleet.example").await;
     assert!(matches!(r.reply, Reply::Created(_)), "{:?}", r.reply);
     let order = json_of(&r).clone();
     assert_eq!(order["status"], "ready");
@@ -264,17 +264,7 @@ async fn a_nonce_expires_with_the_clock_and_is_accepted_once() {
 async fn an_unfinalized_order_expires_with_the_clock() {
     let f = fixture();
     let c = account(&f).await;
-    let body = c.body(
-        &f,
-        "/acme/new-order",
-        &f.acme.new_nonce(),
-        Some(&json!({"identifiers": [{"type": "dns", "value": "laptop-2.fleet.example"}]})),
-    );
-    let r = f
-        .acme
-        .new_order(&request("/acme/new-order", &body))
-        .await
-        .unwrap();
+    let r = new_order(&f, &c, "laptop-2.fleet.example").await;
     let order_path = path_of(&f, r.location.as_deref().unwrap());
     let id = order_path.trim_start_matches("/acme/order/").to_owned();
     let expires = time::OffsetDateTime::parse(
