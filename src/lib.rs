@@ -1,5 +1,5 @@
 //! enrolld: a certificate authority for client certificates (devices and people), driven by
-//! EST (RFC 7030), ACME (RFC 8555) and an admin REST API.
+//! EST (RFC 7030), SCEP (RFC 8894), ACME (RFC 8555) and an admin REST API.
 //!
 //! Module map (see docs/architecture.md):
 //! - [`config`]: typed configuration, validated once at start.
@@ -11,6 +11,7 @@
 //! - [`revocation`]: RFC 5280 revocation reasons and the subset each channel accepts.
 //! - [`ca`]: the issuance engine — CA keys, CSR policy, profiles, serials, signing.
 //! - [`est`]: RFC 7030 operations on typed values (no HTTP).
+//! - [`scep`]: RFC 8894 operations on typed values (CMS messages, the RA, CertRep).
 //! - [`acme`]: RFC 8555 operations on typed values (JWS, nonces, EAB, orders, challenges).
 //! - [`registry`]: people and devices, enrolment credentials, pickup links, approvals, admin
 //!   tokens, the registry service behind the admin API.
@@ -45,6 +46,7 @@ pub mod ids;
 pub mod notify;
 pub mod registry;
 pub mod revocation;
+pub mod scep;
 pub mod secrets;
 pub mod server;
 pub mod states;

@@ -84,6 +84,8 @@ pub struct Initialised {
     pub paths: DataPaths,
     /// Whether this start created the CA.
     pub created: bool,
+    /// The SCEP RA (created on the first start with SCEP enabled).
+    pub ra: Option<Arc<crate::ca::ra::Ra>>,
 }
 
 fn now() -> i64 {
@@ -157,7 +159,19 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
         store.clone() as Arc<dyn Store>,
     )?);
     store.flush()?;
+    let ra = if cfg.scep.enabled {
+        Some(Arc::new(crate::ca::ra::Ra::load_or_create(
+            &paths.dir,
+            &ca,
+            passphrase.as_deref(),
+            cfg.scep.ra_validity_days,
+            time::OffsetDateTime::now_utc(),
+        )?))
+    } else {
+        None
+    };
     Ok(Initialised {
+        ra,
         ca,
         store,
         secrets,
@@ -318,10 +332,25 @@ pub async fn run_with_clock(
             cfg.status.ocsp_requests_per_ip_per_second,
         )),
     };
+    let scep = init.ra.clone().map(|ra| {
+        Arc::new(crate::scep::Scep::new(
+            init.ca.clone(),
+            ra,
+            store.clone(),
+            cfg.clone(),
+            init.secrets.clone(),
+            status.status.clone(),
+            est.throttle.clone(),
+            clock.clone(),
+        ))
+    });
     let plain = match plain {
         Some(plain) => {
             tracing::info!(listen = %plain.local_addr()?, "plain-HTTP status listener (CRL, OCSP, CA certificates)");
-            Some((plain, http::status_router(status.clone(), &cfg.limits)))
+            Some((
+                plain,
+                http::status_router(status.clone(), &cfg.limits, scep.clone()),
+            ))
         }
         None => None,
     };
@@ -357,6 +386,7 @@ pub async fn run_with_clock(
         },
         status,
         &cfg.limits,
+        scep,
     );
     // Webhooks (issue 4): the notifier tails the audit log until shutdown.
     let notifier = crate::notify::spawn(&cfg, store.clone())?;

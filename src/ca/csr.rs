@@ -46,6 +46,16 @@ pub struct Csr {
 impl Csr {
     /// Parses DER, verifies the self-signature and applies the algorithm policy.
     pub fn parse(der: &[u8]) -> Result<Csr> {
+        Csr::parse_with(der, false)
+    }
+
+    /// [`Csr::parse`] that also takes a sha1WithRSAEncryption self-signature: for SCEP paths
+    /// that opted in to legacy clients (older Apple devices sign their requests with SHA-1).
+    pub fn parse_legacy(der: &[u8]) -> Result<Csr> {
+        Csr::parse_with(der, true)
+    }
+
+    fn parse_with(der: &[u8], allow_sha1: bool) -> Result<Csr> {
         if der.len() > MAX_CSR_DER {
             return Err(Error::BadCsr("CSR too large".into()));
         }
@@ -63,6 +73,7 @@ impl Csr {
             | "1.2.840.113549.1.1.12"
             | "1.2.840.113549.1.1.13"
             | OID_ED25519 => {}
+            "1.2.840.113549.1.1.5" if allow_sha1 => {}
             "1.2.840.113549.1.1.5" | "1.2.840.10045.4.1" | "1.3.14.3.2.29" => {
                 return Err(Error::BadCsr("SHA-1 signatures are not accepted".into()))
             }

@@ -48,6 +48,9 @@ pub enum NameRule {
     /// ACME: the channel matched the CSR against the order's identifiers already; the names
     /// are taken as given.
     Decided,
+    /// SCEP: every entitled name; the CSR's subject and SANs are the client's own template
+    /// (an MDM's, an Apple device's `com.apple.security.scep.<UUID>`) and are not read.
+    Registry,
 }
 
 /// What the issuance consumes, recorded in the same transaction as the certificate.

@@ -11,6 +11,7 @@ pub mod ocsp;
 pub mod pkcs12;
 pub mod pkcs7;
 pub mod profile;
+pub mod ra;
 pub mod serial;
 pub mod signer;
 
@@ -206,7 +207,8 @@ impl Ca {
             return Err(Error::Malformed(format!("{} holds no CA", dir.display())));
         }
         let mut done = Vec::new();
-        for p in [paths.issuing_key, paths.root_key] {
+        let ra = ra::RaPaths::new(dir);
+        for p in [paths.issuing_key, paths.root_key, ra.key, ra.previous_key] {
             if p.exists() && keys::encrypt_file_in_place(&p, passphrase)? {
                 done.push(p);
             }
@@ -348,6 +350,30 @@ impl Ca {
         params.use_authority_key_identifier_extension = true;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok((cert.der().to_vec(), key))
+    }
+
+    /// Issues the SCEP RA certificate for `key` (RSA): clients encrypt their requests to it
+    /// and check the CA's replies with it (RFC 8894 §2.1). keyUsage digitalSignature and
+    /// keyEncipherment, no EKU, not a CA; `now` and `days` bound its validity.
+    pub fn issue_ra_cert(&self, key: &KeyPair, now: OffsetDateTime, days: u32) -> Result<Vec<u8>> {
+        let mut params = CertificateParams::default();
+        params.serial_number = Some(serial_number(&serial::random_serial()?));
+        params.not_before = now - Duration::minutes(5);
+        params.not_after = (now + Duration::days(i64::from(days))).min(self.not_after);
+        let org = self
+            .issuer_name
+            .split(", ")
+            .find_map(|p| p.strip_prefix("O="))
+            .unwrap_or("enrolld");
+        params.distinguished_name = dn(&format!("{org} SCEP RA"), org);
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.use_authority_key_identifier_extension = true;
+        let cert = params.signed_by(key, &self.issuer)?;
+        Ok(cert.der().to_vec())
     }
 
     /// DER of the issuing CA certificate.

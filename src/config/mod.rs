@@ -10,6 +10,8 @@ mod ca;
 mod est;
 mod limits;
 mod registry;
+mod scep;
+pub mod scep_validation;
 mod status;
 mod tls;
 mod webhooks;
@@ -20,6 +22,7 @@ pub use ca::CaConfig;
 pub use est::{EstConfig, EstLabel};
 pub use limits::Limits;
 pub use registry::RegistryConfig;
+pub use scep::{ScepConfig, ScepPath, SubjectPolicy};
 pub use status::StatusConfig;
 pub use tls::TlsConfig;
 pub use webhooks::WebhookConfig;
@@ -115,6 +118,9 @@ pub struct Config {
     /// ACME (RFC 8555) settings.
     #[serde(default)]
     pub acme: AcmeConfig,
+    /// SCEP (RFC 8894) settings.
+    #[serde(default)]
+    pub scep: ScepConfig,
     /// Certificate profiles by name; `device` and `person` exist unless overridden.
     #[serde(default)]
     pub profiles: BTreeMap<ProfileName, Profile>,
@@ -177,6 +183,10 @@ impl Config {
         }
         for (label, l) in &self.est.labels {
             check(&l.profile, &format!("est.labels.{label}"))?;
+        }
+        check(&self.scep.profile, "scep.profile")?;
+        for (label, l) in &self.scep.labels {
+            check(&l.profile, &format!("scep.labels.{label}"))?;
         }
         for (name, p) in &self.profiles {
             for ku in &p.key_usage {
@@ -371,6 +381,7 @@ fn unreachable_default() -> Config {
         limits: Limits::default(),
         est: EstConfig::default(),
         acme: AcmeConfig::default(),
+        scep: ScepConfig::default(),
         profiles: BTreeMap::new(),
     }
 }

@@ -72,6 +72,7 @@ impl Fixture {
                 uses: Some(1),
                 subject_id: None,
                 profile: None,
+                channel: Default::default(),
             },
             self.clock.now(),
         )

@@ -116,8 +116,8 @@ pub struct Est {
     pub secrets: Arc<Secrets>,
     /// Bootstrap (IDevID) CAs per label.
     bootstrap: BTreeMap<Label, Vec<BootstrapCa>>,
-    /// Backoff after failed Basic authentications.
-    throttle: throttle::Throttle,
+    /// Backoff after failed Basic authentications (shared with SCEP's failed challenges).
+    pub throttle: Arc<throttle::Throttle>,
     /// Credential, certificate and backoff times.
     clock: SharedClock,
 }
@@ -150,7 +150,7 @@ impl Est {
             cfg,
             secrets,
             bootstrap,
-            throttle: throttle::Throttle::from_env(),
+            throttle: Arc::new(throttle::Throttle::from_env()),
             clock,
         })
     }
@@ -364,6 +364,11 @@ impl Est {
                     }
                 }
             };
+            if credentials::Channel::of(&cred.id) != credentials::Channel::Est {
+                return Err(Error::Unauthenticated(
+                    "a SCEP challenge is not an EST credential".into(),
+                ));
+            }
             if cred.label != policy.label {
                 return Err(Error::NotPermitted(
                     "this enrolment credential is not valid for this label".into(),

@@ -9,6 +9,7 @@ pub mod est;
 pub mod percent;
 pub mod pickup;
 pub mod registry;
+pub mod scep;
 pub mod status;
 pub mod tls;
 
@@ -55,7 +56,12 @@ pub struct ConnInfo {
 }
 
 /// Builds the router of the HTTPS listener.
-pub fn router(state: AppState, status: status::StatusState, limits: &Limits) -> Router {
+pub fn router(
+    state: AppState,
+    status: status::StatusState,
+    limits: &Limits,
+    scep: Option<Arc<crate::scep::Scep>>,
+) -> Router {
     let mut api_routes = Router::new();
     for r in api::routes() {
         // The route's scope travels with each request to the handler's `Actor` extractor.
@@ -88,6 +94,7 @@ pub fn router(state: AppState, status: status::StatusState, limits: &Limits) -> 
         .route("/api/{*rest}", any(admin::not_found))
         .with_state(state)
         .merge(status::routes(status))
+        .merge(scep_routes(scep))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn(per_ip_limit))
         .layer(middleware::from_fn_with_state(
@@ -97,17 +104,27 @@ pub fn router(state: AppState, status: status::StatusState, limits: &Limits) -> 
         .layer(middleware::from_fn(request_id))
 }
 
+/// Longest request target of a SCEP GET (the connection's head cap applies too).
+const SCEP_MAX_TARGET: usize = 64 * 1024;
+
 /// RFC 6585 §5: a request target or a single header field longer than
 /// `limits.max_header_line_bytes` is answered 431. (The connection caps the whole head.)
 async fn header_lines(State(max): State<usize>, req: Request, next: Next) -> Response {
     let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    // A SCEP GET carries the whole pkiMessage in its query (Intune's challenges alone are
+    // several KB); the request-head cap of the connection still bounds it.
+    let max_target = if req.uri().path().starts_with("/scep") {
+        max.max(SCEP_MAX_TARGET)
+    } else {
+        max
+    };
     let longest_field = req
         .headers()
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len())
         .max()
         .unwrap_or(0);
-    if target > max || longest_field > max {
+    if target > max_target || longest_field > max {
         let e = crate::error::Error::HeadTooLarge(format!(
             "the request target and each header field may be at most {max} bytes"
         ));
@@ -144,10 +161,26 @@ async fn per_ip_limit(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// The router of the optional plain-HTTP listener: status routes only.
-pub fn status_router(status: status::StatusState, limits: &Limits) -> Router {
+/// The SCEP routes when SCEP is on, with their own body limit.
+fn scep_routes(scep: Option<Arc<crate::scep::Scep>>) -> Router {
+    match scep {
+        Some(s) => {
+            let max = s.max_message_bytes();
+            scep::routes(s, max)
+        }
+        None => Router::new(),
+    }
+}
+
+/// The router of the optional plain-HTTP listener: status routes and SCEP.
+pub fn status_router(
+    status: status::StatusState,
+    limits: &Limits,
+    scep: Option<Arc<crate::scep::Scep>>,
+) -> Router {
     status::routes(status)
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .merge(scep_routes(scep))
         .layer(middleware::from_fn_with_state(
             limits.max_header_line_bytes,
             header_lines,

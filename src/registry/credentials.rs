@@ -33,6 +33,33 @@ pub struct NewEstCredential {
     /// Profile override (set by the registry for subject credentials).
     #[serde(skip)]
     pub profile: Option<crate::ids::ProfileName>,
+    /// The channel it enrols on: EST (Basic username and password) or SCEP (a challenge).
+    #[serde(skip)]
+    pub channel: Channel,
+}
+
+/// Prefix of the ids of SCEP challenges.
+pub const SCEP_PREFIX: &str = "scep-";
+
+impl Channel {
+    /// The channel a credential id belongs to.
+    pub fn of(id: &CredentialId) -> Channel {
+        if id.as_str().starts_with(SCEP_PREFIX) {
+            Channel::Scep
+        } else {
+            Channel::Est
+        }
+    }
+}
+
+/// The channel an enrolment credential is for; each refuses the other's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Channel {
+    /// RFC 7030 HTTP Basic: username `est-…`.
+    #[default]
+    Est,
+    /// RFC 8894 challengePassword `scep-….<secret>`.
+    Scep,
 }
 
 /// The answer: the only time the password is seen.
@@ -64,17 +91,27 @@ pub fn create(
     let label = match &req.label {
         Some(l) => {
             let label = Label::parse(l).map_err(|_| Error::Malformed("invalid label".into()))?;
-            if !cfg.est.labels.contains_key(&label) {
-                return Err(Error::Malformed(format!("unknown EST label {label}")));
+            let known = match req.channel {
+                Channel::Est => cfg.est.labels.contains_key(&label),
+                Channel::Scep => cfg.scep.labels.contains_key(&label),
+            };
+            if !known {
+                let what = match req.channel {
+                    Channel::Est => "EST",
+                    Channel::Scep => "SCEP",
+                };
+                return Err(Error::Malformed(format!("unknown {what} label {label}")));
             }
             Some(label)
         }
         None => None,
     };
-    let profile_name = match (&req.profile, &label) {
-        (Some(p), _) => p.clone(),
-        (None, Some(l)) => cfg.est.labels[l].profile.clone(),
-        (None, None) => cfg.est.default_profile.clone(),
+    let profile_name = match (&req.profile, &label, req.channel) {
+        (Some(p), _, _) => p.clone(),
+        (None, Some(l), Channel::Est) => cfg.est.labels[l].profile.clone(),
+        (None, None, Channel::Est) => cfg.est.default_profile.clone(),
+        (None, Some(l), Channel::Scep) => cfg.scep.labels[l].profile.clone(),
+        (None, None, Channel::Scep) => cfg.scep.profile.clone(),
     };
     let profile = cfg.profile(&profile_name)?;
     let cn = req.common_name.trim();
@@ -97,7 +134,10 @@ pub fn create(
         Error::BadCsr(m) => Error::Malformed(m),
         o => o,
     })?;
-    let ttl = req.expires_in.unwrap_or(cfg.est.credential_ttl_secs);
+    let ttl = req.expires_in.unwrap_or(match req.channel {
+        Channel::Est => cfg.est.credential_ttl_secs,
+        Channel::Scep => cfg.scep.challenge_ttl_secs,
+    });
     if ttl == 0 || ttl > MAX_TTL {
         return Err(Error::Malformed(format!(
             "expires_in must be 1..={MAX_TTL} seconds"
@@ -107,7 +147,11 @@ pub fn create(
     if uses == 0 || uses > 1000 {
         return Err(Error::Malformed("uses must be 1..=1000".into()));
     }
-    let id = CredentialId::parse(&format!("est-{}", random_token(9)?))?;
+    let prefix = match req.channel {
+        Channel::Est => "est-",
+        Channel::Scep => SCEP_PREFIX,
+    };
+    let id = CredentialId::parse(&format!("{prefix}{}", random_token(9)?))?;
     let password = random_token(18)?;
     let expires_at = now.saturating_add(ttl as i64);
     let rec = CredentialRecord {

@@ -59,15 +59,15 @@ pub struct RowResult {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubjectCredential {
-    /// `est` or `acme`.
+    /// `est`, `scep`, `acme` or `pickup`.
     pub kind: String,
     /// Lifetime in seconds.
     #[serde(default)]
     pub expires_in: Option<u64>,
-    /// EST: enrolments allowed (default 1).
+    /// EST and SCEP: enrolments allowed (default 1).
     #[serde(default)]
     pub uses: Option<u32>,
-    /// EST: label the credential is scoped to (default: none, the default path).
+    /// EST and SCEP: label the credential is scoped to (default: none, the default path).
     #[serde(default)]
     pub label: Option<String>,
     /// Pickup: also offer the legacy 3DES / SHA-1 PKCS#12 format.
@@ -366,10 +366,42 @@ impl Registry {
                         uses: req.uses,
                         subject_id: Some(s.id.clone()),
                         profile: Some(profile),
+                        channel: credentials::Channel::Est,
                     },
                     self.clock.now(),
                 )?;
                 serde_json::to_value(&issued)?
+            }
+            "scep" => {
+                let issued = credentials::create(
+                    &*self.store,
+                    &self.secrets,
+                    &self.cfg,
+                    credentials::NewEstCredential {
+                        label: req.label.clone(),
+                        common_name: cn,
+                        sans,
+                        expires_in: req.expires_in,
+                        uses: req.uses,
+                        subject_id: Some(s.id.clone()),
+                        profile: Some(profile),
+                        channel: credentials::Channel::Scep,
+                    },
+                    self.clock.now(),
+                )?;
+                let path = match &issued.label {
+                    Some(l) => format!("/scep/{l}"),
+                    None => "/scep".to_owned(),
+                };
+                // The challenge is the id and the secret: the id finds the record, the secret
+                // is checked against its keyed hash.
+                json!({
+                    "challenge": format!("{}.{}", issued.username, issued.password),
+                    "id": issued.username,
+                    "url": format!("{}{path}", self.cfg.status_base_url()),
+                    "label": issued.label,
+                    "expires_at": issued.expires_at,
+                })
             }
             "acme" => {
                 if allowed.is_empty() {
@@ -395,7 +427,7 @@ impl Registry {
             }
             other => {
                 return Err(Error::Malformed(format!(
-                    "kind must be est, acme or pickup, not {other:?}"
+                    "kind must be est, scep, acme or pickup, not {other:?}"
                 )))
             }
         };
@@ -403,6 +435,7 @@ impl Registry {
         // secret after the link id's dot).
         let made = match (&v["username"], &v["kid"], &v["url"]) {
             (Value::String(u), _, _) => u.clone(),
+            _ if v["challenge"].is_string() => v["id"].as_str().unwrap_or_default().to_owned(),
             (_, Value::String(k), _) => k.clone(),
             (_, _, Value::String(url)) => url
                 .rsplit('/')

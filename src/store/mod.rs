@@ -54,7 +54,8 @@ pub use records::{
     AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialUse,
 };
 pub use registry_records::{
-    ApprovalRecord, AuditCheckpointRecord, AuditRecord, PickupRecord, SubjectRecord,
+    ApprovalRecord, AuditCheckpointRecord, AuditRecord, PickupRecord, ScepTransactionRecord,
+    SubjectRecord,
 };
 
 /// Spending one use of a credential together with inserting the certificate it paid for.
@@ -268,6 +269,11 @@ pub trait RegistryStore: Send + Sync {
     fn create_pickup(&self, p: &PickupRecord) -> Result<()>;
     /// A pickup link by id.
     fn get_pickup(&self, id: &str) -> Result<Option<PickupRecord>>;
+    /// Records a SCEP transaction waiting for approval; a second record under the same key
+    /// leaves the first in place (the client's retries carry the same request).
+    fn put_scep_transaction(&self, t: &ScepTransactionRecord) -> Result<()>;
+    /// A SCEP transaction by key.
+    fn get_scep_transaction(&self, key: &str) -> Result<Option<ScepTransactionRecord>>;
     /// Appends an audit entry numbered one past the head and chained to it by hash; the head
     /// moves with it, atomically. Durable with the next flush.
     fn append_audit(

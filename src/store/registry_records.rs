@@ -174,6 +174,30 @@ pub struct PickupRecord {
     pub sans: Option<Vec<String>>,
 }
 
+/// A SCEP enrolment the client will poll for (RFC 8894 §3.3.3 CertPoll): what it asked, so
+/// that the certificate can be issued from a poll that carries only the transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScepTransactionRecord {
+    /// Record layout version.
+    pub version: u32,
+    /// Hex SHA-256 of the transactionID and the requester's public key: a poll must come from
+    /// the key that made the request.
+    pub key: String,
+    /// The SCEP label of the path it came in on.
+    #[serde(default)]
+    pub label: Option<crate::ids::Label>,
+    /// The enrolment credential (challenge) it spends.
+    #[serde(default)]
+    pub credential: Option<crate::ids::CredentialId>,
+    /// The certificate it renews (RenewalReq).
+    #[serde(default)]
+    pub renews: Option<crate::ids::Serial>,
+    /// The PKCS#10 request, DER, base64.
+    pub csr: String,
+    /// Creation, unix seconds.
+    pub created_at: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

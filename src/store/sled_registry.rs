@@ -453,6 +453,27 @@ impl RegistryStore for SledStore {
         }
     }
 
+    fn put_scep_transaction(&self, t: &crate::store::ScepTransactionRecord) -> Result<()> {
+        let _gate = self.write_gate()?;
+        // First writer wins: a retry's record is the same request.
+        let _ = self.reg.scep_transactions.compare_and_swap(
+            t.key.as_bytes(),
+            None as Option<&[u8]>,
+            Some(serde_json::to_vec(t)?),
+        )?;
+        Ok(())
+    }
+
+    fn get_scep_transaction(
+        &self,
+        key: &str,
+    ) -> Result<Option<crate::store::ScepTransactionRecord>> {
+        match self.reg.scep_transactions.get(key.as_bytes())? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
     fn append_audit(
         &self,
         actor: &str,

@@ -72,6 +72,8 @@ pub(super) struct RegistryTrees {
     pub(super) approvals: sled::Tree,
     /// id → PickupRecord.
     pub(super) pickups: sled::Tree,
+    /// key → ScepTransactionRecord.
+    pub(super) scep_transactions: sled::Tree,
 }
 
 /// Key of a subject link.
@@ -116,6 +118,7 @@ impl SledStore {
             audit_checkpoints: db.open_tree("audit_checkpoints")?,
             approvals: db.open_tree("approvals")?,
             pickups: db.open_tree("pickups")?,
+            scep_transactions: db.open_tree("scep_transactions")?,
         };
         let acme = AcmeTrees {
             eab_keys: db.open_tree("acme_eab_keys")?,

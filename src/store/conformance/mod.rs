@@ -55,6 +55,7 @@ macro_rules! store_conformance {
             subjects_are_unique_and_updated_by_compare_and_swap,
             offboarding_revokes_disables_and_withdraws_at_once,
             approvals_are_recorded_once_and_decided_once,
+            scep_transactions_keep_their_first_record,
             the_audit_log_is_a_hash_chain,
             audit_checkpoints_are_kept_in_sequence_order,
             accounts_are_unique_by_key_and_by_eab_key,

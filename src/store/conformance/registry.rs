@@ -156,6 +156,31 @@ pub fn approvals_are_recorded_once_and_decided_once(open: &Opener, dir: &Path) {
         .is_empty());
 }
 
+/// A SCEP transaction is kept under its key; the first record of a key stays, and it
+/// survives a reopen.
+pub fn scep_transactions_keep_their_first_record(open: &Opener, dir: &Path) {
+    let rec = |csr: &str| crate::store::ScepTransactionRecord {
+        version: 1,
+        key: "k1".into(),
+        label: None,
+        credential: Some(crate::ids::CredentialId::parse("scep-abc").unwrap()),
+        renews: None,
+        csr: csr.into(),
+        created_at: 7,
+    };
+    {
+        let s = open(dir);
+        assert!(s.get_scep_transaction("k1").unwrap().is_none());
+        s.put_scep_transaction(&rec("first")).unwrap();
+        s.put_scep_transaction(&rec("second")).unwrap();
+        assert_eq!(s.get_scep_transaction("k1").unwrap(), Some(rec("first")));
+        assert!(s.get_scep_transaction("k2").unwrap().is_none());
+        s.flush().unwrap();
+    }
+    let s = open(dir);
+    assert_eq!(s.get_scep_transaction("k1").unwrap(), Some(rec("first")));
+}
+
 /// Entries are numbered from 1 and each names the hash of the one before.
 pub fn the_audit_log_is_a_hash_chain(open: &Opener, dir: &Path) {
     let s = open(dir);
