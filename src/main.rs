@@ -66,6 +66,13 @@ enum CaCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Replaces the SCEP RA key and certificate (RSA-2048, `scep.ra_validity_days`); the
+    /// current pair is kept as the previous one, so requests encrypted to it still open.
+    /// Restart the server to serve the new RA certificate in GetCACert.
+    RotateRa {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Subcommand)]
@@ -204,6 +211,30 @@ fn run(cli: Cli) -> Result<(), String> {
             for p in done {
                 println!("encrypted {}", p.display());
             }
+            Ok(())
+        }
+        Cmd::Ca {
+            cmd: CaCmd::RotateRa { common },
+        } => {
+            let cfg = load_config(&common)?;
+            let pass = enrolld::ca::keys::passphrase(&cfg.ca).map_err(|e| e.to_string())?;
+            let ca = enrolld::ca::Ca::load_with(&cfg.data_dir, pass.as_deref())
+                .map_err(|e| e.to_string())?;
+            let der = enrolld::ca::ra::Ra::rotate(
+                &cfg.data_dir,
+                &ca,
+                pass.as_deref(),
+                cfg.scep.ra_validity_days,
+                time::OffsetDateTime::now_utc(),
+            )
+            .map_err(|e| e.to_string())?;
+            let fp = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
+            println!(
+                "new SCEP RA certificate: {} (SHA-256 {})",
+                enrolld::ca::ra::RaPaths::new(&cfg.data_dir).cert.display(),
+                hex::encode(fp.as_ref())
+            );
+            println!("restart the server to serve it; the previous RA key still opens requests");
             Ok(())
         }
         Cmd::Init {

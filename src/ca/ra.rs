@@ -147,3 +147,59 @@ fn load(cert_path: &Path, key_path: &Path, passphrase: Option<&str>) -> Result<R
         decrypting,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::CaConfig;
+
+    #[test]
+    fn rotation_keeps_the_previous_key_and_a_reload_serves_the_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        Ca::create(dir.path(), &CaConfig::default(), None).unwrap();
+        let ca = Ca::load(dir.path()).unwrap();
+        let now = OffsetDateTime::now_utc();
+        let first = Ra::load_or_create(dir.path(), &ca, None, 30, now).unwrap();
+        assert!(first.previous.is_none());
+        // Loading again does not make a new one.
+        let same = Ra::load_or_create(dir.path(), &ca, None, 30, now).unwrap();
+        assert_eq!(same.current.cert_der, first.current.cert_der);
+        let new = Ra::rotate(dir.path(), &ca, None, 30, now).unwrap();
+        assert_ne!(new, first.current.cert_der);
+        let after = Ra::load_or_create(dir.path(), &ca, None, 30, now).unwrap();
+        assert_eq!(after.current.cert_der, new);
+        assert_eq!(
+            after.previous.as_ref().map(|p| p.cert_der.clone()),
+            Some(first.current.cert_der.clone())
+        );
+        assert_eq!(after.keys().count(), 2);
+        // The RA certificate: RSA, signed by the issuing CA, digitalSignature+keyEncipherment.
+        let (_, c) = x509_parser::parse_x509_certificate(&new).unwrap();
+        assert!(!c.is_ca());
+        let ku = c.key_usage().unwrap().unwrap().value;
+        assert!(ku.digital_signature() && ku.key_encipherment());
+        let (_, issuing) = x509_parser::parse_x509_certificate(ca.issuing_der()).unwrap();
+        assert!(c.verify_signature(Some(issuing.public_key())).is_ok());
+    }
+
+    #[test]
+    fn the_ra_key_is_encrypted_like_the_ca_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        Ca::create(dir.path(), &CaConfig::default(), None).unwrap();
+        let ca = Ca::load(dir.path()).unwrap();
+        let now = OffsetDateTime::now_utc();
+        Ra::load_or_create(dir.path(), &ca, Some("pass phrase"), 30, now).unwrap();
+        let p = RaPaths::new(dir.path());
+        assert!(keys::is_encrypted(
+            &std::fs::read_to_string(&p.key).unwrap()
+        ));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p.key).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(Ra::load_or_create(dir.path(), &ca, None, 30, now).is_err());
+        assert!(Ra::load_or_create(dir.path(), &ca, Some("pass phrase"), 30, now).is_ok());
+    }
+}

@@ -50,7 +50,8 @@ impl Digest {
         }
     }
 
-    fn oid(self) -> &'static [u64] {
+    /// The digest algorithm's OID.
+    pub fn oid(self) -> &'static [u64] {
         match self {
             Digest::Sha1 => &[1, 3, 14, 3, 2, 26],
             Digest::Sha256 => &[2, 16, 840, 1, 101, 3, 4, 2, 1],
@@ -385,10 +386,38 @@ pub fn sign(
     certs: &[&[u8]],
     crls: &[&[u8]],
 ) -> crate::error::Result<Vec<u8>> {
+    let key = signer.key;
+    sign_with(
+        content,
+        attrs,
+        signer.cert_der,
+        Digest::Sha256,
+        &mut |tbs| {
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            let mut sig = vec![0u8; key.public_modulus_len()];
+            key.sign(&signature::RSA_PKCS1_SHA256, &rng, tbs, &mut sig)
+                .map_err(|_| crate::error::Error::Internal("SCEP signing: RSA failed".into()))?;
+            Ok(sig)
+        },
+        certs,
+        crls,
+    )
+}
+
+/// [`sign`] with any digest and an RSA PKCS#1 v1.5 signing function over the DER of the
+/// signed attributes (tests build legacy SHA-1 messages with it).
+pub fn sign_with(
+    content: Option<&[u8]>,
+    attrs: &[Vec<u8>],
+    cert_der: &[u8],
+    digest: Digest,
+    rsa_sign: &mut dyn FnMut(&[u8]) -> crate::error::Result<Vec<u8>>,
+    certs: &[&[u8]],
+    crls: &[&[u8]],
+) -> crate::error::Result<Vec<u8>> {
     let internal = |w: &str| crate::error::Error::Internal(format!("SCEP signing: {w}"));
-    let (_, cert) = X509Certificate::from_der(signer.cert_der)
-        .map_err(|_| internal("RA certificate does not parse"))?;
-    let digest = Digest::Sha256;
+    let (_, cert) = X509Certificate::from_der(cert_der)
+        .map_err(|_| internal("signer certificate does not parse"))?;
     let mut all: Vec<Vec<u8>> = attrs.to_vec();
     all.push(attribute(OID_CONTENT_TYPE, &der::encode_oid(OID_DATA)));
     all.push(attribute(
@@ -397,12 +426,7 @@ pub fn sign(
     ));
     let refs: Vec<&[u8]> = all.iter().map(Vec::as_slice).collect();
     let signed_set = der::set_of(&refs);
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let mut sig = vec![0u8; signer.key.public_modulus_len()];
-    signer
-        .key
-        .sign(&signature::RSA_PKCS1_SHA256, &rng, &signed_set, &mut sig)
-        .map_err(|_| internal("RSA signature failed"))?;
+    let sig = rsa_sign(&signed_set)?;
     let digest_alg = der::sequence(&[&der::encode_oid(digest.oid()), &[tag::NULL, 0]]);
     let sid = der::sequence(&[
         cert.tbs_certificate.issuer.as_raw(),
@@ -428,7 +452,7 @@ pub fn sign(
         ]),
         None => der::sequence(&[&der::encode_oid(OID_DATA)]),
     };
-    let mut cert_list: Vec<&[u8]> = vec![signer.cert_der];
+    let mut cert_list: Vec<&[u8]> = vec![cert_der];
     cert_list.extend_from_slice(certs);
     let mut parts: Vec<Vec<u8>> = vec![
         der::encode(tag::INTEGER, &[1]),

@@ -7,19 +7,19 @@ use super::FailInfo;
 use crate::error::{Error, Result};
 
 /// RFC 8894 §3.2.1.2 messageType.
-const OID_MESSAGE_TYPE: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 2];
+pub const OID_MESSAGE_TYPE: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 2];
 /// RFC 8894 §3.2.1.3 pkiStatus.
-const OID_PKI_STATUS: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 3];
+pub const OID_PKI_STATUS: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 3];
 /// RFC 8894 §3.2.1.4 failInfo.
-const OID_FAIL_INFO: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 4];
+pub const OID_FAIL_INFO: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 4];
 /// RFC 8894 §3.2.1.5 senderNonce.
-const OID_SENDER_NONCE: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 5];
+pub const OID_SENDER_NONCE: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 5];
 /// RFC 8894 §3.2.1.5 recipientNonce.
-const OID_RECIPIENT_NONCE: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 6];
+pub const OID_RECIPIENT_NONCE: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 6];
 /// RFC 8894 §3.2.1.1 transactionID.
-const OID_TRANSACTION_ID: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 7];
+pub const OID_TRANSACTION_ID: &[u64] = &[2, 16, 840, 1, 113733, 1, 9, 7];
 /// RFC 8894 §3.2.1.4 failInfoText (id-scep-failInfoText).
-const OID_FAIL_INFO_TEXT: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 24, 1];
+pub const OID_FAIL_INFO_TEXT: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 24, 1];
 
 /// Longest transactionID accepted (clients use a hex or base64 hash of their key).
 const MAX_TRANSACTION_ID: usize = 128;
@@ -87,8 +87,9 @@ pub fn read_request(input: &[u8]) -> Result<Request<'_>> {
         .attribute(OID_SENDER_NONCE)
         .filter(|t| t.tag == tag::OCTET_STRING)
         .ok_or_else(|| malformed("no senderNonce"))?;
-    if nonce.content.len() != 16 {
-        return Err(malformed("senderNonce must be 16 octets"));
+    // RFC 8894 §3.2.1.5 says 16 octets; Apple devices send 8.
+    if !(8..=64).contains(&nonce.content.len()) {
+        return Err(malformed("senderNonce must be 8 to 64 octets"));
     }
     let sender_nonce = nonce.content.to_vec();
     let message_type = signed
@@ -179,11 +180,6 @@ pub fn cert_rep(
         ));
     }
     cms::sign(content, &attrs, signer, &[], &[])
-}
-
-/// A transactionID safe to print: printable ASCII only.
-pub fn printable_id(id: &str) -> bool {
-    id.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 #[cfg(test)]

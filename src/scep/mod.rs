@@ -9,6 +9,8 @@
 pub mod cms;
 pub mod der;
 pub mod envelope;
+#[cfg(test)]
+mod flow_tests;
 pub mod message;
 mod replay;
 

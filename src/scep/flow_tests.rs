@@ -1,0 +1,870 @@
+//! SCEP operations without HTTP: the service on a temporary data directory, a manual clock,
+//! and a test device that builds pkiMessages the way clients do (self-signed RSA signer,
+//! envelope to the RA) and opens the CertReps.
+
+use std::sync::Arc;
+
+use aws_lc_rs::rsa::{Pkcs1PrivateDecryptingKey, PrivateDecryptingKey};
+use aws_lc_rs::signature::{self, RsaKeyPair};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::cms::{self, Digest};
+use super::der::{self, tag};
+use super::envelope::{self, Cipher, Recipient};
+use super::message as m;
+use super::Scep;
+use crate::ca::ra::{Ra, RaKey};
+use crate::ca::{keys, Ca, KeyType};
+use crate::clock::{Clock, ManualClock};
+use crate::config::{CaConfig, Config};
+use crate::error::Error;
+use crate::registry::credentials::{self, Channel, NewEstCredential};
+use crate::secrets::Secrets;
+use crate::states::ApprovalStatus;
+use crate::store::sled_store::SledStore;
+use crate::store::{RegistryStore, Store};
+
+struct Fixture {
+    scep: Scep,
+    store: Arc<SledStore>,
+    secrets: Arc<Secrets>,
+    cfg: Arc<Config>,
+    clock: Arc<ManualClock>,
+    ca: Arc<Ca>,
+    ra_cert: Vec<u8>,
+    _dir: tempfile::TempDir,
+}
+
+const CONFIG: &str = r#"
+[scep.labels.legacy]
+legacy = true
+[scep.labels.approve]
+require_approval = true
+[scep.labels.strict]
+subject = "match"
+"#;
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    Ca::create(dir.path(), &CaConfig::default(), None).unwrap();
+    let ca = Arc::new(Ca::load(dir.path()).unwrap());
+    let clock = Arc::new(ManualClock::starting_now());
+    let ra =
+        Ra::load_or_create(dir.path(), &ca, None, 30, time::OffsetDateTime::now_utc()).unwrap();
+    fixture_with(dir, ca, ra, clock)
+}
+
+fn fixture_with(dir: tempfile::TempDir, ca: Arc<Ca>, ra: Ra, clock: Arc<ManualClock>) -> Fixture {
+    let store = Arc::new(SledStore::open(&dir.path().join("store")).unwrap());
+    let secrets = Arc::new(Secrets::load_or_create(&dir.path().join("secret.key")).unwrap());
+    let cfg = Arc::new(Config::parse(CONFIG).unwrap());
+    let status = Arc::new(
+        crate::status::StatusService::new(
+            ca.clone(),
+            store.clone(),
+            cfg.status.clone(),
+            clock.clone(),
+        )
+        .unwrap(),
+    );
+    let ra_cert = ra.current.cert_der.clone();
+    let scep = Scep::new(
+        ca.clone(),
+        Arc::new(ra),
+        store.clone(),
+        cfg.clone(),
+        secrets.clone(),
+        status,
+        Arc::new(crate::est::throttle::Throttle::from_env()),
+        clock.clone(),
+    );
+    Fixture {
+        scep,
+        store,
+        secrets,
+        cfg,
+        clock,
+        ca,
+        ra_cert,
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    /// A one-time challenge for `laptop-9` on `label`, valid for `secs`.
+    fn challenge(&self, label: Option<&str>, secs: u64) -> String {
+        let c = credentials::create(
+            &*self.store,
+            &self.secrets,
+            &self.cfg,
+            NewEstCredential {
+                label: label.map(str::to_owned),
+                common_name: "laptop-9".into(),
+                sans: vec!["dns:laptop-9.corp.example".into()],
+                expires_in: Some(secs),
+                uses: Some(1),
+                subject_id: None,
+                profile: None,
+                channel: Channel::Scep,
+            },
+            self.clock.now(),
+        )
+        .unwrap();
+        format!("{}.{}", c.username, c.password)
+    }
+
+    async fn send(&self, label: Option<&str>, msg: &[u8]) -> crate::error::Result<Vec<u8>> {
+        let label = label.map(|l| crate::ids::Label::parse(l).unwrap());
+        self.scep
+            .pki_operation(label.as_ref(), msg, Some([10, 0, 0, 9].into()))
+            .await
+    }
+}
+
+/// A SCEP client: an RSA key, a self-signed certificate, and its own decryption key.
+struct Device {
+    key: rcgen::KeyPair,
+    signing: RsaKeyPair,
+    decrypting: Pkcs1PrivateDecryptingKey,
+    cert: Vec<u8>,
+}
+
+/// How a test message is built.
+struct Build<'a> {
+    message_type: &'a str,
+    transaction_id: &'a str,
+    nonce: [u8; 16],
+    cipher: Cipher,
+    digest: Digest,
+    signing_time: Option<&'a str>,
+}
+
+impl Default for Build<'_> {
+    fn default() -> Self {
+        Build {
+            message_type: "19",
+            transaction_id: "txn-1",
+            nonce: rand16(),
+            cipher: Cipher::Aes256,
+            digest: Digest::Sha256,
+            signing_time: None,
+        }
+    }
+}
+
+fn rand16() -> [u8; 16] {
+    let mut n = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut n).unwrap();
+    n
+}
+
+/// What a CertRep said.
+#[derive(Debug)]
+struct Rep {
+    status: String,
+    fail_info: Option<String>,
+    fail_text: Option<String>,
+    transaction_id: String,
+    recipient_nonce: Vec<u8>,
+    certs: Vec<Vec<u8>>,
+    crls: Vec<Vec<u8>>,
+}
+
+impl Device {
+    fn new() -> Device {
+        let key = keys::generate(KeyType::Rsa2048).unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "SCEP SIGNER");
+        let cert = params.self_signed(&key).unwrap().der().to_vec();
+        Device::with(key, cert)
+    }
+
+    fn with(key: rcgen::KeyPair, cert: Vec<u8>) -> Device {
+        let pkcs8 = key.serialize_der();
+        Device {
+            signing: RsaKeyPair::from_pkcs8(&pkcs8).unwrap(),
+            decrypting: Pkcs1PrivateDecryptingKey::new(
+                PrivateDecryptingKey::from_pkcs8(&pkcs8).unwrap(),
+            )
+            .unwrap(),
+            key,
+            cert,
+        }
+    }
+
+    /// A CSR with the subject a template-filling client sends and `challenge`.
+    fn csr(&self, challenge: Option<&str>) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+        let dn = &mut params.distinguished_name;
+        dn.push(
+            rcgen::DnType::CommonName,
+            "com.apple.security.scep.6A9A2A3C-0000-4000-8000-000000000001",
+        );
+        dn.push(rcgen::DnType::OrganizationName, "scep-client");
+        dn.push(rcgen::DnType::CountryName, "US");
+        let attrs = challenge
+            .map(|c| {
+                vec![rcgen::Attribute {
+                    oid: &[1, 2, 840, 113549, 1, 9, 7],
+                    values: der::set_of(&[&der::encode(tag::UTF8_STRING, c.as_bytes())]),
+                }]
+            })
+            .unwrap_or_default();
+        params
+            .serialize_request_with_attributes(&self.key, attrs)
+            .unwrap()
+            .der()
+            .to_vec()
+    }
+
+    /// A pkiMessage with `content` sealed to `to` (the RA certificate).
+    fn message(&self, b: &Build<'_>, content: &[u8], to: &[u8]) -> Vec<u8> {
+        let sealed = envelope::seal(content, to, b.cipher).unwrap();
+        let printable = |s: &str| der::encode(tag::PRINTABLE_STRING, s.as_bytes());
+        let mut attrs = vec![
+            cms::attribute(m::OID_TRANSACTION_ID, &printable(b.transaction_id)),
+            cms::attribute(m::OID_MESSAGE_TYPE, &printable(b.message_type)),
+            cms::attribute(
+                m::OID_SENDER_NONCE,
+                &der::encode(tag::OCTET_STRING, &b.nonce),
+            ),
+        ];
+        if let Some(t) = b.signing_time {
+            attrs.push(cms::attribute(
+                cms::OID_SIGNING_TIME,
+                &der::encode(tag::UTC_TIME, t.as_bytes()),
+            ));
+        }
+        let signing = &self.signing;
+        let key_pem = self.key.serialize_pem();
+        let mut sign = |tbs: &[u8]| -> crate::error::Result<Vec<u8>> {
+            match b.digest {
+                Digest::Sha256 => {
+                    let mut sig = vec![0u8; signing.public_modulus_len()];
+                    signing
+                        .sign(
+                            &signature::RSA_PKCS1_SHA256,
+                            &aws_lc_rs::rand::SystemRandom::new(),
+                            tbs,
+                            &mut sig,
+                        )
+                        .unwrap();
+                    Ok(sig)
+                }
+                // aws-lc-rs does not sign with SHA-1: openssl does, as old clients would.
+                _ => Ok(openssl_sha1_sign(&key_pem, tbs)),
+            }
+        };
+        cms::sign_with(
+            Some(&sealed),
+            &attrs,
+            &self.cert,
+            b.digest,
+            &mut sign,
+            &[],
+            &[],
+        )
+        .unwrap()
+    }
+
+    /// Reads a CertRep: checks its signature with the RA certificate and opens its envelope.
+    fn read(&self, reply: &[u8], ra_cert: &[u8]) -> Rep {
+        let signed = cms::read_signed(reply).unwrap();
+        let signer = signed.verify(false).unwrap();
+        assert_eq!(signer, ra_cert, "the CertRep is signed by the RA");
+        let text = |oid: &[u64]| signed.attribute(oid).map(|t| t.text().unwrap().to_owned());
+        assert_eq!(text(m::OID_MESSAGE_TYPE).as_deref(), Some("3"));
+        let mut rep = Rep {
+            status: text(m::OID_PKI_STATUS).unwrap(),
+            fail_info: text(m::OID_FAIL_INFO),
+            fail_text: text(m::OID_FAIL_INFO_TEXT),
+            transaction_id: text(m::OID_TRANSACTION_ID).unwrap(),
+            recipient_nonce: signed
+                .attribute(m::OID_RECIPIENT_NONCE)
+                .unwrap()
+                .content
+                .to_vec(),
+            certs: vec![],
+            crls: vec![],
+        };
+        if let Some(content) = &signed.content {
+            let opened = envelope::open(
+                content,
+                &[Recipient {
+                    cert_der: &self.cert,
+                    key: &self.decrypting,
+                }],
+                true,
+            )
+            .unwrap();
+            let (certs, crls) = degenerate_contents(&opened.content);
+            rep.certs = certs;
+            rep.crls = crls;
+        }
+        rep
+    }
+}
+
+/// Signs `tbs` with RSA PKCS#1 v1.5 and SHA-1 through the openssl command.
+fn openssl_sha1_sign(key_pem: &str, tbs: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("k.pem"), key_pem).unwrap();
+    std::fs::write(dir.path().join("tbs"), tbs).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["dgst", "-sha1", "-sign", "k.pem", "-out", "sig", "tbs"])
+        .current_dir(dir.path())
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(dir.path().join("sig")).unwrap()
+}
+
+/// The certificates and CRLs of a degenerate SignedData.
+fn degenerate_contents(der_bytes: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let ci = der::read_all(der_bytes).unwrap().children().unwrap();
+    let sd = ci[1].children().unwrap()[0].children().unwrap();
+    let (mut certs, mut crls) = (vec![], vec![]);
+    for part in sd {
+        if part.tag == tag::context_constructed(0) {
+            certs = part
+                .children()
+                .unwrap()
+                .iter()
+                .map(|c| c.raw.to_vec())
+                .collect();
+        }
+        if part.tag == tag::context_constructed(1) {
+            crls = part
+                .children()
+                .unwrap()
+                .iter()
+                .map(|c| c.raw.to_vec())
+                .collect();
+        }
+    }
+    (certs, crls)
+}
+
+fn names(cert: &[u8]) -> (String, Vec<String>) {
+    let (_, c) = X509Certificate::from_der(cert).unwrap();
+    let cn = c
+        .subject()
+        .iter_common_name()
+        .next()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let subject_attrs = c.subject().iter_attributes().count();
+    assert_eq!(
+        subject_attrs, 1,
+        "only the CN, nothing of the CSR's template"
+    );
+    let sans = c
+        .subject_alternative_name()
+        .unwrap()
+        .map(|s| {
+            s.value
+                .general_names
+                .iter()
+                .map(|g| g.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    (cn, sans)
+}
+
+#[tokio::test]
+async fn pkcs_req_issues_the_registry_names_whatever_the_csr_says() {
+    let f = fixture();
+    let dev = Device::new();
+    let b = Build::default();
+    let msg = dev.message(&b, &dev.csr(Some(&f.challenge(None, 3600))), &f.ra_cert);
+    let rep = dev.read(&f.send(None, &msg).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.status, "0", "{rep:?}");
+    assert_eq!(rep.transaction_id, "txn-1");
+    assert_eq!(rep.recipient_nonce, b.nonce);
+    assert_eq!(rep.certs.len(), 1);
+    let (cn, sans) = names(&rep.certs[0]);
+    assert_eq!(cn, "laptop-9");
+    assert_eq!(sans, vec!["DNSName(laptop-9.corp.example)".to_owned()]);
+    let rec = f
+        .store
+        .get_certificate(&serial_of(&rep.certs[0]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.channel, "scep");
+}
+
+fn serial_of(cert: &[u8]) -> crate::ids::Serial {
+    let (_, c) = X509Certificate::from_der(cert).unwrap();
+    crate::ids::Serial::from_bytes(c.raw_serial()).unwrap()
+}
+
+#[tokio::test]
+async fn an_identical_retry_gets_the_same_certificate_and_another_csr_is_refused() {
+    let f = fixture();
+    let dev = Device::new();
+    let csr = dev.csr(Some(&f.challenge(None, 3600)));
+    let first = dev.read(
+        &f.send(None, &dev.message(&Build::default(), &csr, &f.ra_cert))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    let again = dev.read(
+        &f.send(None, &dev.message(&Build::default(), &csr, &f.ra_cert))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(again.status, "0");
+    assert_eq!(first.certs, again.certs);
+    // The same challenge with another key: spent.
+    let other = Device::new();
+    let csr2 = other.csr(Some(&challenge_of(&csr)));
+    let rep = other.read(
+        &f.send(None, &other.message(&Build::default(), &csr2, &f.ra_cert))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(
+        (rep.status.as_str(), rep.fail_info.as_deref()),
+        ("2", Some("2"))
+    );
+    assert!(rep.fail_text.unwrap().contains("used already"));
+    assert_eq!(f.store.count_certificates().unwrap(), 1);
+}
+
+fn challenge_of(csr: &[u8]) -> String {
+    crate::ca::csr::Csr::parse(csr)
+        .unwrap()
+        .challenge_password
+        .unwrap()
+}
+
+#[tokio::test]
+async fn wrong_expired_missing_and_other_path_challenges_fail_and_issue_nothing() {
+    let f = fixture();
+    let dev = Device::new();
+    let good = f.challenge(None, 60);
+    let (id, _) = good.split_once('.').unwrap();
+    let cases = [
+        (None, Some(format!("{id}.not-the-secret"))),
+        (None, Some("est-abc.def".to_owned())),
+        (None, None),
+        (Some("legacy"), Some(good.clone())),
+    ];
+    for (label, challenge) in cases {
+        let msg = dev.message(
+            &Build::default(),
+            &dev.csr(challenge.as_deref()),
+            &f.ra_cert,
+        );
+        let rep = dev.read(&f.send(label, &msg).await.unwrap(), &f.ra_cert);
+        assert_eq!(rep.status, "2", "{challenge:?} on {label:?}");
+        assert_eq!(rep.fail_info.as_deref(), Some("2"));
+        assert!(rep.certs.is_empty());
+    }
+    f.clock.advance(61);
+    let msg = dev.message(&Build::default(), &dev.csr(Some(&good)), &f.ra_cert);
+    let rep = dev.read(&f.send(None, &msg).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.status, "2", "expired");
+    assert_eq!(f.store.count_certificates().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_pending_request_is_delivered_by_cert_poll_after_approval() {
+    let f = fixture();
+    let dev = Device::new();
+    let csr = dev.csr(Some(&f.challenge(Some("approve"), 3600)));
+    let b = Build {
+        transaction_id: "txn-pending",
+        ..Build::default()
+    };
+    let rep = dev.read(
+        &f.send(Some("approve"), &dev.message(&b, &csr, &f.ra_cert))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(rep.status, "3");
+    // CertPoll (GetCertInitial) carries IssuerAndSubject; the transaction finds the request.
+    let poll = |d: &Device, txn: &'static str| {
+        let ias = der::sequence(&[
+            X509Certificate::from_der(f.ca.issuing_der())
+                .unwrap()
+                .1
+                .subject()
+                .as_raw(),
+            &der::sequence(&[]),
+        ]);
+        d.message(
+            &Build {
+                message_type: "20",
+                transaction_id: txn,
+                ..Build::default()
+            },
+            &ias,
+            &f.ra_cert,
+        )
+    };
+    let rep = dev.read(
+        &f.send(Some("approve"), &poll(&dev, "txn-pending"))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(rep.status, "3");
+    // Another key polling the same transaction finds nothing.
+    let thief = Device::new();
+    let rep = thief.read(
+        &f.send(Some("approve"), &poll(&thief, "txn-pending"))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(
+        (rep.status.as_str(), rep.fail_info.as_deref()),
+        ("2", Some("4"))
+    );
+    let pending = f.store.list_approvals(ApprovalStatus::Pending, 10).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert!(f
+        .store
+        .decide_approval(
+            &pending[0].id,
+            ApprovalStatus::Approved,
+            "token:t",
+            f.clock.now()
+        )
+        .unwrap());
+    let rep = dev.read(
+        &f.send(Some("approve"), &poll(&dev, "txn-pending"))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(rep.status, "0", "{rep:?}");
+    assert_eq!(names(&rep.certs[0]).0, "laptop-9");
+    // Polling again re-delivers the same certificate.
+    let again = dev.read(
+        &f.send(Some("approve"), &poll(&dev, "txn-pending"))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(again.certs, rep.certs);
+}
+
+#[tokio::test]
+async fn renewal_req_signed_with_the_current_certificate_keeps_the_names_once() {
+    let f = fixture();
+    let dev = Device::new();
+    let msg = dev.message(
+        &Build::default(),
+        &dev.csr(Some(&f.challenge(None, 3600))),
+        &f.ra_cert,
+    );
+    let issued = dev
+        .read(&f.send(None, &msg).await.unwrap(), &f.ra_cert)
+        .certs
+        .remove(0);
+    // The renewing device signs with its issued certificate and sends a new key.
+    let current = Device::with(
+        rcgen::KeyPair::from_pem(&dev.key.serialize_pem()).unwrap(),
+        issued.clone(),
+    );
+    let next = Device::new();
+    let renew = Build {
+        message_type: "17",
+        transaction_id: "txn-renew",
+        ..Build::default()
+    };
+    let rep = current.read(
+        &f.send(None, &current.message(&renew, &next.csr(None), &f.ra_cert))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(rep.status, "0", "{rep:?}");
+    assert_eq!(names(&rep.certs[0]), names(&issued));
+    assert_ne!(rep.certs[0], issued);
+    let rec = f
+        .store
+        .get_certificate(&serial_of(&rep.certs[0]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.replaces, Some(serial_of(&issued)));
+    // A second renewal of the same certificate with another key is refused.
+    let other = Device::new();
+    let rep = current.read(
+        &f.send(
+            None,
+            &current.message(
+                &Build {
+                    message_type: "17",
+                    ..Build::default()
+                },
+                &other.csr(None),
+                &f.ra_cert,
+            ),
+        )
+        .await
+        .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(rep.status, "2");
+    // A self-signed certificate cannot renew.
+    let rep = other.read(
+        &f.send(
+            None,
+            &other.message(
+                &Build {
+                    message_type: "17",
+                    ..Build::default()
+                },
+                &other.csr(None),
+                &f.ra_cert,
+            ),
+        )
+        .await
+        .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(
+        (rep.status.as_str(), rep.fail_info.as_deref()),
+        ("2", Some("4"))
+    );
+}
+
+#[tokio::test]
+async fn get_cert_and_get_crl_answer_sealed_to_the_requester() {
+    let f = fixture();
+    let dev = Device::new();
+    let msg = dev.message(
+        &Build::default(),
+        &dev.csr(Some(&f.challenge(None, 3600))),
+        &f.ra_cert,
+    );
+    let issued = dev
+        .read(&f.send(None, &msg).await.unwrap(), &f.ra_cert)
+        .certs
+        .remove(0);
+    let serial = serial_of(&issued);
+    let ca = X509Certificate::from_der(f.ca.issuing_der()).unwrap().1;
+    let ias = der::sequence(&[
+        ca.subject().as_raw(),
+        &der::encode(tag::INTEGER, serial.as_bytes()),
+    ]);
+    let get = |t: &'static str| Build {
+        message_type: t,
+        ..Build::default()
+    };
+    let rep = dev.read(
+        &f.send(None, &dev.message(&get("21"), &ias, &f.ra_cert))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(rep.certs, vec![issued.clone()]);
+    f.store
+        .revoke_certificate(
+            &serial,
+            f.clock.now(),
+            crate::revocation::RevocationReason::KeyCompromise,
+        )
+        .unwrap();
+    let rep = dev.read(
+        &f.send(None, &dev.message(&get("22"), &ias, &f.ra_cert))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(rep.crls.len(), 1);
+    let (_, crl) =
+        x509_parser::revocation_list::CertificateRevocationList::from_der(&rep.crls[0]).unwrap();
+    assert!(crl
+        .iter_revoked_certificates()
+        .any(|r| r.raw_serial() == serial.as_bytes()));
+    // An unknown serial is badCertId.
+    let bad = der::sequence(&[
+        ca.subject().as_raw(),
+        &der::encode(tag::INTEGER, &[0x7f; 9]),
+    ]);
+    let rep = dev.read(
+        &f.send(None, &dev.message(&get("21"), &bad, &f.ra_cert))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(
+        (rep.status.as_str(), rep.fail_info.as_deref()),
+        ("2", Some("4"))
+    );
+}
+
+#[tokio::test]
+async fn legacy_ciphers_and_sha1_are_taken_on_legacy_paths_only() {
+    let f = fixture();
+    for (cipher, digest) in [
+        (Cipher::DesEde3, Digest::Sha256),
+        (Cipher::Aes128, Digest::Sha1),
+        (Cipher::DesEde3, Digest::Sha1),
+        (Cipher::Des, Digest::Sha1),
+    ] {
+        let dev = Device::new();
+        let b = Build {
+            cipher,
+            digest,
+            ..Build::default()
+        };
+        let msg = dev.message(&b, &dev.csr(Some(&f.challenge(None, 3600))), &f.ra_cert);
+        let rep = dev.read(&f.send(None, &msg).await.unwrap(), &f.ra_cert);
+        assert_eq!(
+            (rep.status.as_str(), rep.fail_info.as_deref()),
+            ("2", Some("0")),
+            "{cipher:?} {digest:?}"
+        );
+        let b = Build {
+            cipher,
+            digest,
+            ..Build::default()
+        };
+        let msg = dev.message(
+            &b,
+            &dev.csr(Some(&f.challenge(Some("legacy"), 3600))),
+            &f.ra_cert,
+        );
+        let rep = dev.read(&f.send(Some("legacy"), &msg).await.unwrap(), &f.ra_cert);
+        assert_eq!(
+            rep.status, "0",
+            "{cipher:?} {digest:?} on the legacy path: {rep:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_messages_are_refused_with_the_right_fail_info_or_as_malformed() {
+    let f = fixture();
+    let dev = Device::new();
+    let csr = dev.csr(Some(&f.challenge(None, 3600)));
+    let good = dev.message(&Build::default(), &csr, &f.ra_cert);
+    // Truncated and garbage: no transaction to answer, a malformed request.
+    for bytes in [&good[..good.len() / 2], b"not a pkiMessage".as_slice(), &[]] {
+        assert!(matches!(
+            f.send(None, bytes).await,
+            Err(Error::Malformed(_))
+        ));
+    }
+    // Oversized.
+    let big = vec![0x30u8; f.cfg.scep.max_message_bytes + 1];
+    assert!(matches!(f.send(None, &big).await, Err(Error::TooLarge(_))));
+    // A flipped bit in the signature: badMessageCheck.
+    let mut tampered = good.clone();
+    let n = tampered.len();
+    tampered[n - 5] ^= 1;
+    let rep = dev.read(&f.send(None, &tampered).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.fail_info.as_deref(), Some("1"));
+    // Encrypted to another certificate: badCertId.
+    let msg = dev.message(&Build::default(), &csr, &Device::new().cert);
+    let rep = dev.read(&f.send(None, &msg).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.fail_info.as_deref(), Some("4"));
+    // signingTime a year off: badTime.
+    let msg = dev.message(
+        &Build {
+            signing_time: Some("250101000000Z"),
+            ..Build::default()
+        },
+        &csr,
+        &f.ra_cert,
+    );
+    let rep = dev.read(&f.send(None, &msg).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.fail_info.as_deref(), Some("3"));
+    // Unknown message type: badRequest.
+    let msg = dev.message(
+        &Build {
+            message_type: "99",
+            ..Build::default()
+        },
+        &csr,
+        &f.ra_cert,
+    );
+    let rep = dev.read(&f.send(None, &msg).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.fail_info.as_deref(), Some("2"));
+    // The good message once, then its replay: the replay is refused.
+    let rep = dev.read(&f.send(None, &good).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.status, "0");
+    let rep = dev.read(&f.send(None, &good).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.fail_info.as_deref(), Some("2"));
+    assert!(rep.fail_text.unwrap().contains("replay"));
+    assert_eq!(f.store.count_certificates().unwrap(), 1);
+}
+
+/// micromdm/scep's `testdata/PKCSReq.der` (MIT): a real Apple device's request from 2016,
+/// RSA-1024, SHA-1, 3DES, encrypted to the test CA in `testdata/` (valid until May 2026: the
+/// clock is set back to when the request was made).
+#[tokio::test]
+async fn a_real_apple_request_opens_and_is_refused_for_its_1024_bit_key() {
+    let dir = tempfile::tempdir().unwrap();
+    Ca::create(dir.path(), &CaConfig::default(), None).unwrap();
+    let ca = Arc::new(Ca::load(dir.path()).unwrap());
+    let key_der = pem_body(include_str!("testdata/ca.pkcs8.pem"));
+    let ra = Ra {
+        current: RaKey {
+            cert_der: crate::ca::pem_certs(include_str!("testdata/ca.pem"))
+                .unwrap()
+                .remove(0),
+            signing: RsaKeyPair::from_pkcs8(&key_der).unwrap(),
+            decrypting: Pkcs1PrivateDecryptingKey::new(
+                PrivateDecryptingKey::from_pkcs8(&key_der).unwrap(),
+            )
+            .unwrap(),
+        },
+        previous: None,
+    };
+    let ra_cert = ra.current.cert_der.clone();
+    // 2016-05-31 11:30:13 UTC, the request's signingTime.
+    let clock = Arc::new(ManualClock::at(1_464_694_213));
+    let f = fixture_with(dir, ca, ra, clock);
+    let msg = include_bytes!("testdata/PKCSReq.der");
+    // On the default path: 3DES and SHA-1 are not accepted.
+    let reply = f.send(None, msg).await.unwrap();
+    let (status, info, text) = fail_of(&reply, &ra_cert);
+    assert_eq!(
+        (status.as_str(), info.as_deref()),
+        ("2", Some("0")),
+        "{text:?}"
+    );
+    // On a legacy path it opens and parses, and the key is refused, saying why.
+    let reply = f.send(Some("legacy"), msg).await.unwrap();
+    let (status, info, text) = fail_of(&reply, &ra_cert);
+    assert_eq!((status.as_str(), info.as_deref()), ("2", Some("2")));
+    assert!(
+        text.as_deref().unwrap().contains("1024 bits is too weak"),
+        "{text:?}"
+    );
+}
+
+/// pkiStatus, failInfo and failInfoText of a CertRep without content.
+fn fail_of(reply: &[u8], ra_cert: &[u8]) -> (String, Option<String>, Option<String>) {
+    let signed = cms::read_signed(reply).unwrap();
+    assert_eq!(signed.verify(false).unwrap(), ra_cert);
+    let text = |oid: &[u64]| signed.attribute(oid).map(|t| t.text().unwrap().to_owned());
+    (
+        text(m::OID_PKI_STATUS).unwrap(),
+        text(m::OID_FAIL_INFO),
+        text(m::OID_FAIL_INFO_TEXT),
+    )
+}
+
+fn pem_body(pem: &str) -> Vec<u8> {
+    use base64ct::{Base64, Encoding};
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    Base64::decode_vec(&b64).unwrap()
+}
