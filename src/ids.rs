@@ -161,6 +161,83 @@ impl fmt::Display for ProfileName {
     }
 }
 
+/// A Windows security identifier (MS-DTYP §2.4.2.1) in its string form, `S-1-5-21-…-1104`:
+/// the account a certificate is strongly mapped to (KB5014754). Parsed strictly, so only the
+/// canonical form the domain controller compares against reaches a certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct WindowsSid(String);
+
+impl WindowsSid {
+    /// MS-DTYP §2.4.2: a SID has at most 15 sub-authorities.
+    const MAX_SUB_AUTHORITIES: usize = 15;
+
+    /// Accepts `S-1-<authority>(-<sub-authority>){1,15}`: revision 1, decimal numbers without
+    /// leading zeros, an identifier authority below 2^48 (six octets) and sub-authorities that
+    /// fit 32 bits.
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = |why: &str| {
+            Error::Malformed(format!(
+                "windows_sid must be S-1-<authority>-<sub-authority>… ({why})"
+            ))
+        };
+        let rest = s
+            .strip_prefix("S-1-")
+            .ok_or_else(|| bad("it starts with S-1-"))?;
+        let mut parts = rest.split('-');
+        let authority = parts.next().ok_or_else(|| bad("no authority"))?;
+        let authority = decimal(authority).ok_or_else(|| bad("decimal numbers only"))?;
+        if authority >= 1 << 48 {
+            return Err(bad("the authority is below 2^48"));
+        }
+        let mut subs = 0;
+        for p in parts {
+            let v = decimal(p).ok_or_else(|| bad("decimal numbers only"))?;
+            if v > u64::from(u32::MAX) {
+                return Err(bad("sub-authorities fit 32 bits"));
+            }
+            subs += 1;
+        }
+        if !(1..=Self::MAX_SUB_AUTHORITIES).contains(&subs) {
+            return Err(bad("1 to 15 sub-authorities"));
+        }
+        Ok(WindowsSid(s.to_owned()))
+    }
+
+    /// The SID as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A decimal number without sign or leading zeros (`0` itself is one), at most 20 digits.
+fn decimal(s: &str) -> Option<u64> {
+    let canonical = !s.is_empty()
+        && s.len() <= 20
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && (s == "0" || !s.starts_with('0'));
+    canonical.then(|| s.parse().ok()).flatten()
+}
+
+impl TryFrom<String> for WindowsSid {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        WindowsSid::parse(&s)
+    }
+}
+
+impl From<WindowsSid> for String {
+    fn from(s: WindowsSid) -> String {
+        s.0
+    }
+}
+
+impl fmt::Display for WindowsSid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +261,50 @@ mod tests {
         assert!(Label::parse("..").is_err());
         assert!(Label::parse("a/b").is_err());
         assert!(Label::parse("devices-2").is_ok());
+    }
+
+    #[test]
+    fn windows_sid_accepts_canonical_forms() {
+        for ok in [
+            "S-1-5-21-3623811015-3361044348-30300820-1013",
+            "S-1-5-32-544",
+            "S-1-1-0",
+            "S-1-0-0",
+            "S-1-281474976710655-1",
+            "S-1-5-4294967295",
+            "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15",
+        ] {
+            assert_eq!(WindowsSid::parse(ok).unwrap().as_str(), ok, "{ok}");
+        }
+    }
+
+    #[test]
+    fn windows_sid_refuses_everything_else() {
+        for (case, bad) in [
+            ("fail/sid/empty", ""),
+            ("fail/sid/lowercase-s", "s-1-5-21-1"),
+            ("fail/sid/revision-2", "S-2-5-21-1"),
+            ("fail/sid/no-sub-authority", "S-1-5"),
+            (
+                "fail/sid/sixteen-sub-authorities",
+                "S-1-5-1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16",
+            ),
+            ("fail/sid/authority-2^48", "S-1-281474976710656-1"),
+            ("fail/sid/hex-authority", "S-1-0x5-21"),
+            ("fail/sid/sub-authority-2^32", "S-1-5-4294967296"),
+            ("fail/sid/leading-zero", "S-1-5-021-1"),
+            ("fail/sid/sign", "S-1-5-+21"),
+            ("fail/sid/negative", "S-1-5--21"),
+            ("fail/sid/trailing-dash", "S-1-5-21-"),
+            ("fail/sid/space", "S-1-5-21 -1"),
+            ("fail/sid/twenty-one-digits", "S-1-5-000000000000000000001"),
+            ("fail/sid/binary-form", "AQUAAAAAAAUVAAAA"),
+        ] {
+            assert!(
+                matches!(WindowsSid::parse(bad), Err(Error::Malformed(_))),
+                "{case}"
+            );
+        }
     }
 }
 

@@ -83,6 +83,7 @@ impl AdminCmd {
                         email,
                         display_name,
                         department,
+                        windows_sid,
                     },
             } => {
                 let mut m = Map::new();
@@ -90,6 +91,11 @@ impl AdminCmd {
                 m.insert("email".into(), json!(email));
                 m.insert("display_name".into(), json!(display_name));
                 put(&mut m, "department", department.as_ref().map(|d| json!(d)));
+                put(
+                    &mut m,
+                    "windows_sid",
+                    windows_sid.as_ref().map(|v| json!(v)),
+                );
                 Call::post("/api/v1/people".into(), Value::Object(m))
             }
             AdminCmd::Devices {
@@ -101,6 +107,7 @@ impl AdminCmd {
                         dns_names,
                         owner,
                         mdm_id,
+                        windows_sid,
                     },
             } => {
                 let mut m = Map::new();
@@ -116,6 +123,11 @@ impl AdminCmd {
                 }
                 put(&mut m, "owner", owner.as_ref().map(|v| json!(v)));
                 put(&mut m, "mdm_id", mdm_id.as_ref().map(|v| json!(v)));
+                put(
+                    &mut m,
+                    "windows_sid",
+                    windows_sid.as_ref().map(|v| json!(v)),
+                );
                 Call::post("/api/v1/devices".into(), Value::Object(m))
             }
             AdminCmd::Subjects { cmd } => subjects(cmd)?,
@@ -380,10 +392,12 @@ mod tests {
             "b.example",
             "--mdm-id",
             "m",
+            "--windows-sid",
+            "S-1-5-21-1-2-3-1104",
         ]);
         assert_eq!(
             body(&c),
-            json!({"external_id": "d1", "name": "n", "dns_names": ["a.example", "b.example"], "mdm_id": "m"})
+            json!({"external_id": "d1", "name": "n", "dns_names": ["a.example", "b.example"], "mdm_id": "m", "windows_sid": "S-1-5-21-1-2-3-1104"})
         );
     }
 

@@ -79,6 +79,9 @@ pub enum PeopleCmd {
         /// Department (a filter for listing and bulk revocation).
         #[arg(long)]
         department: Option<String>,
+        /// The Active Directory account's SID (S-1-5-21-…), for Windows strong mapping.
+        #[arg(long)]
+        windows_sid: Option<String>,
     },
 }
 
@@ -105,6 +108,10 @@ pub enum DevicesCmd {
         /// The MDM's id of the device.
         #[arg(long)]
         mdm_id: Option<String>,
+        /// The Active Directory computer account's SID (S-1-5-21-…), for Windows strong
+        /// mapping.
+        #[arg(long)]
+        windows_sid: Option<String>,
     },
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ca::profile::SanName;
 use crate::error::{Error, Result};
-use crate::ids::{SubjectId, TokenId};
+use crate::ids::{SubjectId, TokenId, WindowsSid};
 use crate::states::SubjectStatus;
 use crate::store::{CreateSubject, Store, SubjectRecord};
 
@@ -42,6 +42,10 @@ pub struct SubjectInput {
     /// Device: MDM id.
     #[serde(default)]
     pub mdm_id: Option<String>,
+    /// Person or device: the Active Directory account's SID (`S-1-5-21-…`), for Windows
+    /// strong certificate mapping.
+    #[serde(default)]
+    pub windows_sid: Option<String>,
 }
 
 fn text(field: &str, v: &Option<String>, max: usize) -> Result<Option<String>> {
@@ -83,6 +87,9 @@ pub fn validate(kind: &str, i: &SubjectInput) -> Result<SubjectRecord> {
         owner: text("owner", &i.owner, 128)?,
         dns_names: Vec::new(),
         mdm_id: text("mdm_id", &i.mdm_id, 128)?,
+        windows_sid: text("windows_sid", &i.windows_sid, 200)?
+            .map(|s| WindowsSid::parse(&s))
+            .transpose()?,
         status: SubjectStatus::Active,
         generation: 0,
         created_at: 0,
@@ -153,6 +160,7 @@ fn same_fields(a: &SubjectRecord, b: &SubjectRecord) -> bool {
         && a.owner == b.owner
         && a.dns_names == b.dns_names
         && a.mdm_id == b.mdm_id
+        && a.windows_sid == b.windows_sid
 }
 
 /// Registers (or updates, idempotently by external id) one subject.
@@ -195,6 +203,7 @@ pub fn register(
                 new.owner = rec.owner.clone();
                 new.dns_names = rec.dns_names.clone();
                 new.mdm_id = rec.mdm_id.clone();
+                new.windows_sid = rec.windows_sid.clone();
                 new.updated_at = now;
                 if store.update_subject(&existing, &new)? {
                     return Ok(Registered {
@@ -233,6 +242,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<std::result::Result<SubjectInput, Str
         "owner",
         "dns_names",
         "mdm_id",
+        "windows_sid",
     ];
     for h in &header {
         if !KNOWN.contains(&h.as_str()) {
@@ -272,6 +282,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<std::result::Result<SubjectInput, Str
                         .map(str::to_owned)
                         .collect()
                 }
+                "windows_sid" => i.windows_sid = opt,
                 _ => i.mdm_id = opt,
             }
         }
@@ -370,5 +381,47 @@ mod tests {
         };
         assert!(validate("device", &d).is_err());
         assert!(validate("robot", &d).is_err());
+    }
+
+    #[test]
+    fn windows_sid_is_validated_for_people_and_devices() {
+        let d = SubjectInput {
+            external_id: "d1".into(),
+            name: Some("laptop".into()),
+            windows_sid: Some(" S-1-5-21-1-2-3-1104 ".into()),
+            ..Default::default()
+        };
+        let r = validate("device", &d).unwrap();
+        assert_eq!(
+            r.windows_sid.as_ref().map(WindowsSid::as_str),
+            Some("S-1-5-21-1-2-3-1104")
+        );
+        let p = SubjectInput {
+            external_id: "e1".into(),
+            email: Some("ann@example.com".into()),
+            display_name: Some("Ann".into()),
+            windows_sid: Some("S-1-5-21-1-2-3-1105".into()),
+            ..Default::default()
+        };
+        assert!(validate("person", &p).unwrap().windows_sid.is_some());
+        let bad = SubjectInput {
+            windows_sid: Some("S-1-5".into()),
+            ..d.clone()
+        };
+        assert!(matches!(validate("device", &bad), Err(Error::Malformed(_))));
+        let empty = SubjectInput {
+            windows_sid: Some("  ".into()),
+            ..d
+        };
+        assert_eq!(validate("device", &empty).unwrap().windows_sid, None);
+    }
+
+    #[test]
+    fn csv_maps_the_windows_sid_column() {
+        let rows =
+            parse_csv("kind,external_id,name,windows_sid\ndevice,d1,laptop,S-1-5-21-1-2-3-1104\n")
+                .unwrap();
+        let row = rows[0].as_ref().unwrap();
+        assert_eq!(row.windows_sid.as_deref(), Some("S-1-5-21-1-2-3-1104"));
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::SubjectId;
+use crate::ids::{SubjectId, WindowsSid};
 use crate::states::{ApprovalStatus, SubjectStatus};
 
 /// A person or a device (the subject certificates and credentials belong to).
@@ -40,6 +40,11 @@ pub struct SubjectRecord {
     /// Device: MDM id.
     #[serde(default)]
     pub mdm_id: Option<String>,
+    /// The Active Directory account's SID, for Windows strong certificate mapping (KB5014754):
+    /// profiles with `windows_sid` set put it into the certificates of this subject. Left out
+    /// of the stored form when absent, so records without one keep their bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows_sid: Option<WindowsSid>,
     /// `active`, `suspended` or `offboarded`.
     pub status: SubjectStatus,
     /// Bumped by every issuance and credential creation: off-boarding compares it inside its
@@ -216,6 +221,11 @@ mod tests {
                 r#"{{"version":1,"id":"sub-1","kind":"device","external_id":"e1","email":null,"display_name":null,"department":null,"name":"dev1","serial_number":null,"owner":null,"dns_names":["dev1.example"],"mdm_id":null,"status":"{status}","generation":3,"created_at":5,"updated_at":6}}"#
             ));
         }
+        round_trip::<SubjectRecord>(
+            r#"{"version":1,"id":"sub-1","kind":"device","external_id":"e1","email":null,"display_name":null,"department":null,"name":"dev1","serial_number":null,"owner":null,"dns_names":[],"mdm_id":null,"windows_sid":"S-1-5-21-1-2-3-1104","status":"active","generation":0,"created_at":5,"updated_at":6}"#,
+        );
+        let bad_sid = r#"{"version":1,"id":"sub-1","kind":"device","external_id":"e1","name":"dev1","dns_names":[],"windows_sid":"S-1-5","status":"active","generation":0,"created_at":5,"updated_at":6}"#;
+        assert!(serde_json::from_str::<SubjectRecord>(bad_sid).is_err());
         for status in ["pending", "approved", "rejected"] {
             round_trip::<ApprovalRecord>(&format!(
                 r#"{{"version":1,"id":"ap1","credential":"cred1","csr_fingerprint":"ab","common_name":"dev1","sans":["dns:dev1.example"],"profile":"device","subject_id":null,"status":"{status}","created_at":5,"decided_by":null,"decided_at":null}}"#

@@ -71,6 +71,7 @@ pub(crate) fn subject(id: &str, ext: &str) -> SubjectRecord {
         owner: None,
         dns_names: vec![],
         mdm_id: None,
+        windows_sid: None,
         status: SubjectStatus::Active,
         generation: 0,
         created_at: 0,
