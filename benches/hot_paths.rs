@@ -59,6 +59,7 @@ fn sign(ca: &Ca, csr: &Csr, profile: &Profile) -> (enrolld::ids::Serial, Vec<u8>
             serial: &serial,
             not_before: now,
             not_after: now + time::Duration::days(90),
+            windows_sid: None,
         })
         .expect("issue");
     (serial, der)

@@ -355,25 +355,28 @@ impl Acme {
         let prof = self.cfg.profile(&o.profile)?;
         let mut done = o.clone();
         done.status = OrderStatus::Valid;
-        let plan = issuance::plan(IssueRequest {
-            key: Key::Csr(&csr),
-            common_name: &cn,
-            sans: &sans,
-            rule: NameRule::Decided,
-            profile_name: &o.profile,
-            profile: prof,
-            not_before: o.not_before,
-            not_after: o.not_after,
-            subject_id: o.subject_id.clone(),
-            spend: Spend::Order(Box::new(done.clone())),
-            channel: "acme",
-            label: None,
-            credential: None,
-            replaces: o.replaces.clone(),
-            account: Some(acct.id.clone()),
-            actor: format!("acme:{}", acct.id),
-            now: self.clock.now(),
-        })
+        let plan = issuance::plan(
+            &*self.store,
+            IssueRequest {
+                key: Key::Csr(&csr),
+                common_name: &cn,
+                sans: &sans,
+                rule: NameRule::Decided,
+                profile_name: &o.profile,
+                profile: prof,
+                not_before: o.not_before,
+                not_after: o.not_after,
+                subject_id: o.subject_id.clone(),
+                spend: Spend::Order(Box::new(done.clone())),
+                channel: "acme",
+                label: None,
+                credential: None,
+                replaces: o.replaces.clone(),
+                account: Some(acct.id.clone()),
+                actor: format!("acme:{}", acct.id),
+                now: self.clock.now(),
+            },
+        )
         .map_err(|e| match e {
             Error::BadCsr(m) => Error::acme(AcmeProblem::BadCsr, m),
             other => other,

@@ -9,15 +9,21 @@
 //! Two steps, so a channel may act between deciding and signing (EST holds a decided request
 //! for an administrator's approval): [`plan`] checks the request and fixes what the certificate
 //! will say; [`commit`] (or [`commit_blocking`]) signs and records it.
+//!
+//! Windows strong mapping ([`super::windows_sid`]) is decided here too, so every channel gets
+//! it: the SID comes from the subject's registry record, read by [`plan`]; a SID URI in an
+//! entitlement (an earlier certificate's names, a credential's) is dropped and replaced by
+//! the registry's, and a CSR may ask only for the registry's own SID URI.
 
 use time::OffsetDateTime;
 
 use super::csr::Csr;
 use super::profile::{check_san_kinds, SanName};
+use super::windows_sid;
 use super::{serial, Ca, IssueParams};
 use crate::ca::{KeyType, Profile};
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, CredentialId, Label, ProfileName, Serial, SubjectId};
+use crate::ids::{AccountId, CredentialId, Label, ProfileName, Serial, SubjectId, WindowsSid};
 use crate::store::{
     AuditDraft, CertStatus, CertificateCommit, CertificateRecord, CommitKind, Consumes,
     CredentialSpend, InsertOutcome, OrderRecord, Store,
@@ -101,7 +107,8 @@ pub struct IssueRequest<'a> {
     /// Requested end of validity, unix seconds (ACME `notAfter`); default: the profile's
     /// lifetime.
     pub not_after: Option<i64>,
-    /// The registered subject, if any: it must be active when the certificate is recorded.
+    /// The registered subject, if any: it must be active when the certificate is recorded,
+    /// and its registry record is where a Windows SID comes from.
     pub subject_id: Option<SubjectId>,
     /// What the issuance consumes.
     pub spend: Spend,
@@ -128,8 +135,11 @@ pub struct Plan<'a> {
     key_type: KeyType,
     /// The subject CN the certificate will carry.
     pub common_name: String,
-    /// The SANs it will carry.
+    /// The SANs it will carry (with the SID URI when the profile puts one there).
     pub sans: Vec<SanName>,
+    /// The registry SID for the szOID_NTDS_CA_SECURITY_EXT extension, when the profile puts
+    /// one there.
+    extension_sid: Option<WindowsSid>,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 }
@@ -159,8 +169,10 @@ pub enum Outcome {
 }
 
 /// Checks the request against the profile and the name rule and fixes the certificate's
-/// names and validity. Refusals are [`Error::BadCsr`] with the reason.
-pub fn plan(req: IssueRequest<'_>) -> Result<Plan<'_>> {
+/// names and validity. Refusals are [`Error::BadCsr`] with the reason, and
+/// [`Error::NotPermitted`] when the profile maps certificates to Windows accounts and the
+/// subject has no SID in `store`'s registry.
+pub fn plan<'a>(store: &dyn Store, req: IssueRequest<'a>) -> Result<Plan<'a>> {
     let (spki_der, key_type) = match &req.key {
         Key::Csr(csr) => (csr.spki_der.clone(), csr.key_type),
         Key::Generated { spki_der, key_type } => (spki_der.to_vec(), *key_type),
@@ -171,15 +183,43 @@ pub fn plan(req: IssueRequest<'_>) -> Result<Plan<'_>> {
             req.profile_name, key_type
         )));
     }
-    let (common_name, sans) = match (&req.key, req.rule) {
-        (Key::Csr(csr), NameRule::AsRequested) => csr.names_for(req.common_name, req.sans)?,
-        (Key::Csr(csr), NameRule::Entitlement) => {
-            csr.names_for(req.common_name, req.sans)?;
-            (req.common_name.to_owned(), req.sans.to_vec())
+    let sid = registry_sid(store, &req)?;
+    let sid_uri = sid
+        .as_ref()
+        .filter(|_| req.profile.windows_sid.in_san())
+        .map(windows_sid::san_uri);
+    if let Key::Csr(csr) = &req.key {
+        if let Some(asked) = csr
+            .sans
+            .iter()
+            .find(|s| windows_sid::is_sid_uri(s) && Some(*s) != sid_uri.as_ref())
+        {
+            return Err(Error::BadCsr(format!(
+                "CSR requests {asked}: a SID URI comes only from the subject's registry record"
+            )));
         }
-        _ => (req.common_name.to_owned(), req.sans.to_vec()),
+    }
+    // The entitlement without any SID URI, plus the registry's: a CSR may ask for that one.
+    let mut entitled: Vec<SanName> = req
+        .sans
+        .iter()
+        .filter(|s| !windows_sid::is_sid_uri(s))
+        .cloned()
+        .collect();
+    entitled.extend(sid_uri.clone());
+    let (common_name, mut sans) = match (&req.key, req.rule) {
+        (Key::Csr(csr), NameRule::AsRequested) => csr.names_for(req.common_name, &entitled)?,
+        (Key::Csr(csr), NameRule::Entitlement) => {
+            csr.names_for(req.common_name, &entitled)?;
+            (req.common_name.to_owned(), entitled)
+        }
+        _ => (req.common_name.to_owned(), entitled),
     };
+    // The profile's setting is what issues the SID URI, whatever its san_types say.
+    sans.retain(|s| Some(s) != sid_uri.as_ref());
     check_san_kinds(req.profile, &req.profile_name.0, &sans)?;
+    sans.extend(sid_uri);
+    let extension_sid = sid.filter(|_| req.profile.windows_sid.in_extension());
     let (not_before, not_after) = validity(req.profile, req.not_before, req.not_after, req.now)?;
     Ok(Plan {
         req,
@@ -187,9 +227,33 @@ pub fn plan(req: IssueRequest<'_>) -> Result<Plan<'_>> {
         key_type,
         common_name,
         sans,
+        extension_sid,
         not_before,
         not_after,
     })
+}
+
+/// The subject's SID when the profile maps certificates to Windows accounts: from the registry
+/// record, never from the request. A profile that maps refuses subjects without one, rather
+/// than issue a certificate domain controllers in full enforcement turn away at logon (or map
+/// by a weak name). A subject gone from the registry is left to [`commit`], which answers
+/// [`Outcome::SubjectInactive`].
+fn registry_sid(store: &dyn Store, req: &IssueRequest<'_>) -> Result<Option<WindowsSid>> {
+    if !req.profile.windows_sid.is_on() {
+        return Ok(None);
+    }
+    let missing = || {
+        Error::NotPermitted(format!(
+            "profile {} maps certificates to Windows accounts, and this subject has no \
+             windows_sid in the registry",
+            req.profile_name
+        ))
+    };
+    let id = req.subject_id.as_ref().ok_or_else(missing)?;
+    match store.get_subject(id)? {
+        None => Ok(None),
+        Some(s) => s.windows_sid.map(Some).ok_or_else(missing),
+    }
 }
 
 /// The validity window: the requested bounds, or from five minutes ago (clock skew) for the
@@ -231,6 +295,7 @@ impl Plan<'_> {
             serial: &serial,
             not_before,
             not_after,
+            windows_sid: self.extension_sid.as_ref(),
         })?;
         let cert = CertificateRecord {
             version: 1,

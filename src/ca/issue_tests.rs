@@ -36,6 +36,7 @@ fn issue(ca: &Ca, csr: &Csr, profile: &Profile, sans: &[SanName]) -> Vec<u8> {
         serial: &serial::random_serial().unwrap(),
         not_before: now,
         not_after: now + Duration::days(90),
+        windows_sid: None,
     })
     .unwrap()
 }
@@ -222,6 +223,7 @@ fn no_certificate_outlives_its_issuing_ca() {
             serial: &serial::random_serial().unwrap(),
             not_before: later,
             not_after: later + Duration::days(1),
+            windows_sid: None,
         })
         .is_err());
 }

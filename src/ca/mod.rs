@@ -14,6 +14,7 @@ pub mod profile;
 pub mod ra;
 pub mod serial;
 pub mod signer;
+pub mod windows_sid;
 
 use std::path::{Path, PathBuf};
 
@@ -29,7 +30,7 @@ pub use profile::Profile;
 
 use crate::config::CaConfig;
 use crate::error::{Error, Result};
-use crate::ids::Serial;
+use crate::ids::{Serial, WindowsSid};
 use profile::SanName;
 
 /// OID of the Authority Information Access extension (RFC 5280 §4.2.2.1).
@@ -69,6 +70,9 @@ pub struct IssueParams<'a> {
     pub not_before: OffsetDateTime,
     /// End of validity.
     pub not_after: OffsetDateTime,
+    /// The subject's registry SID, for the szOID_NTDS_CA_SECURITY_EXT extension (Windows
+    /// strong mapping); `None` leaves the extension out.
+    pub windows_sid: Option<&'a WindowsSid>,
 }
 
 /// Paths of the CA material inside the data directory.
@@ -326,6 +330,15 @@ impl Ca {
                 .push(CustomExtension::from_oid_content(
                     OID_AIA,
                     pkcs7::authority_info_access(ocsp, issuers),
+                ));
+        }
+        if let Some(sid) = p.windows_sid {
+            // Non-critical (the default of from_oid_content), as ADCS issues it.
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    windows_sid::OID_NTDS_CA_SECURITY_EXT,
+                    windows_sid::security_extension(sid),
                 ));
         }
         let spki = rcgen::SubjectPublicKeyInfo::from_der(p.spki_der)

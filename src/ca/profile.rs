@@ -10,6 +10,7 @@ use rcgen::{ExtendedKeyUsagePurpose, KeyUsagePurpose, SanType};
 use serde::Deserialize;
 
 use super::key_type::KeyType;
+use super::windows_sid::WindowsSidMapping;
 use crate::error::{Error, Result};
 
 /// A subject alternative name (RFC 5280 §4.2.1.6) of the kinds enrolld issues.
@@ -219,6 +220,11 @@ pub struct Profile {
     /// URL of the issuing CA certificate put in the AIA extension (caIssuers).
     #[serde(default)]
     pub ca_issuers_url: Option<String>,
+    /// Windows strong certificate mapping (KB5014754): whether certificates carry the
+    /// subject's registry SID as a URI SAN, as the szOID_NTDS_CA_SECURITY_EXT extension, or
+    /// both. When on, only subjects with a SID get certificates of this profile.
+    #[serde(default)]
+    pub windows_sid: WindowsSidMapping,
 }
 
 impl Profile {
@@ -235,6 +241,7 @@ impl Profile {
             ocsp_url: None,
             ca_issuers_url: None,
             require_approval: false,
+            windows_sid: WindowsSidMapping::Off,
         }
     }
 

@@ -428,6 +428,22 @@ mod tests {
     }
 
     #[test]
+    fn windows_sid_setting_defaults_to_off_and_takes_four_words() {
+        use crate::ca::windows_sid::WindowsSidMapping;
+        let cfg = Config::parse("[profiles.logon]\nwindows_sid = \"both\"\n").unwrap();
+        assert_eq!(
+            cfg.profiles[&ProfileName("logon".into())].windows_sid,
+            WindowsSidMapping::Both
+        );
+        assert_eq!(
+            cfg.profiles[&ProfileName("device".into())].windows_sid,
+            WindowsSidMapping::Off
+        );
+        let e = Config::parse("[profiles.device]\nwindows_sid = \"on\"\n").unwrap_err();
+        assert!(e.to_string().contains("extension"), "{e}");
+    }
+
+    #[test]
     fn unknown_field_is_refused() {
         assert!(Config::parse("lissen = \"x\"").is_err());
     }

@@ -460,25 +460,28 @@ impl Est {
             (None, Some(old)) => format!("est:certificate:{old}"),
             (None, None) => "est:bootstrap".to_owned(),
         };
-        let plan = issuance::plan(IssueRequest {
-            key: Key::Csr(csr),
-            common_name: &ent.common_name,
-            sans: &ent.sans,
-            rule: NameRule::AsRequested,
-            profile_name: &policy.profile_name,
-            profile: policy.profile,
-            not_before: None,
-            not_after: None,
-            subject_id: ent.subject_id.clone(),
-            spend,
-            channel: ent.channel,
-            label: policy.label.clone(),
-            credential: ent.credential.as_ref().map(|c| c.id.clone()),
-            replaces: replaces.clone(),
-            account: None,
-            actor,
-            now,
-        })?;
+        let plan = issuance::plan(
+            &*self.store,
+            IssueRequest {
+                key: Key::Csr(csr),
+                common_name: &ent.common_name,
+                sans: &ent.sans,
+                rule: NameRule::AsRequested,
+                profile_name: &policy.profile_name,
+                profile: policy.profile,
+                not_before: None,
+                not_after: None,
+                subject_id: ent.subject_id.clone(),
+                spend,
+                channel: ent.channel,
+                label: policy.label.clone(),
+                credential: ent.credential.as_ref().map(|c| c.id.clone()),
+                replaces: replaces.clone(),
+                account: None,
+                actor,
+                now,
+            },
+        )?;
         if replaces.is_none() && (policy.require_approval || policy.profile.require_approval) {
             let approval_fp = ent
                 .approval_fingerprint

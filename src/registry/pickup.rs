@@ -205,25 +205,28 @@ impl Registry {
             },
             (None, None) => return Err(Error::Internal("pickup without a key".into())),
         };
-        let plan = issuance::plan(IssueRequest {
-            key,
-            common_name: &cn,
-            sans: &sans,
-            rule: NameRule::Entitlement,
-            profile_name: &profile_name,
-            profile,
-            not_before: None,
-            not_after: None,
-            subject_id: Some(s.id.clone()),
-            spend: Spend::Pickup { id: p.id.clone() },
-            channel: "pickup",
-            label: None,
-            credential: None,
-            replaces: None,
-            account: None,
-            actor: format!("pickup:{}", p.id),
-            now: self.clock.now(),
-        })?;
+        let plan = issuance::plan(
+            &*self.store,
+            IssueRequest {
+                key,
+                common_name: &cn,
+                sans: &sans,
+                rule: NameRule::Entitlement,
+                profile_name: &profile_name,
+                profile,
+                not_before: None,
+                not_after: None,
+                subject_id: Some(s.id.clone()),
+                spend: Spend::Pickup { id: p.id.clone() },
+                channel: "pickup",
+                label: None,
+                credential: None,
+                replaces: None,
+                account: None,
+                actor: format!("pickup:{}", p.id),
+                now: self.clock.now(),
+            },
+        )?;
         let Outcome::Issued(Issued { serial, der }) =
             issuance::commit_blocking(&self.ca, &*self.store, &plan)?
         else {

@@ -62,6 +62,7 @@ fn enrol_once(ca: &Ca, csr_der: &[u8], profile: &Profile) -> Result<(), String> 
         serial: &serial,
         not_before: now,
         not_after: now + time::Duration::days(365),
+        windows_sid: None,
     })
     .map(drop)
     .map_err(|e| e.to_string())
@@ -93,6 +94,7 @@ pub fn run(secs: f64) -> Result<Value, String> {
             serial: &serial,
             not_before: now,
             not_after: now + time::Duration::days(365),
+            windows_sid: None,
         })
         .map(drop)
         .map_err(|e| e.to_string())
