@@ -128,7 +128,8 @@ put("acme_payload", "pair", "*.devices.example\nx.devices.example")
 person = {"external_id": "hr-1001", "email": "ada@example.org", "display_name": "Ada L",
           "department": "Engineering"}
 device = {"external_id": "mdm-77", "name": "laptop-77", "serial_number": "C02XK0ABCD",
-          "owner": "hr-1001", "dns_names": ["laptop-77.corp.example"], "mdm_id": "m-77"}
+          "owner": "hr-1001", "dns_names": ["laptop-77.corp.example"], "mdm_id": "m-77",
+          "windows_sid": "S-1-5-21-3623811015-3361044348-30300820-1013"}
 put("admin_json", "person.json", json.dumps(person))
 put("admin_json", "device.json", json.dumps(device))
 put("admin_json", "bulk.json", json.dumps([person | {"kind": "person"}, device | {"kind": "device"}]))

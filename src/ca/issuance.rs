@@ -244,8 +244,8 @@ fn registry_sid(store: &dyn Store, req: &IssueRequest<'_>) -> Result<Option<Wind
     }
     let missing = || {
         Error::NotPermitted(format!(
-            "profile {} maps certificates to Windows accounts, and this subject has no \
-             windows_sid in the registry",
+            "profile {} maps certificates to Windows accounts: it issues only to registered \
+             subjects with a windows_sid, and this request's subject has none",
             req.profile_name
         ))
     };
