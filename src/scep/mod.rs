@@ -355,28 +355,31 @@ impl Scep {
             .map(|s| SanName::parse(s))
             .collect::<Result<Vec<_>>>()
             .map_err(Handled::Internal)?;
-        let plan = issuance::plan(IssueRequest {
-            key: Key::Csr(csr),
-            common_name: &cred.common_name,
-            sans: &sans,
-            rule: NameRule::Registry,
-            profile_name,
-            profile,
-            not_before: None,
-            not_after: None,
-            subject_id: cred.subject_id.clone(),
-            spend: Spend::Credential {
-                id: cred.id.clone(),
-                csr_fingerprint: fingerprint.clone(),
+        let plan = issuance::plan(
+            &*self.store,
+            IssueRequest {
+                key: Key::Csr(csr),
+                common_name: &cred.common_name,
+                sans: &sans,
+                rule: NameRule::Registry,
+                profile_name,
+                profile,
+                not_before: None,
+                not_after: None,
+                subject_id: cred.subject_id.clone(),
+                spend: Spend::Credential {
+                    id: cred.id.clone(),
+                    csr_fingerprint: fingerprint.clone(),
+                },
+                channel: "scep",
+                label: policy.label.clone(),
+                credential: Some(cred.id.clone()),
+                replaces: None,
+                account: None,
+                actor: format!("scep:{}", cred.id),
+                now: self.clock.now(),
             },
-            channel: "scep",
-            label: policy.label.clone(),
-            credential: Some(cred.id.clone()),
-            replaces: None,
-            account: None,
-            actor: format!("scep:{}", cred.id),
-            now: self.clock.now(),
-        })
+        )
         .map_err(Handled::from_error)?;
         if policy.path.require_approval || profile.require_approval {
             let gate = approvals::gate(
@@ -449,28 +452,31 @@ impl Scep {
             .map(|s| SanName::parse(s))
             .collect::<Result<Vec<_>>>()
             .map_err(Handled::Internal)?;
-        let plan = issuance::plan(IssueRequest {
-            key: Key::Csr(&csr),
-            common_name: &current.subject,
-            sans: &sans,
-            rule: NameRule::Registry,
-            profile_name: &current.profile,
-            profile,
-            not_before: None,
-            not_after: None,
-            subject_id: current.subject_id.clone(),
-            spend: Spend::Renewal {
-                old: current.serial.clone(),
-                csr_fingerprint: fingerprint,
+        let plan = issuance::plan(
+            &*self.store,
+            IssueRequest {
+                key: Key::Csr(&csr),
+                common_name: &current.subject,
+                sans: &sans,
+                rule: NameRule::Registry,
+                profile_name: &current.profile,
+                profile,
+                not_before: None,
+                not_after: None,
+                subject_id: current.subject_id.clone(),
+                spend: Spend::Renewal {
+                    old: current.serial.clone(),
+                    csr_fingerprint: fingerprint,
+                },
+                channel: "scep-renewal",
+                label: current.label.clone(),
+                credential: None,
+                replaces: Some(current.serial.clone()),
+                account: None,
+                actor: format!("scep:certificate:{}", current.serial),
+                now: self.clock.now(),
             },
-            channel: "scep-renewal",
-            label: current.label.clone(),
-            credential: None,
-            replaces: Some(current.serial.clone()),
-            account: None,
-            actor: format!("scep:certificate:{}", current.serial),
-            now: self.clock.now(),
-        })
+        )
         .map_err(Handled::from_error)?;
         let outcome = issuance::commit(&self.ca, &*self.store, &plan)
             .await
