@@ -23,6 +23,7 @@ pub use est::{EstConfig, EstLabel};
 pub use limits::Limits;
 pub use registry::RegistryConfig;
 pub use scep::{ScepConfig, ScepPath, SubjectPolicy};
+pub use scep_validation::ChallengeValidation;
 pub use status::StatusConfig;
 pub use tls::TlsConfig;
 pub use webhooks::WebhookConfig;
