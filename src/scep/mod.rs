@@ -13,6 +13,7 @@ pub mod envelope;
 mod flow_tests;
 pub mod message;
 mod replay;
+pub mod validation;
 
 use std::sync::Arc;
 
