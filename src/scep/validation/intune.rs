@@ -266,7 +266,7 @@ impl Intune {
                 *self.service.lock().await = None;
                 let detail = match other {
                     Ok(r) => {
-                        if r.status == StatusCode::UNAUTHORIZED {
+                        if refuses_token(r.status) {
                             *self.intune_token.lock().await = None;
                         }
                         format!("answered with status {}", r.status)
@@ -320,7 +320,7 @@ impl Intune {
             .await
             .map_err(|e| fail(format_args!("service discovery: {e}")))?;
         if !reply.status.is_success() {
-            if reply.status == StatusCode::UNAUTHORIZED {
+            if refuses_token(reply.status) {
                 *self.graph_token.lock().await = None;
             }
             return Err(fail(format_args!(
@@ -425,6 +425,13 @@ impl Intune {
         });
         Ok(g.access_token)
     }
+}
+
+/// Whether an answer says the token is no good: revoked or expired (401), or issued before
+/// the app's permissions were consented to, so without them (403). The next call gets a new
+/// one.
+fn refuses_token(status: StatusCode) -> bool {
+    status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN
 }
 
 /// The error for a call to Microsoft that gave no decision.

@@ -375,6 +375,13 @@ async fn intune_errors_never_allow() {
     f.script.lock().unwrap().action_status = None;
     f.v.validate(&request()).await.unwrap();
     assert_eq!(discoveries(&f), 2, "the endpoint was not looked up again");
+    // A 403 (a token from before admin consent) makes the next call get a new token.
+    assert_eq!(f.script.lock().unwrap().issued["intune"], 1);
+    f.script.lock().unwrap().action_status = Some(403);
+    assert!(f.v.validate(&request()).await.is_err());
+    f.script.lock().unwrap().action_status = None;
+    f.v.validate(&request()).await.unwrap();
+    assert_eq!(f.script.lock().unwrap().issued["intune"], 2);
 
     f.script.lock().unwrap().code = String::new();
     f.script.lock().unwrap().action_status = Some(200);
