@@ -292,3 +292,27 @@ fn guids_are_version_4() {
     assert!(matches!(&g[19..20], "8" | "9" | "a" | "b"), "{g}");
     assert_ne!(g, super::random_guid().unwrap());
 }
+
+/// The SCEP service shares one validator between request tasks and awaits it inside them: the
+/// validator must be `Send + Sync` and its futures `Send` (this fails to compile otherwise).
+#[test]
+fn validators_can_be_shared_between_tasks() {
+    fn send<T: Send>(_: &T) {}
+    fn shared<T: Send + Sync>() {}
+    shared::<Validator>();
+    if let Ok(Some(v)) = Validator::from_config(
+        &ChallengeValidation::Registry,
+        Arc::new(ManualClock::at(NOW)),
+    ) {
+        let r = request();
+        let i = IssuedInfo {
+            serial_hex: "01",
+            der: b"",
+            not_after: NOW,
+            issuer: "CN=CA",
+        };
+        send(&v.validate(&r));
+        send(&v.notify_success(&r, &i));
+        send(&v.notify_failure(&r, 1, ""));
+    }
+}
