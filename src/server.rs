@@ -332,18 +332,22 @@ pub async fn run_with_clock(
             cfg.status.ocsp_requests_per_ip_per_second,
         )),
     };
-    let scep = init.ra.clone().map(|ra| {
-        Arc::new(crate::scep::Scep::new(
-            init.ca.clone(),
-            ra,
-            store.clone(),
-            cfg.clone(),
-            init.secrets.clone(),
-            status.status.clone(),
-            est.throttle.clone(),
-            clock.clone(),
-        ))
-    });
+    let scep = match init.ra.clone() {
+        Some(ra) => Some(Arc::new(
+            crate::scep::Scep::new(
+                init.ca.clone(),
+                ra,
+                store.clone(),
+                cfg.clone(),
+                init.secrets.clone(),
+                status.status.clone(),
+                est.throttle.clone(),
+                clock.clone(),
+            )
+            .map_err(|e| Error::Internal(format!("configuration: {e}")))?,
+        )),
+        None => None,
+    };
     let plain = match plain {
         Some(plain) => {
             tracing::info!(listen = %plain.local_addr()?, "plain-HTTP status listener (CRL, OCSP, CA certificates)");

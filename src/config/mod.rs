@@ -189,6 +189,21 @@ impl Config {
         for (label, l) in &self.scep.labels {
             check(&l.profile, &format!("scep.labels.{label}"))?;
         }
+        let scep_paths = std::iter::once(("scep".to_owned(), self.scep.default_path())).chain(
+            self.scep
+                .labels
+                .iter()
+                .map(|(l, p)| (format!("scep.labels.{l}"), p.clone())),
+        );
+        for (name, p) in scep_paths {
+            p.validation.validate()?;
+            let registry = matches!(p.validation, ChallengeValidation::Registry);
+            if p.require_approval && !registry {
+                return Err(ConfigError::Invalid(format!(
+                    "{name}: require_approval works with registry challenges only (approvals are kept per challenge)"
+                )));
+            }
+        }
         for (name, p) in &self.profiles {
             for ku in &p.key_usage {
                 crate::ca::profile::parse_key_usage(ku).map_err(|e| {

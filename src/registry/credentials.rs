@@ -106,6 +106,20 @@ pub fn create(
         }
         None => None,
     };
+    if req.channel == Channel::Scep {
+        let path = match &label {
+            Some(l) => cfg.scep.labels[l].clone(),
+            None => cfg.scep.default_path(),
+        };
+        if !matches!(
+            path.validation,
+            crate::config::ChallengeValidation::Registry
+        ) {
+            return Err(Error::Malformed(
+                "this SCEP path checks challenges with its webhook or Intune, not with registry challenges".into(),
+            ));
+        }
+    }
     let profile_name = match (&req.profile, &label, req.channel) {
         (Some(p), _, _) => p.clone(),
         (None, Some(l), Channel::Est) => cfg.est.labels[l].profile.clone(),

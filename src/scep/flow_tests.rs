@@ -55,9 +55,19 @@ fn fixture() -> Fixture {
 }
 
 fn fixture_with(dir: tempfile::TempDir, ca: Arc<Ca>, ra: Ra, clock: Arc<ManualClock>) -> Fixture {
+    fixture_config(dir, ca, ra, clock, CONFIG)
+}
+
+fn fixture_config(
+    dir: tempfile::TempDir,
+    ca: Arc<Ca>,
+    ra: Ra,
+    clock: Arc<ManualClock>,
+    config: &str,
+) -> Fixture {
     let store = Arc::new(SledStore::open(&dir.path().join("store")).unwrap());
     let secrets = Arc::new(Secrets::load_or_create(&dir.path().join("secret.key")).unwrap());
-    let cfg = Arc::new(Config::parse(CONFIG).unwrap());
+    let cfg = Arc::new(Config::parse(config).unwrap());
     let status = Arc::new(
         crate::status::StatusService::new(
             ca.clone(),
@@ -77,7 +87,8 @@ fn fixture_with(dir: tempfile::TempDir, ca: Arc<Ca>, ra: Ra, clock: Arc<ManualCl
         status,
         Arc::new(crate::est::throttle::Throttle::from_env()),
         clock.clone(),
-    );
+    )
+    .unwrap();
     Fixture {
         scep,
         store,
@@ -867,4 +878,61 @@ fn pem_body(pem: &str) -> Vec<u8> {
     use base64ct::{Base64, Encoding};
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     Base64::decode_vec(&b64).unwrap()
+}
+
+/// A path whose challenges a webhook decides: an allow issues for the CSR's own names (the
+/// validator vouched for them), a deny is a FAILURE with the receiver's reason, and the
+/// receiver sees the challenge and the transaction.
+#[tokio::test]
+async fn a_webhook_path_issues_on_allow_and_refuses_on_deny() {
+    use super::validation::stand_in::{Answer, StandIn};
+    let hook = StandIn::start(Arc::new(|seen, _found| {
+        if seen.json()["challenge"] == "let-me-in" && seen.json()["transaction_id"] == "txn-1" {
+            Answer::Json(200, r#"{"allow":true}"#.into())
+        } else {
+            Answer::Json(200, r#"{"allow":false,"reason":"unknown device"}"#.into())
+        }
+    }))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("hook.secret");
+    std::fs::write(&secret, "0123456789abcdef0123456789abcdef\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let config = format!(
+        "[scep.labels.hook]\nvalidation = {{ kind = \"webhook\", url = \"{}/hook\", secret_file = \"{}\" }}\n",
+        hook.url,
+        secret.display()
+    );
+    Ca::create(dir.path(), &CaConfig::default(), None).unwrap();
+    let ca = Arc::new(Ca::load(dir.path()).unwrap());
+    let clock = Arc::new(ManualClock::starting_now());
+    let ra =
+        Ra::load_or_create(dir.path(), &ca, None, 30, time::OffsetDateTime::now_utc()).unwrap();
+    let f = fixture_config(dir, ca, ra, clock, &config);
+    let dev = Device::new();
+    let msg = dev.message(&Build::default(), &dev.csr(Some("let-me-in")), &f.ra_cert);
+    let rep = dev.read(&f.send(Some("hook"), &msg).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.status, "0", "{rep:?}");
+    let (_, c) = X509Certificate::from_der(&rep.certs[0]).unwrap();
+    let cn = c
+        .subject()
+        .iter_common_name()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(cn.starts_with("com.apple.security.scep."), "{cn}");
+    let msg = dev.message(&Build::default(), &dev.csr(Some("guess")), &f.ra_cert);
+    let rep = dev.read(&f.send(Some("hook"), &msg).await.unwrap(), &f.ra_cert);
+    assert_eq!(
+        (rep.status.as_str(), rep.fail_info.as_deref()),
+        ("2", Some("2"))
+    );
+    assert!(rep.fail_text.unwrap().contains("unknown device"));
+    assert_eq!(f.store.count_certificates().unwrap(), 1);
+    assert_eq!(hook.seen().len(), 2);
 }

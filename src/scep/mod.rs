@@ -75,6 +75,8 @@ pub struct Scep {
     throttle: Arc<crate::est::throttle::Throttle>,
     /// Seen senderNonces.
     replay: replay::Nonces,
+    /// The challenge validator of each path that does not use registry challenges.
+    validators: std::collections::BTreeMap<Option<Label>, validation::Validator>,
     /// Time of every rule.
     clock: SharedClock,
 }
@@ -106,8 +108,20 @@ impl Scep {
         status: Arc<StatusService>,
         throttle: Arc<crate::est::throttle::Throttle>,
         clock: SharedClock,
-    ) -> Self {
-        Scep {
+    ) -> std::result::Result<Self, crate::config::ConfigError> {
+        let mut validators = std::collections::BTreeMap::new();
+        let paths = std::iter::once((None, cfg.scep.default_path())).chain(
+            cfg.scep
+                .labels
+                .iter()
+                .map(|(l, p)| (Some(l.clone()), p.clone())),
+        );
+        for (label, path) in paths {
+            if let Some(v) = validation::Validator::from_config(&path.validation, clock.clone())? {
+                validators.insert(label, v);
+            }
+        }
+        Ok(Scep {
             ca,
             ra,
             store,
@@ -116,8 +130,9 @@ impl Scep {
             status,
             throttle,
             replay: replay::Nonces::default(),
+            validators,
             clock,
-        }
+        })
     }
 
     /// Largest pkiMessage accepted, in bytes.
@@ -288,6 +303,11 @@ impl Scep {
                 "the request carries no challengePassword",
             )
         })?;
+        if let Some(v) = self.validators.get(&policy.label) {
+            return self
+                .enrol_validated(v, policy, req, signer, &csr, &challenge, peer)
+                .await;
+        }
         let cred = self
             .authenticate(&challenge, peer)
             .map_err(Handled::from_error)?;
@@ -313,6 +333,130 @@ impl Scep {
         };
         self.issue_with_credential(policy, &profile_name, cred, &csr, signer, &txn)
             .await
+    }
+
+    /// PKCSReq on a path whose challenges a webhook or Intune decides: the validator's allow
+    /// may name a registry subject (its names go into the certificate); without one, the
+    /// validator vouched for the CSR, and its CN and SANs are the certificate's.
+    #[allow(clippy::too_many_arguments)]
+    async fn enrol_validated(
+        &self,
+        v: &validation::Validator,
+        policy: &PathPolicy,
+        req: &message::Request<'_>,
+        signer: &Requester<'_>,
+        csr: &Csr,
+        challenge: &str,
+        peer: Option<std::net::IpAddr>,
+    ) -> std::result::Result<Status, Handled> {
+        let profile_name = policy.path.profile.clone();
+        let label_text = policy.label.as_ref().map(|l| l.to_string());
+        let vreq = validation::ValidationRequest {
+            transaction_id: &req.transaction_id,
+            csr_der: &csr.der,
+            challenge,
+            profile: &profile_name.0,
+            label: label_text.as_deref(),
+        };
+        // Failed challenges back off per (path, address), like EST's failed logins.
+        let user = format!("scep:{}", label_text.as_deref().unwrap_or(""));
+        let ip = peer.unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+        let now = self.clock.now();
+        self.throttle
+            .check(&user, ip, now)
+            .map_err(Handled::from_error)?;
+        let subject = match v.validate(&vreq).await.map_err(Handled::Internal)? {
+            validation::Verdict::Allow { subject } => {
+                self.throttle.succeeded(&user, ip);
+                subject
+            }
+            validation::Verdict::Deny { reason } => {
+                self.throttle.failed(&user, ip, now);
+                return Err(refuse(
+                    FailInfo::BadRequest,
+                    format!("the challenge was refused: {reason}"),
+                )
+                .into());
+            }
+        };
+        let (common_name, sans, subject_id, rule) = match subject {
+            Some(id) => {
+                let id = crate::ids::SubjectId::parse(&id).map_err(Handled::from_error)?;
+                let s = self
+                    .store
+                    .get_subject(&id)
+                    .map_err(Handled::Internal)?
+                    .ok_or_else(|| {
+                        refuse(
+                            FailInfo::BadRequest,
+                            "the validator named an unknown subject",
+                        )
+                    })?;
+                let (cn, sans) = crate::registry::pickup::subject_names(&s);
+                (cn, sans, Some(id), NameRule::Registry)
+            }
+            None => {
+                let cn = csr.common_name.clone().unwrap_or_default();
+                (cn, csr.sans.clone(), None, NameRule::Decided)
+            }
+        };
+        let profile = self.cfg.profile(&profile_name).map_err(Handled::Internal)?;
+        let result = async {
+            let plan = issuance::plan(
+                &*self.store,
+                IssueRequest {
+                    key: Key::Csr(csr),
+                    common_name: &common_name,
+                    sans: &sans,
+                    rule,
+                    profile_name: &profile_name,
+                    profile,
+                    not_before: None,
+                    not_after: None,
+                    subject_id,
+                    spend: Spend::Nothing,
+                    channel: "scep",
+                    label: policy.label.clone(),
+                    credential: None,
+                    replaces: None,
+                    account: None,
+                    actor: format!("scep:validator:{}", label_text.as_deref().unwrap_or("")),
+                    now: self.clock.now(),
+                },
+            )
+            .map_err(Handled::from_error)?;
+            issuance::commit(&self.ca, &*self.store, &plan)
+                .await
+                .map_err(Handled::Internal)
+        }
+        .await;
+        match result {
+            Ok(Outcome::Issued(issued)) => {
+                let (_, cert) = X509Certificate::from_der(&issued.der)
+                    .map_err(|e| Handled::Internal(Error::internal(e)))?;
+                let info = validation::IssuedInfo {
+                    serial_hex: &issued.serial.to_hex(),
+                    der: &issued.der,
+                    not_after: cert.validity().not_after.timestamp(),
+                    issuer: self.ca.issuer_name(),
+                };
+                v.notify_success(&vreq, &info).await;
+                self.outcome(Outcome::Issued(issued), signer, "").await
+            }
+            Ok(other) => {
+                v.notify_failure(&vreq, HRESULT_FAIL, "the certificate was not issued")
+                    .await;
+                self.outcome(other, signer, "the request lost a race").await
+            }
+            Err(e) => {
+                let text = match &e {
+                    Handled::Refused(r) => r.text.clone(),
+                    Handled::Internal(_) => "internal error".to_owned(),
+                };
+                v.notify_failure(&vreq, HRESULT_FAIL, &text).await;
+                Err(e)
+            }
+        }
     }
 
     /// Issues for a challenge credential (PKCSReq, or CertPoll of a pending PKCSReq).
@@ -683,6 +827,9 @@ impl Scep {
         }
     }
 }
+
+/// E_FAIL, the HRESULT Intune's failureNotification gets for a refusal after validation.
+const HRESULT_FAIL: i64 = 0x8000_4005;
 
 /// The requester: its signing certificate (the reply is sealed to it) and its cipher.
 struct Requester<'a> {

@@ -18,7 +18,7 @@ pub mod webhook;
 #[cfg(test)]
 mod intune_tests;
 #[cfg(test)]
-mod stand_in;
+pub(super) mod stand_in;
 #[cfg(test)]
 mod tests;
 
