@@ -5,16 +5,17 @@
 use std::sync::Arc;
 
 use aws_lc_rs::rsa::{Pkcs1PrivateDecryptingKey, PrivateDecryptingKey};
-use aws_lc_rs::signature::{self, RsaKeyPair};
+use aws_lc_rs::signature::RsaKeyPair;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use super::client::{Build, Rep, Requester};
 use super::cms::{self, Digest};
 use super::der::{self, tag};
-use super::envelope::{self, Cipher, Recipient};
+use super::envelope::Cipher;
 use super::message as m;
 use super::Scep;
 use crate::ca::ra::{Ra, RaKey};
-use crate::ca::{keys, Ca, KeyType};
+use crate::ca::Ca;
 use crate::clock::{Clock, ManualClock};
 use crate::config::{CaConfig, Config};
 use crate::error::Error;
@@ -132,189 +133,38 @@ impl Fixture {
     }
 }
 
-/// A SCEP client: an RSA key, a self-signed certificate, and its own decryption key.
-struct Device {
-    key: rcgen::KeyPair,
-    signing: RsaKeyPair,
-    decrypting: Pkcs1PrivateDecryptingKey,
-    cert: Vec<u8>,
-}
-
-/// How a test message is built.
-struct Build<'a> {
-    message_type: &'a str,
-    transaction_id: &'a str,
-    nonce: [u8; 16],
-    cipher: Cipher,
-    digest: Digest,
-    signing_time: Option<&'a str>,
-}
-
-impl Default for Build<'_> {
-    fn default() -> Self {
-        Build {
-            message_type: "19",
-            transaction_id: "txn-1",
-            nonce: rand16(),
-            cipher: Cipher::Aes256,
-            digest: Digest::Sha256,
-            signing_time: None,
-        }
-    }
-}
-
-fn rand16() -> [u8; 16] {
-    let mut n = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut n).unwrap();
-    n
-}
-
-/// What a CertRep said.
-#[derive(Debug)]
-struct Rep {
-    status: String,
-    fail_info: Option<String>,
-    fail_text: Option<String>,
-    transaction_id: String,
-    recipient_nonce: Vec<u8>,
-    certs: Vec<Vec<u8>>,
-    crls: Vec<Vec<u8>>,
-}
+/// The test's SCEP client: [`Requester`] with unwraps, and SHA-1 signatures through openssl.
+struct Device(Requester);
 
 impl Device {
     fn new() -> Device {
-        let key = keys::generate(KeyType::Rsa2048).unwrap();
-        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "SCEP SIGNER");
-        let cert = params.self_signed(&key).unwrap().der().to_vec();
-        Device::with(key, cert)
+        Device(Requester::new().unwrap())
     }
 
     fn with(key: rcgen::KeyPair, cert: Vec<u8>) -> Device {
-        let pkcs8 = key.serialize_der();
-        Device {
-            signing: RsaKeyPair::from_pkcs8(&pkcs8).unwrap(),
-            decrypting: Pkcs1PrivateDecryptingKey::new(
-                PrivateDecryptingKey::from_pkcs8(&pkcs8).unwrap(),
-            )
-            .unwrap(),
-            key,
-            cert,
-        }
+        Device(Requester::with(key, cert).unwrap())
     }
 
-    /// A CSR with the subject a template-filling client sends and `challenge`.
+    fn cert(&self) -> &[u8] {
+        &self.0.cert
+    }
+
     fn csr(&self, challenge: Option<&str>) -> Vec<u8> {
-        let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
-        let dn = &mut params.distinguished_name;
-        dn.push(
-            rcgen::DnType::CommonName,
-            "com.apple.security.scep.6A9A2A3C-0000-4000-8000-000000000001",
-        );
-        dn.push(rcgen::DnType::OrganizationName, "scep-client");
-        dn.push(rcgen::DnType::CountryName, "US");
-        let attrs = challenge
-            .map(|c| {
-                vec![rcgen::Attribute {
-                    oid: &[1, 2, 840, 113549, 1, 9, 7],
-                    values: der::set_of(&[&der::encode(tag::UTF8_STRING, c.as_bytes())]),
-                }]
-            })
-            .unwrap_or_default();
-        params
-            .serialize_request_with_attributes(&self.key, attrs)
-            .unwrap()
-            .der()
-            .to_vec()
+        self.0.csr(challenge).unwrap()
     }
 
-    /// A pkiMessage with `content` sealed to `to` (the RA certificate).
     fn message(&self, b: &Build<'_>, content: &[u8], to: &[u8]) -> Vec<u8> {
-        let sealed = envelope::seal(content, to, b.cipher).unwrap();
-        let printable = |s: &str| der::encode(tag::PRINTABLE_STRING, s.as_bytes());
-        let mut attrs = vec![
-            cms::attribute(m::OID_TRANSACTION_ID, &printable(b.transaction_id)),
-            cms::attribute(m::OID_MESSAGE_TYPE, &printable(b.message_type)),
-            cms::attribute(
-                m::OID_SENDER_NONCE,
-                &der::encode(tag::OCTET_STRING, &b.nonce),
-            ),
-        ];
-        if let Some(t) = b.signing_time {
-            attrs.push(cms::attribute(
-                cms::OID_SIGNING_TIME,
-                &der::encode(tag::UTC_TIME, t.as_bytes()),
-            ));
+        if b.digest == Digest::Sha256 {
+            return self.0.message(b, content, to).unwrap();
         }
-        let signing = &self.signing;
-        let key_pem = self.key.serialize_pem();
-        let mut sign = |tbs: &[u8]| -> crate::error::Result<Vec<u8>> {
-            match b.digest {
-                Digest::Sha256 => {
-                    let mut sig = vec![0u8; signing.public_modulus_len()];
-                    signing
-                        .sign(
-                            &signature::RSA_PKCS1_SHA256,
-                            &aws_lc_rs::rand::SystemRandom::new(),
-                            tbs,
-                            &mut sig,
-                        )
-                        .unwrap();
-                    Ok(sig)
-                }
-                // aws-lc-rs does not sign with SHA-1: openssl does, as old clients would.
-                _ => Ok(openssl_sha1_sign(&key_pem, tbs)),
-            }
-        };
-        cms::sign_with(
-            Some(&sealed),
-            &attrs,
-            &self.cert,
-            b.digest,
-            &mut sign,
-            &[],
-            &[],
-        )
-        .unwrap()
+        // aws-lc-rs does not sign with SHA-1: openssl does, as old clients would.
+        let key_pem = self.0.key.serialize_pem();
+        let mut sign = |tbs: &[u8]| Ok(openssl_sha1_sign(&key_pem, tbs));
+        self.0.message_signed_by(b, content, to, &mut sign).unwrap()
     }
 
-    /// Reads a CertRep: checks its signature with the RA certificate and opens its envelope.
     fn read(&self, reply: &[u8], ra_cert: &[u8]) -> Rep {
-        let signed = cms::read_signed(reply).unwrap();
-        let signer = signed.verify(false).unwrap();
-        assert_eq!(signer, ra_cert, "the CertRep is signed by the RA");
-        let text = |oid: &[u64]| signed.attribute(oid).map(|t| t.text().unwrap().to_owned());
-        assert_eq!(text(m::OID_MESSAGE_TYPE).as_deref(), Some("3"));
-        let mut rep = Rep {
-            status: text(m::OID_PKI_STATUS).unwrap(),
-            fail_info: text(m::OID_FAIL_INFO),
-            fail_text: text(m::OID_FAIL_INFO_TEXT),
-            transaction_id: text(m::OID_TRANSACTION_ID).unwrap(),
-            recipient_nonce: signed
-                .attribute(m::OID_RECIPIENT_NONCE)
-                .unwrap()
-                .content
-                .to_vec(),
-            certs: vec![],
-            crls: vec![],
-        };
-        if let Some(content) = &signed.content {
-            let opened = envelope::open(
-                content,
-                &[Recipient {
-                    cert_der: &self.cert,
-                    key: &self.decrypting,
-                }],
-                true,
-            )
-            .unwrap();
-            let (certs, crls) = degenerate_contents(&opened.content);
-            rep.certs = certs;
-            rep.crls = crls;
-        }
-        rep
+        self.0.read(reply, ra_cert, false).unwrap()
     }
 }
 
@@ -334,32 +184,6 @@ fn openssl_sha1_sign(key_pem: &str, tbs: &[u8]) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::read(dir.path().join("sig")).unwrap()
-}
-
-/// The certificates and CRLs of a degenerate SignedData.
-fn degenerate_contents(der_bytes: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let ci = der::read_all(der_bytes).unwrap().children().unwrap();
-    let sd = ci[1].children().unwrap()[0].children().unwrap();
-    let (mut certs, mut crls) = (vec![], vec![]);
-    for part in sd {
-        if part.tag == tag::context_constructed(0) {
-            certs = part
-                .children()
-                .unwrap()
-                .iter()
-                .map(|c| c.raw.to_vec())
-                .collect();
-        }
-        if part.tag == tag::context_constructed(1) {
-            crls = part
-                .children()
-                .unwrap()
-                .iter()
-                .map(|c| c.raw.to_vec())
-                .collect();
-        }
-    }
-    (certs, crls)
 }
 
 fn names(cert: &[u8]) -> (String, Vec<String>) {
@@ -588,7 +412,7 @@ async fn renewal_req_signed_with_the_current_certificate_keeps_the_names_once() 
         .remove(0);
     // The renewing device signs with its issued certificate and sends a new key.
     let current = Device::with(
-        rcgen::KeyPair::from_pem(&dev.key.serialize_pem()).unwrap(),
+        rcgen::KeyPair::from_pem(&dev.0.key.serialize_pem()).unwrap(),
         issued.clone(),
     );
     let next = Device::new();
@@ -783,7 +607,7 @@ async fn bad_messages_are_refused_with_the_right_fail_info_or_as_malformed() {
     let rep = dev.read(&f.send(None, &tampered).await.unwrap(), &f.ra_cert);
     assert_eq!(rep.fail_info.as_deref(), Some("1"));
     // Encrypted to another certificate: badCertId.
-    let msg = dev.message(&Build::default(), &csr, &Device::new().cert);
+    let msg = dev.message(&Build::default(), &csr, Device::new().cert());
     let rep = dev.read(&f.send(None, &msg).await.unwrap(), &f.ra_cert);
     assert_eq!(rep.fail_info.as_deref(), Some("4"));
     // signingTime a year off: badTime.

@@ -6,6 +6,7 @@
 //! goes through the one issuance pipeline with an enrolment credential (the challenge), a
 //! renewal or a pending approval, exactly as EST's; and the answer is a signed CertRep.
 
+pub mod client;
 pub mod cms;
 pub mod der;
 pub mod envelope;
