@@ -159,7 +159,12 @@ pub fn initialise(cfg: &Config, import: Option<&Import>) -> Result<Initialised> 
         store.clone() as Arc<dyn Store>,
     )?);
     store.flush()?;
-    let ra = if cfg.scep.enabled {
+    let ra = if cfg.scep.enabled && cfg.scep.ca_as_ra {
+        Some(Arc::new(crate::ca::ra::Ra::from_ca(
+            &paths.dir,
+            passphrase.as_deref(),
+        )?))
+    } else if cfg.scep.enabled {
         Some(Arc::new(crate::ca::ra::Ra::load_or_create(
             &paths.dir,
             &ca,

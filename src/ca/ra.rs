@@ -82,6 +82,22 @@ impl Ra {
         })
     }
 
+    /// The issuing CA itself as the RA (`scep.ca_as_ra`): its certificate and key, which must
+    /// be RSA.
+    pub fn from_ca(dir: &Path, passphrase: Option<&str>) -> Result<Ra> {
+        let p = super::CaPaths::new(dir);
+        let current = load(&p.issuing_cert, &p.issuing_key, passphrase).map_err(|_| {
+            Error::Internal(
+                "scep.ca_as_ra needs an issuing CA with an RSA key; this CA's key is not RSA"
+                    .into(),
+            )
+        })?;
+        Ok(Ra {
+            current,
+            previous: None,
+        })
+    }
+
     /// Replaces the RA key and certificate; the current pair becomes the previous one (the
     /// one before is deleted). Answers the new certificate, DER.
     pub fn rotate(

@@ -34,6 +34,11 @@ pub struct ScepConfig {
     /// Lifetime of a new SCEP challenge when the request names none, in seconds.
     #[serde(default = "default_challenge_ttl")]
     pub challenge_ttl_secs: u64,
+    /// Use the issuing CA's own key as the RA (RSA CAs only): GetCACert answers the CA
+    /// certificate alone (`application/x-x509-ca-cert`), requests are encrypted to it and
+    /// replies signed with it. Off: a separate RSA RA certificate (works with ECDSA CAs).
+    #[serde(default)]
+    pub ca_as_ra: bool,
     /// Lifetime of the RA certificate made at start or by `enrolld ca rotate-ra`, in days.
     #[serde(default = "default_ra_validity")]
     pub ra_validity_days: u32,
@@ -57,6 +62,7 @@ impl Default for ScepConfig {
             validation: Default::default(),
             labels: BTreeMap::new(),
             challenge_ttl_secs: default_challenge_ttl(),
+            ca_as_ra: false,
             ra_validity_days: default_ra_validity(),
             max_message_bytes: default_max_message(),
             max_clock_skew_secs: default_skew(),

@@ -760,3 +760,35 @@ async fn a_webhook_path_issues_on_allow_and_refuses_on_deny() {
     assert_eq!(f.store.count_certificates().unwrap(), 1);
     assert_eq!(hook.seen().len(), 2);
 }
+
+/// `scep.ca_as_ra` with an RSA CA: GetCACert is the CA certificate alone, requests sealed to
+/// it open, and the CertRep is signed by the CA.
+#[tokio::test]
+async fn an_rsa_ca_can_be_its_own_ra() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_cfg = CaConfig {
+        key_type: crate::ca::KeyType::Rsa2048,
+        ..CaConfig::default()
+    };
+    Ca::create(dir.path(), &ca_cfg, None).unwrap();
+    let ca = Arc::new(Ca::load(dir.path()).unwrap());
+    let ra = Ra::from_ca(dir.path(), None).unwrap();
+    let clock = Arc::new(ManualClock::starting_now());
+    let f = fixture_config(dir, ca, ra, clock, "[scep]\nca_as_ra = true\n");
+    let got = f.scep.ca_certs(None).unwrap();
+    assert_eq!(got.content_type, "application/x-x509-ca-cert");
+    assert_eq!(got.body, f.ca.issuing_der());
+    assert_eq!(f.ra_cert, f.ca.issuing_der());
+    let dev = Device::new();
+    let msg = dev.message(
+        &Build::default(),
+        &dev.csr(Some(&f.challenge(None, 60))),
+        &got.body,
+    );
+    let rep = dev.read(&f.send(None, &msg).await.unwrap(), &got.body);
+    assert_eq!(rep.status, "0", "{rep:?}");
+    // An ECDSA CA cannot be its own RA.
+    let dir = tempfile::tempdir().unwrap();
+    Ca::create(dir.path(), &CaConfig::default(), None).unwrap();
+    assert!(Ra::from_ca(dir.path(), None).is_err());
+}

@@ -91,7 +91,7 @@ struct PathPolicy {
 /// What the server answers a GetCACert with.
 pub struct CaCerts {
     /// `application/x-x509-ca-ra-cert` (a degenerate PKCS#7 with the RA and CA
-    /// certificates).
+    /// certificates) or `application/x-x509-ca-cert` (the CA certificate, DER).
     pub content_type: &'static str,
     /// The body.
     pub body: Vec<u8>,
@@ -183,9 +183,16 @@ impl Scep {
         Ok(caps.join("\n") + "\n")
     }
 
-    /// RFC 8894 §4.2 GetCACert: the RA certificate and the CA chain, degenerate PKCS#7.
+    /// RFC 8894 §4.2 GetCACert: the RA certificate and the CA chain, degenerate PKCS#7; or
+    /// the CA certificate alone when the CA is its own RA.
     pub fn ca_certs(&self, label: Option<&Label>) -> Result<CaCerts> {
         self.policy(label)?;
+        if self.cfg.scep.ca_as_ra {
+            return Ok(CaCerts {
+                content_type: "application/x-x509-ca-cert",
+                body: self.ca.issuing_der().to_vec(),
+            });
+        }
         let mut certs: Vec<&[u8]> = vec![&self.ra.current.cert_der];
         certs.extend(self.ca.chain().iter().map(Vec::as_slice));
         Ok(CaCerts {
