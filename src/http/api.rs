@@ -23,6 +23,8 @@ pub struct ApiRoute {
     pub body: Option<(&'static str, &'static str)>,
     /// Success status.
     pub ok: u16,
+    /// Media type of the success body (JSON but for a file download).
+    pub produces: &'static str,
     /// Query parameters.
     pub query: &'static [&'static str],
     /// The handler.
@@ -33,6 +35,9 @@ const JSON: &str = "application/json";
 
 macro_rules! r {
     ($m:literal, $p:literal, $scope:expr, $sum:literal, $body:expr, $ok:literal, $q:expr, $h:expr) => {
+        r!($m, $p, $scope, $sum, $body, $ok, JSON, $q, $h)
+    };
+    ($m:literal, $p:literal, $scope:expr, $sum:literal, $body:expr, $ok:literal, $produces:expr, $q:expr, $h:expr) => {
         ApiRoute {
             method: $m,
             path: $p,
@@ -40,6 +45,7 @@ macro_rules! r {
             summary: $sum,
             body: $body,
             ok: $ok,
+            produces: $produces,
             query: $q,
             handler: || $h,
         }
@@ -220,6 +226,17 @@ pub fn routes() -> Vec<ApiRoute> {
             post(registry::create_credential)
         ),
         r!(
+            "get",
+            "/api/v1/subjects/{id}/apple-profile",
+            Scope::Issue,
+            "An Apple configuration profile (.mobileconfig): SCEP payload with a fresh one-time challenge, and the CA certificates",
+            None,
+            200,
+            crate::registry::apple_profile::CONTENT_TYPE,
+            &["label", "expires_in"],
+            get(registry::apple_profile)
+        ),
+        r!(
             "post",
             "/api/v1/tokens",
             Scope::Admin,
@@ -358,8 +375,10 @@ pub fn openapi() -> Value {
         let mut responses = Map::new();
         let ok_desc = if r.ok == 204 {
             json!({"description": "done"})
-        } else {
+        } else if r.produces == JSON {
             json!({"description": "success", "content": {JSON: {"schema": {"type": "object"}}}})
+        } else {
+            json!({"description": "success", "content": {r.produces: {"schema": {"type": "string", "format": "binary"}}}})
         };
         responses.insert(r.ok.to_string(), ok_desc);
         for code in ["400", "401", "403", "404"] {

@@ -177,6 +177,52 @@ pub async fn create_credential(
     reply(StatusCode::CREATED, r)
 }
 
+/// Query of `GET /api/v1/subjects/{id}/apple-profile`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppleProfileQuery {
+    /// The SCEP label the challenge is for (`/scep/<label>`); the default path otherwise.
+    #[serde(default)]
+    label: Option<String>,
+    /// Lifetime of the challenge in seconds; `scep.challenge_ttl_secs` otherwise.
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+/// `GET /api/v1/subjects/{id}/apple-profile?label=&expires_in=`: a `.mobileconfig` with a
+/// fresh one-time SCEP challenge. It holds a secret: never cached.
+pub async fn apple_profile(
+    State(s): State<AppState>,
+    Actor(who): Actor,
+    Path(id): Path<String>,
+    q: Result<Query<AppleProfileQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let r = blocking(move || {
+        let Query(q) = q.map_err(|e| Error::Malformed(e.body_text()))?;
+        s.registry.apple_profile(&who, &id, q.label, q.expires_in)
+    })
+    .await;
+    match r {
+        Ok(p) => (
+            StatusCode::OK,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    crate::registry::apple_profile::CONTENT_TYPE.to_owned(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}\"", p.file_name),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            p.body,
+        )
+            .into_response(),
+        Err(e) => problem_response(&e),
+    }
+}
+
 /// `GET /api/v1/certificates?...`: the inventory.
 pub async fn inventory(
     State(s): State<AppState>,

@@ -5,6 +5,7 @@
 //! hash would add nothing on random secrets while capping enrolment throughput).
 
 pub mod admin_credentials;
+pub mod apple_profile;
 pub mod approvals;
 pub mod credentials;
 pub mod inventory;

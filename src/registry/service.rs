@@ -2,7 +2,7 @@
 //! subject and the audit log (no HTTP here). Its other operations live beside it: the
 //! certificate inventory (`inventory.rs`), admin tokens (`tokens.rs`), approvals
 //! (`approvals.rs`), loose credentials and EAB keys (`admin_credentials.rs`), pickup links
-//! (`pickup.rs`).
+//! (`pickup.rs`), Apple configuration profiles with a SCEP challenge (`apple_profile.rs`).
 
 use std::sync::Arc;
 
@@ -178,7 +178,8 @@ impl Registry {
         Ok(out)
     }
 
-    fn subject(&self, id: &str) -> Result<SubjectRecord> {
+    /// A subject by id, or NotFound.
+    pub(super) fn subject(&self, id: &str) -> Result<SubjectRecord> {
         let id = SubjectId::parse(id)?;
         self.store
             .get_subject(&id)?
