@@ -284,6 +284,11 @@ pub async fn run_with_clock(
         }
         None => None,
     };
+    // Configured files are read before the data directory is touched: a bad one stops here.
+    let profile_signer = crate::registry::profile_signing::ProfileSigner::from_config(&cfg.scep)?;
+    if profile_signer.is_some() {
+        tracing::info!("Apple configuration profiles are signed (scep.profile_signing_cert)");
+    }
     let init = initialise(&cfg, None)?;
     cfg.apply_status_defaults();
     http::set_per_ip_limit(cfg.limits.requests_per_ip_per_second);
@@ -385,6 +390,7 @@ pub async fn run_with_clock(
         ca: init.ca.clone(),
         audit_signer: init.audit.clone(),
         clock: clock.clone(),
+        profile_signer,
     });
     let router = http::router(
         AppState {

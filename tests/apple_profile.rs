@@ -269,3 +269,271 @@ async fn label_and_lifetime_options() {
     assert_eq!(profile(&s, &id, "?uses=5").await.0, 400);
     s.stop().await;
 }
+
+fn openssl(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl")
+}
+
+fn openssl_ok(dir: &std::path::Path, args: &[&str]) {
+    let out = openssl(dir, args);
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A signing CA and a signer it issued, in `dir`: `ca.pem`, `chain.pem` (signer then CA),
+/// `signer.pem`, `signer.key` (PKCS#8) and `signer-rsa.key` (PKCS#1).
+fn signer_files(dir: &std::path::Path) {
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=Profile Signing CA",
+            "-days",
+            "2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ],
+    );
+    openssl_ok(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "signer.key",
+            "-out",
+            "signer.csr",
+            "-subj",
+            "/CN=Profile Signer",
+        ],
+    );
+    std::fs::write(dir.join("ext.cnf"), "keyUsage=critical,digitalSignature\n").unwrap();
+    openssl_ok(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "signer.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "signer.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    openssl_ok(
+        dir,
+        &[
+            "rsa",
+            "-traditional",
+            "-in",
+            "signer.key",
+            "-out",
+            "signer-rsa.key",
+        ],
+    );
+    let mut chain = std::fs::read(dir.join("signer.pem")).unwrap();
+    chain.extend(std::fs::read(dir.join("ca.pem")).unwrap());
+    std::fs::write(dir.join("chain.pem"), chain).unwrap();
+}
+
+#[tokio::test]
+async fn a_configured_signer_signs_the_profile_as_cms_signed_data() {
+    let keys = tempfile::tempdir().unwrap();
+    let k = keys.path();
+    signer_files(k);
+    assert!(std::fs::read_to_string(k.join("signer-rsa.key"))
+        .unwrap()
+        .contains("BEGIN RSA PRIVATE KEY"));
+    let s = Server::start(&format!(
+        "[scep]\nprofile_signing_cert = {:?}\nprofile_signing_key = {:?}\n",
+        k.join("chain.pem").to_str().unwrap(),
+        k.join("signer-rsa.key").to_str().unwrap()
+    ))
+    .await;
+    let id = register(
+        &s,
+        "/api/v1/devices",
+        json!({"external_id": "mdm-sig", "name": "mac-sig"}),
+    )
+    .await;
+    let (st, ct, body) = profile(&s, &id, "").await;
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(ct, "application/x-apple-aspen-config");
+    assert!(
+        !body.starts_with(b"<?xml"),
+        "the body is DER, not the plist"
+    );
+    std::fs::write(k.join("profile.der"), &body).unwrap();
+
+    // The signature verifies against the signer certificate alone (-noverify skips the
+    // chain), and what comes out is the plist.
+    openssl_ok(
+        k,
+        &[
+            "cms",
+            "-verify",
+            "-inform",
+            "DER",
+            "-in",
+            "profile.der",
+            "-noverify",
+            "-out",
+            "content.xml",
+            "-signer",
+            "signer-out.pem",
+        ],
+    );
+    let content = std::fs::read(k.join("content.xml")).unwrap();
+    assert!(content.starts_with(b"<?xml"));
+    let p = parse_plist(&content);
+    assert_eq!(p["PayloadType"], "Configuration");
+    let c = &payloads(&p, "com.apple.security.scep")[0]["PayloadContent"];
+    assert_eq!(c["Subject"], json!([[["CN", "mac-sig"]]]));
+    let signer_out =
+        enrolld::ca::pem_certs(&std::fs::read_to_string(k.join("signer-out.pem")).unwrap())
+            .unwrap();
+    let signer =
+        enrolld::ca::pem_certs(&std::fs::read_to_string(k.join("signer.pem")).unwrap()).unwrap();
+    assert_eq!(signer_out, signer);
+    // The chain travels with it: the signing CA as the only anchor is enough.
+    openssl_ok(
+        k,
+        &[
+            "cms",
+            "-verify",
+            "-inform",
+            "DER",
+            "-in",
+            "profile.der",
+            "-CAfile",
+            "ca.pem",
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+        ],
+    );
+    // A changed byte in the content breaks the signature.
+    let at = body
+        .windows(b"mac-sig".len())
+        .position(|w| w == b"mac-sig")
+        .unwrap();
+    let mut tampered = body.clone();
+    tampered[at] = b'M';
+    std::fs::write(k.join("tampered.der"), &tampered).unwrap();
+    let out = openssl(
+        k,
+        &[
+            "cms",
+            "-verify",
+            "-inform",
+            "DER",
+            "-in",
+            "tampered.der",
+            "-noverify",
+            "-out",
+            "/dev/null",
+        ],
+    );
+    assert!(!out.status.success());
+    s.stop().await;
+}
+
+/// Starts a server with `scep_toml` and returns its start-up error.
+async fn start_error(scep_toml: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "data_dir = {:?}\n[scep]\n{scep_toml}",
+        dir.path().join("data").to_str().unwrap()
+    );
+    let cfg = enrolld::config::Config::parse(&toml).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let r = enrolld::server::run(cfg, listener, std::future::pending()).await;
+    let e = r.expect_err("the server started").to_string();
+    // Refused before the data directory was touched.
+    assert!(!dir.path().join("data").exists());
+    e
+}
+
+#[tokio::test]
+async fn a_signer_that_cannot_be_used_stops_the_server_from_starting() {
+    let keys = tempfile::tempdir().unwrap();
+    let k = keys.path();
+    signer_files(k);
+    openssl_ok(
+        k,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "ec.key",
+        ],
+    );
+    let path = |n: &str| k.join(n).to_str().unwrap().to_owned();
+    let e = start_error(&format!(
+        "profile_signing_cert = {:?}\nprofile_signing_key = {:?}\n",
+        path("signer.pem"),
+        path("ec.key")
+    ))
+    .await;
+    assert!(
+        e.contains("scep.profile_signing_key") && e.contains("not an RSA key"),
+        "{e}"
+    );
+    let e = start_error(&format!(
+        "profile_signing_cert = {:?}\nprofile_signing_key = {:?}\n",
+        path("missing.pem"),
+        path("signer.key")
+    ))
+    .await;
+    assert!(e.contains("scep.profile_signing_cert"), "{e}");
+    let e = start_error(&format!(
+        "profile_signing_cert = {:?}\nprofile_signing_key = {:?}\n",
+        path("signer.pem"),
+        path("ca.key")
+    ))
+    .await;
+    assert!(e.contains("does not belong"), "{e}");
+    // One without the other is refused when the configuration is read.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "data_dir = {:?}\n[scep]\nprofile_signing_cert = {:?}\n",
+        dir.path().to_str().unwrap(),
+        path("signer.pem")
+    );
+    let e = enrolld::config::Config::parse(&toml)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("go together"), "{e}");
+}

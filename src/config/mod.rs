@@ -204,6 +204,11 @@ impl Config {
                 )));
             }
         }
+        if self.scep.profile_signing_cert.is_some() != self.scep.profile_signing_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "scep.profile_signing_cert and scep.profile_signing_key go together".into(),
+            ));
+        }
         for (name, p) in &self.profiles {
             for ku in &p.key_usage {
                 crate::ca::profile::parse_key_usage(ku).map_err(|e| {

@@ -1,6 +1,7 @@
 //! `[scep]`: the SCEP service (RFC 8894), its default path and its labels.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -49,6 +50,15 @@ pub struct ScepConfig {
     /// Seconds a signingTime may differ from the server's clock (RFC 8894 §3.2.1.4 badTime).
     #[serde(default = "default_skew")]
     pub max_clock_skew_secs: i64,
+    /// PEM certificate (its chain may follow) that signs the Apple configuration profiles of
+    /// `GET /api/v1/subjects/{id}/apple-profile`, so that devices show them as verified.
+    /// Unsigned profiles without it. Requires `profile_signing_key`.
+    #[serde(default)]
+    pub profile_signing_cert: Option<PathBuf>,
+    /// PEM RSA private key (PKCS#8 or PKCS#1, unencrypted) of `profile_signing_cert`. Read at
+    /// start: an unreadable file or a key that is not RSA stops the server.
+    #[serde(default)]
+    pub profile_signing_key: Option<PathBuf>,
 }
 
 impl Default for ScepConfig {
@@ -66,6 +76,8 @@ impl Default for ScepConfig {
             ra_validity_days: default_ra_validity(),
             max_message_bytes: default_max_message(),
             max_clock_skew_secs: default_skew(),
+            profile_signing_cert: None,
+            profile_signing_key: None,
         }
     }
 }

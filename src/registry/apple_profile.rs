@@ -5,7 +5,8 @@
 //! The profile holds a `com.apple.security.scep` payload (URL, challenge, subject and names
 //! from the registry, RSA key size and usage, the SHA-1 fingerprint of the CA certificate
 //! GetCACert ends with), a `com.apple.security.root` payload with the root certificate and a
-//! `com.apple.security.pkcs1` payload for each CA certificate below it.
+//! `com.apple.security.pkcs1` payload for each CA certificate below it. When `[scep]`
+//! configures a signer (`profile_signing.rs`), the plist is the content of a CMS SignedData.
 
 use aws_lc_rs::digest;
 use base64ct::{Base64, Encoding};
@@ -330,7 +331,7 @@ pub fn build(p: &ProfileInput<'_>) -> Result<String> {
 
 /// A profile ready to send.
 pub struct AppleProfile {
-    /// The plist.
+    /// The plist, or the SignedData around it.
     pub body: Vec<u8>,
     /// A file name for `Content-Disposition`: `<subject id>.mobileconfig`.
     pub file_name: String,
@@ -395,8 +396,12 @@ impl Registry {
             key_size,
             ca_chain: self.ca.chain(),
         })?;
+        let body = match &self.profile_signer {
+            Some(signer) => signer.sign(xml.as_bytes())?,
+            None => xml.into_bytes(),
+        };
         Ok(AppleProfile {
-            body: xml.into_bytes(),
+            body,
             file_name: format!("{}.mobileconfig", s.id.as_str()),
         })
     }

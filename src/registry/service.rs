@@ -38,6 +38,8 @@ pub struct Registry {
     pub audit_signer: Arc<crate::audit::Checkpointer>,
     /// Link, credential and token times.
     pub clock: crate::clock::SharedClock,
+    /// Signs Apple configuration profiles, when `[scep]` configures a signer.
+    pub profile_signer: Option<super::profile_signing::ProfileSigner>,
 }
 
 /// One row of a bulk import's answer.
