@@ -137,7 +137,7 @@ async fn profile_holds_a_scep_payload_with_a_fresh_one_time_challenge_and_the_ca
         )
         .await;
     assert!(
-        subject["est_credentials"]
+        subject["scep_challenges"]
             .as_array()
             .unwrap()
             .contains(&json!(cred_id)),

@@ -48,6 +48,7 @@ async fn backup_while_serving_and_restore_finds_every_certificate() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+    let ra_before = std::fs::read(s.data("ca/scep-ra.crt")).unwrap();
     s.stop().await;
 
     let dir = tempfile::tempdir().unwrap();
@@ -69,6 +70,17 @@ async fn backup_while_serving_and_restore_finds_every_certificate() {
     );
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(target.join("ca/issuing.key"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    // The SCEP RA comes back too: clients keep encrypting to the RA certificate they fetched.
+    assert_eq!(
+        std::fs::read(target.join("ca/scep-ra.crt")).unwrap(),
+        ra_before
+    );
+    let mode = std::fs::metadata(target.join("ca/scep-ra.key"))
         .unwrap()
         .permissions()
         .mode()

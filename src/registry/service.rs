@@ -197,12 +197,12 @@ impl Registry {
             .iter()
             .map(Serial::to_hex)
             .collect();
-        let creds: Vec<String> = self
+        let (scep, creds): (Vec<String>, Vec<String>) = self
             .store
             .subject_credentials(&s.id)?
             .iter()
             .map(|c| c.to_string())
-            .collect();
+            .partition(|c| c.starts_with(credentials::SCEP_PREFIX));
         let eabs: Vec<String> = self
             .store
             .subject_eab_keys(&s.id)?
@@ -212,6 +212,7 @@ impl Registry {
         let mut v = serde_json::to_value(&s)?;
         v["certificates"] = json!(certs);
         v["est_credentials"] = json!(creds);
+        v["scep_challenges"] = json!(scep);
         v["eab_keys"] = json!(eabs);
         Ok(v)
     }
