@@ -792,3 +792,33 @@ async fn an_rsa_ca_can_be_its_own_ra() {
     Ca::create(dir.path(), &CaConfig::default(), None).unwrap();
     assert!(Ra::from_ca(dir.path(), None).is_err());
 }
+
+/// Failed challenges back off per (challenge id, address) like EST's failed logins: after
+/// five wrong secrets even the right one waits, until the backoff has passed.
+#[tokio::test]
+async fn wrong_secrets_back_off_then_the_right_one_enrols() {
+    let f = fixture();
+    let dev = Device::new();
+    let good = f.challenge(None, 7200);
+    let (id, _) = good.split_once('.').unwrap();
+    for _ in 0..=crate::est::throttle::FREE_FAILURES {
+        let msg = dev.message(
+            &Build::default(),
+            &dev.csr(Some(&format!("{id}.wrong"))),
+            &f.ra_cert,
+        );
+        let rep = dev.read(&f.send(None, &msg).await.unwrap(), &f.ra_cert);
+        assert_eq!(rep.status, "2");
+    }
+    let msg = dev.message(&Build::default(), &dev.csr(Some(&good)), &f.ra_cert);
+    let rep = dev.read(&f.send(None, &msg).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.status, "2");
+    assert!(
+        rep.fail_text.unwrap().contains("too many failed"),
+        "backing off"
+    );
+    f.clock.advance(crate::est::throttle::MAX_BACKOFF_SECS);
+    let msg = dev.message(&Build::default(), &dev.csr(Some(&good)), &f.ra_cert);
+    let rep = dev.read(&f.send(None, &msg).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.status, "0", "{rep:?}");
+}
