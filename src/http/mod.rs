@@ -172,15 +172,18 @@ fn scep_routes(scep: Option<Arc<crate::scep::Scep>>) -> Router {
     }
 }
 
-/// The router of the optional plain-HTTP listener: status routes and SCEP.
+/// The router of the optional plain-HTTP listener: status routes and SCEP (with the
+/// per-address request limit).
 pub fn status_router(
     status: status::StatusState,
     limits: &Limits,
     scep: Option<Arc<crate::scep::Scep>>,
 ) -> Router {
+    // SCEP costs RSA private-key operations per message: the per-address limit of the HTTPS
+    // listener applies to it here too.
     status::routes(status)
         .layer(DefaultBodyLimit::max(16 * 1024))
-        .merge(scep_routes(scep))
+        .merge(scep_routes(scep).layer(middleware::from_fn(per_ip_limit)))
         .layer(middleware::from_fn_with_state(
             limits.max_header_line_bytes,
             header_lines,

@@ -508,6 +508,18 @@ async fn get_cert_and_get_crl_answer_sealed_to_the_requester() {
         &f.ra_cert,
     );
     assert_eq!(rep.certs, vec![issued.clone()]);
+    // GetCert answers the holder of the certificate's key only.
+    let stranger = Device::new();
+    let rep = stranger.read(
+        &f.send(None, &stranger.message(&get("21"), &ias, &f.ra_cert))
+            .await
+            .unwrap(),
+        &f.ra_cert,
+    );
+    assert_eq!(
+        (rep.status.as_str(), rep.fail_info.as_deref()),
+        ("2", Some("4"))
+    );
     f.store
         .revoke_certificate(
             &serial,

@@ -728,19 +728,34 @@ impl Scep {
             .await
     }
 
-    /// GetCert: a certificate of this CA by issuer and serial.
+    /// GetCert: a certificate of this CA by issuer and serial, to the holder of its key only
+    /// (the message must be signed with that key): certificates name people and devices.
     fn get_cert(
         &self,
         content: &[u8],
         signer: &Requester<'_>,
     ) -> std::result::Result<Status, Handled> {
         let serial = issuer_and_serial(content, self.ca.issuing_der())?;
+        let unknown = || {
+            refuse(
+                FailInfo::BadCertId,
+                "no certificate of this key with this serial",
+            )
+        };
         let rec = self
             .store
             .get_certificate(&serial)
             .map_err(Handled::Internal)?
-            .ok_or_else(|| refuse(FailInfo::BadCertId, "no certificate with this serial"))?;
-        self.deliver(&[&rec.der], &[], signer)
+            .ok_or_else(unknown)?;
+        let key_of = |der: &[u8]| {
+            X509Certificate::from_der(der)
+                .ok()
+                .map(|(_, c)| c.public_key().raw.to_vec())
+        };
+        match (key_of(&rec.der), key_of(signer.der)) {
+            (Some(a), Some(b)) if a == b => self.deliver(&[&rec.der], &[], signer),
+            _ => Err(unknown().into()),
+        }
     }
 
     /// GetCRL: the issuing CA's current CRL.
