@@ -144,6 +144,7 @@ impl AdminCmd {
             } => {
                 let kind = match kind {
                     CredKind::Est => "est",
+                    CredKind::Scep => "scep",
                     CredKind::Acme => "acme",
                     CredKind::Pickup => "pickup",
                 };
@@ -432,6 +433,8 @@ mod tests {
             body(&c),
             json!({"kind": "pickup", "expires_in": 259200, "legacy_p12": true})
         );
+        let c = call(&["credentials", "create", "s1", "scep", "--label", "mdm"]);
+        assert_eq!(body(&c), json!({"kind": "scep", "label": "mdm"}));
         let c = call(&["certificates", "list", "--status", "good", "--limit", "10"]);
         assert_eq!(c.path, "/api/v1/certificates?status=good&limit=10");
         let c = call(&[

@@ -200,6 +200,8 @@ pub enum SubjectsCmd {
 pub enum CredKind {
     /// EST Basic username and password.
     Est,
+    /// One-time SCEP challenge (with the URL to give the device or MDM).
+    Scep,
     /// ACME External Account Binding key.
     Acme,
     /// One-time pickup link for a person's browser.
@@ -220,10 +222,10 @@ pub enum CredentialsCmd {
         /// Lifetime: seconds, or 45m, 12h, 30d.
         #[arg(long)]
         expires_in: Option<String>,
-        /// EST: enrolments allowed (default 1).
+        /// EST and SCEP: enrolments allowed (default 1).
         #[arg(long)]
         uses: Option<u32>,
-        /// EST: the label the credential is for.
+        /// EST and SCEP: the label the credential is for.
         #[arg(long)]
         label: Option<String>,
         /// Pickup: also offer the legacy 3DES / SHA-1 PKCS#12 format.
