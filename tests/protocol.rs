@@ -1,11 +1,12 @@
 //! Real-client interop (STYLE.md habit 7): runs the scripts in `protocol-tests/` (curl +
-//! openssl for EST, certbot and lego for ACME) against the binary cargo just built, so
-//! `cargo test` exercises them.
+//! openssl for EST, certbot and lego for ACME, scepclient and certmonger for SCEP) against the
+//! binary cargo just built, so `cargo test` exercises them.
 //!
-//! Nothing is skipped: a missing `bash`, `curl`, `openssl`, `certbot` or `lego` makes the test
-//! fail, because a protocol test that silently does not run proves nothing (`.ci/run` installs
-//! them). The scripts run one at a time (see `SERIAL`); each binds its server and its http-01
-//! responder to ports the kernel picks, so a second `cargo test` never shares a port with it.
+//! Nothing is skipped: a missing `bash`, `curl`, `openssl`, `certbot`, `lego`, `scepclient` or
+//! `certmonger` makes the test fail, because a protocol test that silently does not run proves
+//! nothing (`.ci/run` installs them). The scripts run one at a time (see `SERIAL`); each binds
+//! its server and its http-01 responder to ports the kernel picks, so a second `cargo test`
+//! never shares a port with it.
 
 use std::path::Path;
 use std::process::Command;
@@ -97,4 +98,12 @@ fn est_approval_curl() {
 #[test]
 fn crash_consistency() {
     run_script("crash.sh");
+}
+
+/// `protocol-tests/scep.sh`: SCEP with micromdm's scepclient (legacy label: enrolment with a
+/// registry challenge, renewal, refused challenges, approval by polling, revocation in OCSP
+/// and the CRL) and certmonger (scep-submit, and getcert with its daemon on a private D-Bus).
+#[test]
+fn scep_scepclient_certmonger() {
+    run_script("scep.sh");
 }

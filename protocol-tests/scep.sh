@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# SCEP (RFC 8894) with real clients over the plain-HTTP listener, challenges from the registry:
+#
+#   1. micromdm's scepclient (Debian package `scep`, 2.1.0) on a legacy label: GetCACaps per
+#      path, an enrolment whose certificate carries the registry's names, not the CSR's.
+#   2. Its renewal (RenewalReq signed with the issued certificate) keeps the names.
+#   3. A wrong, an expired and a reused challenge get FAILURE and issue nothing.
+#   4. A path that needs approval: PENDING, the client polls, an admin approves, it completes.
+#   5. Revocation through the admin API shows in OCSP and in the CRL.
+#   6. certmonger: scep-submit (GetCACaps, GetCACert) and a full enrolment through getcert with
+#      its daemon on a private D-Bus session bus, on the default (non-legacy) path.
+#
+# scepclient 2.1.0 always signs with SHA-1 and encrypts with DES, so it needs a `legacy` path;
+# certmonger reads GetCACaps and picks AES-256 and SHA-256 (see docs/scep-clients.md).
+set -euo pipefail
+# shellcheck source=protocol-tests/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+need scepclient python3
+# scepclient sleeps 30 s between polls of a pending request: one poll must fit.
+CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-120}
+
+# api OUT METHOD PATH [JSON]: one admin API request; prints the status code.
+api() {
+  local out=$1 method=$2 path=$3
+  shift 3
+  if [ $# -ge 1 ]; then
+    http "$out" -X "$method" -H "Authorization: Bearer $(admin_token)" \
+      -H 'Content-Type: application/json' --data-binary "$1" "$BASE_URL$path"
+  else
+    http "$out" -X "$method" -H "Authorization: Bearer $(admin_token)" "$BASE_URL$path"
+  fi
+}
+
+# json_field FILE EXPR: a value of a JSON document by a Python expression on `d`.
+json_field() {
+  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# register_device EXTERNAL_ID NAME DNS_NAME...: registers a device; prints its subject id.
+register_device() {
+  local ext=$1 name=$2 out=$WORK/device.$1 code dns
+  shift 2
+  dns=$(printf '"%s",' "$@")
+  code=$(api "$out" POST /api/v1/devices "{\"external_id\":\"$ext\",\"name\":\"$name\",\"dns_names\":[${dns%,}]}")
+  [ "$code" = 201 ] || fail "registering device $name: expected HTTP 201, got $code: $(head -c 400 "$out.body")"
+  json_field "$out.body" 'd["subject"]["id"]'
+}
+
+# scep_challenge SUBJECT_ID EXTRA_JSON: a SCEP challenge for the subject (EXTRA_JSON: more
+# request fields, e.g. `"label":"legacy",`); prints it, and leaves the answer in
+# $WORK/challenge.body.
+scep_challenge() {
+  local out=$WORK/challenge code
+  code=$(api "$out" POST "/api/v1/subjects/$1/credentials" "{$2\"kind\":\"scep\"}")
+  [ "$code" = 201 ] || fail "creating a SCEP challenge ($2): expected HTTP 201, got $code: $(head -c 400 "$out.body")"
+  json_string "$out.body" challenge
+}
+
+# cert_count_of SUBJECT_ID: how many certificates the registry lists for the subject.
+cert_count_of() {
+  local out=$WORK/subject code
+  code=$(api "$out" GET "/api/v1/subjects/$1")
+  [ "$code" = 200 ] || fail "reading subject $1: expected HTTP 200, got $code"
+  json_field "$out.body" 'len(d["certificates"])'
+}
+
+# scepclient_run DIR URL [ARGS...]: scepclient with the key DIR/key.pem and the certificate
+# DIR/cert.pem (a renewal when it exists), encrypting to the RA certificate only; its output
+# in DIR/out. Returns its exit status.
+scepclient_run() {
+  local dir=$1 url=$2
+  shift 2
+  mkdir -p "$dir"
+  run_client "$dir/out" scepclient -server-url "$url" -private-key "$dir/key.pem" \
+    -certificate "$dir/cert.pem" -ca-fingerprint "$RA_FINGERPRINT" "$@"
+}
+
+# check_scep_cert PEM KEY WHAT: the certificate of the registry device $DEV_NAME ($DEV_SANS):
+# RFC 5280-strict chain to the bundle for TLS client use, the registry's names and none of
+# the CSR's, EKU clientAuth, AKI = the issuing CA's SKI, an SKI, a serial of at least 64 bits,
+# and the client's key.
+check_scep_cert() {
+  local pem=$1 key=$2 what=$3 verdict bits
+  verdict=$(openssl verify -x509_strict -purpose sslclient -CAfile "$SERVER_DIR/ca-bundle.pem" "$pem" 2>&1) ||
+    fail "$what: openssl verify -x509_strict failed: $verdict"
+  assert_eq "$pem: OK" "$verdict" "$what: chains to the CA bundle (openssl verify -x509_strict -purpose sslclient)"
+  assert_eq "subject=CN = $DEV_NAME" "$(subject_of "$pem")" "$what: subject is the registry's name only"
+  assert_eq "$DEV_SANS" "$(ext_values "$pem" subjectAltName)" "$what: SANs are the registry's DNS names"
+  assert_eq "TLS Web Client Authentication" "$(ext_values "$pem" extendedKeyUsage)" "$what: EKU is clientAuth"
+  assert_contains "$(ext_values "$pem" basicConstraints)" "CA:FALSE" "$what: basicConstraints CA:FALSE"
+  assert_eq "$(ext_values "$ISSUING" subjectKeyIdentifier)" "$(ext_values "$pem" authorityKeyIdentifier)" \
+    "$what: AKI is the issuing CA's SKI"
+  [ -n "$(ext_values "$pem" subjectKeyIdentifier)" ] || fail "$what: no subjectKeyIdentifier"
+  pass "$what: has a subjectKeyIdentifier"
+  bits=$(python3 -c 'import sys; print(int(sys.argv[1], 16).bit_length())' "$(serial_of "$pem")")
+  [ "$bits" -ge 64 ] || fail "$what: serial has only $bits bits"
+  pass "$what: serial has $bits bits (at least 64)"
+  assert_eq "$(pubkey_of_key "$key")" "$(pubkey_of_cert "$pem")" "$what: certifies the client's key"
+}
+
+START=$SECONDS
+cat >"$WORK/enrolld.toml" <<'TOML'
+[scep.labels.legacy]
+legacy = true
+
+[scep.labels.approve]
+legacy = true
+require_approval = true
+TOML
+# --config turns off start_server's own plain listener: ask for it on port 0 here.
+start_server "$WORK/data" --config "$WORK/enrolld.toml" --http-listen 127.0.0.1:0
+[ -n "$STATUS_URL" ] || fail "the banner names no plain-HTTP listener"
+SCEP_URL=$STATUS_URL/scep
+RA_FINGERPRINT=$(openssl x509 -in "$SERVER_DIR/ca/scep-ra.crt" -outform DER | sha256sum | cut -d' ' -f1)
+ISSUING=$WORK/issuing.pem
+curl --noproxy '*' -sS --max-time 20 "$STATUS_URL/ca/issuing.crt" | openssl x509 -inform DER -out "$ISSUING" ||
+  fail "cannot fetch the issuing CA certificate from $STATUS_URL/ca/issuing.crt"
+
+DEV_NAME=printer-1.scep.example
+DEV_SANS="DNS:p1.scep.example, DNS:printer-1.scep.example"
+DEV_ID=$(register_device scep-dev-1 "$DEV_NAME" "$DEV_NAME" p1.scep.example)
+
+section "1. scepclient on the legacy label: capabilities and enrolment"
+for path in "" /legacy; do
+  caps=$(curl --noproxy '*' -sS --max-time 20 "$SCEP_URL$path?operation=GetCACaps")
+  for cap in AES SHA-256 SHA-512 POSTPKIOperation Renewal SCEPStandard; do
+    assert_contains $'\n'"$caps"$'\n' $'\n'"$cap"$'\n' "GetCACaps on /scep$path lists $cap"
+  done
+  if [ -n "$path" ]; then
+    assert_contains $'\n'"$caps"$'\n' $'\n'"DES3"$'\n' "GetCACaps on /scep$path (legacy) lists DES3"
+    assert_contains $'\n'"$caps"$'\n' $'\n'"SHA-1"$'\n' "GetCACaps on /scep$path (legacy) lists SHA-1"
+  else
+    assert_not_contains "$caps" "DES3" "GetCACaps on /scep (not legacy) does not list DES3"
+    assert_not_contains $'\n'"$caps"$'\n' $'\n'"SHA-1"$'\n' "GetCACaps on /scep (not legacy) does not list SHA-1"
+  fi
+done
+
+before=$(cert_count_of "$DEV_ID")
+ch=$(scep_challenge "$DEV_ID" '"label":"legacy",')
+assert_eq "$SCEP_URL/legacy" "$(json_string "$WORK/challenge.body" url)" "the challenge names the plain-HTTP legacy URL"
+C1=$WORK/c1
+scepclient_run "$C1" "$SCEP_URL/legacy" -challenge "$ch" -cn csr-chosen.example -organization csr-org ||
+  fail "scepclient enrolment failed: $(tail -n 5 "$C1/out")"
+assert_file_contains "$C1/out" "pkiStatus=SUCCESS" "scepclient: SUCCESS"
+assert_contains "$(openssl req -in "$C1/csr.pem" -noout -subject)" "CN = csr-chosen.example" \
+  "scepclient's CSR asked for another CN"
+check_scep_cert "$C1/cert.pem" "$C1/key.pem" "scepclient certificate"
+assert_not_contains "$(openssl x509 -in "$C1/cert.pem" -noout -text)" "csr-chosen.example" \
+  "scepclient certificate: no trace of the CSR's CN"
+SERIAL1=$(serial_of "$C1/cert.pem")
+code=$(get_certificate "$WORK/rec1" "$SERIAL1")
+assert_status 200 "$code" "$WORK/rec1" "admin API knows serial $SERIAL1"
+assert_eq scep "$(json_string "$WORK/rec1.body" channel)" "record: channel scep"
+assert_eq legacy "$(json_string "$WORK/rec1.body" label)" "record: label legacy"
+assert_eq "$DEV_ID" "$(json_string "$WORK/rec1.body" subject_id)" "record: the registry subject"
+assert_eq $((before + 1)) "$(cert_count_of "$DEV_ID")" "the subject has one more certificate"
+
+# The same client on the default path: its SHA-1 signature is refused before the challenge is
+# read (it never asks GetCACaps for algorithms), so it needs a legacy label.
+ch=$(scep_challenge "$DEV_ID" '')
+if scepclient_run "$WORK/c1-default" "$SCEP_URL" -challenge "$ch"; then
+  fail "scepclient (SHA-1, DES) enrolled on the non-legacy default path"
+fi
+assert_file_contains "$WORK/c1-default/out" "failInfo: badAlg" "scepclient on /scep (not legacy): FAILURE badAlg"
+[ ! -e "$WORK/c1-default/cert.pem" ] || fail "scepclient wrote a certificate after badAlg"
+assert_eq $((before + 1)) "$(cert_count_of "$DEV_ID")" "badAlg issued nothing"
+
+echo
+echo "scep.sh: all checks passed in $((SECONDS - START)) s"
