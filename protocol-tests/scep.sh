@@ -138,6 +138,7 @@ done
 
 before=$(cert_count_of "$DEV_ID")
 ch=$(scep_challenge "$DEV_ID" '"label":"legacy",')
+CH1=$ch
 assert_eq "$SCEP_URL/legacy" "$(json_string "$WORK/challenge.body" url)" "the challenge names the plain-HTTP legacy URL"
 C1=$WORK/c1
 scepclient_run "$C1" "$SCEP_URL/legacy" -challenge "$ch" -cn csr-chosen.example -organization csr-org ||
@@ -165,6 +166,33 @@ fi
 assert_file_contains "$WORK/c1-default/out" "failInfo: badAlg" "scepclient on /scep (not legacy): FAILURE badAlg"
 [ ! -e "$WORK/c1-default/cert.pem" ] || fail "scepclient wrote a certificate after badAlg"
 assert_eq $((before + 1)) "$(cert_count_of "$DEV_ID")" "badAlg issued nothing"
+
+section "2. scepclient renewal (RenewalReq signed with the issued certificate)"
+# scepclient sends a RenewalReq when the -certificate file exists: signed with that
+# certificate and its key, for the CSR it saved beside the key (same key, no challenge).
+cp "$C1/cert.pem" "$WORK/c1-first.pem"
+scepclient_run "$C1" "$SCEP_URL/legacy" || fail "scepclient renewal failed: $(tail -n 5 "$C1/out")"
+assert_file_contains "$C1/out" "pkiStatus=SUCCESS" "renewal: SUCCESS"
+check_scep_cert "$C1/cert.pem" "$C1/key.pem" "renewed certificate"
+SERIAL2=$(serial_of "$C1/cert.pem")
+assert_ne "$SERIAL1" "$SERIAL2" "renewal gives a new serial"
+assert_eq "$(subject_of "$WORK/c1-first.pem")" "$(subject_of "$C1/cert.pem")" "renewal keeps the subject"
+assert_eq "$(ext_values "$WORK/c1-first.pem" subjectAltName)" "$(ext_values "$C1/cert.pem" subjectAltName)" \
+  "renewal keeps the SANs"
+code=$(get_certificate "$WORK/rec2" "$SERIAL2")
+assert_status 200 "$code" "$WORK/rec2" "admin API knows the renewed serial"
+assert_eq scep-renewal "$(json_string "$WORK/rec2.body" channel)" "record: channel scep-renewal"
+assert_eq "$SERIAL1" "$(json_string "$WORK/rec2.body" replaces)" "record: replaces the first certificate"
+assert_eq "$DEV_ID" "$(json_string "$WORK/rec2.body" subject_id)" "record: the same registry subject"
+# The same renewal again (first certificate, same CSR): the same certificate, nothing new.
+count=$(cert_count_of "$DEV_ID")
+cp "$C1/cert.pem" "$WORK/c1-second.pem"
+cp "$WORK/c1-first.pem" "$C1/cert.pem"
+scepclient_run "$C1" "$SCEP_URL/legacy" || fail "repeated renewal failed: $(tail -n 5 "$C1/out")"
+assert_eq "$SERIAL2" "$(serial_of "$C1/cert.pem")" "the repeated renewal answers the same certificate"
+cmp -s "$C1/cert.pem" "$WORK/c1-second.pem" || fail "the repeated renewal answered different bytes"
+pass "the repeated renewal answers the same bytes"
+assert_eq "$count" "$(cert_count_of "$DEV_ID")" "the repeated renewal issued nothing"
 
 echo
 echo "scep.sh: all checks passed in $((SECONDS - START)) s"
