@@ -194,5 +194,27 @@ cmp -s "$C1/cert.pem" "$WORK/c1-second.pem" || fail "the repeated renewal answer
 pass "the repeated renewal answers the same bytes"
 assert_eq "$count" "$(cert_count_of "$DEV_ID")" "the repeated renewal issued nothing"
 
+section "3. wrong, expired and reused challenges: FAILURE, nothing issued"
+count=$(cert_count_of "$DEV_ID")
+# refused DIR WHAT CHALLENGE: scepclient must fail with failInfo badRequest and write nothing.
+refused() {
+  local dir=$WORK/$1 what=$2
+  if scepclient_run "$dir" "$SCEP_URL/legacy" -challenge "$3"; then
+    fail "$what: scepclient enrolled"
+  fi
+  assert_file_contains "$dir/out" "PKCSReq (19) request failed, failInfo: badRequest" "$what: FAILURE badRequest"
+  [ ! -e "$dir/cert.pem" ] || fail "$what: scepclient wrote a certificate"
+  assert_eq "$count" "$(cert_count_of "$DEV_ID")" "$what: nothing issued"
+}
+ch=$(scep_challenge "$DEV_ID" '"label":"legacy",')
+refused wrong "a challenge with a wrong secret" "${ch%%.*}.not-the-secret"
+refused unknown "an unknown challenge" "scep-AAAAAAAAAAAA.not-the-secret"
+ch=$(scep_challenge "$DEV_ID" '"label":"legacy","expires_in":1,')
+sleep 2
+refused expired "a challenge that expired" "$ch"
+refused reused "the challenge already spent in part 1" "$CH1"
+ch=$(scep_challenge "$DEV_ID" '')
+refused other-path "a challenge of the default path, used on the legacy label" "$ch"
+
 echo
 echo "scep.sh: all checks passed in $((SECONDS - START)) s"
