@@ -216,5 +216,37 @@ refused reused "the challenge already spent in part 1" "$CH1"
 ch=$(scep_challenge "$DEV_ID" '')
 refused other-path "a challenge of the default path, used on the legacy label" "$ch"
 
+section "5. revocation shows in OCSP and in the CRL"
+ocsp_status() { # ocsp_status CERT: openssl ocsp against the plain listener, verified
+  openssl ocsp -issuer "$ISSUING" -cert "$1" -url "$STATUS_URL/ocsp" \
+    -CAfile "$SERVER_DIR/ca-bundle.pem" 2>&1
+}
+out=$(ocsp_status "$C1/cert.pem")
+assert_contains "$out" "Response verify OK" "OCSP response verifies"
+assert_contains "$out" "$C1/cert.pem: good" "OCSP: the renewed certificate is good"
+code=$(api "$WORK/revoke" POST "/api/v1/certificates/$SERIAL2/revoke" '{"reason":"keyCompromise"}')
+assert_status 200 "$code" "$WORK/revoke" "admin API revokes $SERIAL2"
+out=$(ocsp_status "$C1/cert.pem")
+assert_contains "$out" "Response verify OK" "OCSP response verifies after the revocation"
+assert_contains "$out" "$C1/cert.pem: revoked" "OCSP: revoked"
+assert_contains "$out" "Reason: keyCompromise" "OCSP: reason keyCompromise"
+curl --noproxy '*' -sS --max-time 20 -o "$WORK/issuing.crl" "$STATUS_URL/crl/issuing.crl" ||
+  fail "cannot fetch $STATUS_URL/crl/issuing.crl"
+openssl crl -inform DER -in "$WORK/issuing.crl" -CAfile "$SERVER_DIR/ca-bundle.pem" -noout 2>"$WORK/crl.err" ||
+  fail "the CRL does not verify: $(cat "$WORK/crl.err")"
+pass "the CRL verifies against the CA bundle"
+crl_serials=$(openssl crl -inform DER -in "$WORK/issuing.crl" -noout -text | sed -n 's/^ *Serial Number: *//p' |
+  tr '[:upper:]' '[:lower:]')
+assert_contains $'\n'"$crl_serials"$'\n' $'\n'"$SERIAL2"$'\n' "the CRL lists $SERIAL2"
+assert_not_contains "$crl_serials" "$SERIAL1" "the CRL does not list the unrevoked first certificate"
+# A revoked certificate cannot sign a renewal.
+count=$(cert_count_of "$DEV_ID")
+if scepclient_run "$C1" "$SCEP_URL/legacy"; then
+  fail "scepclient renewed with a revoked certificate"
+fi
+assert_file_contains "$C1/out" "RenewalReq (17) request failed, failInfo: badCertID" \
+  "renewal signed with the revoked certificate: FAILURE badCertId"
+assert_eq "$count" "$(cert_count_of "$DEV_ID")" "the refused renewal issued nothing"
+
 echo
 echo "scep.sh: all checks passed in $((SECONDS - START)) s"
