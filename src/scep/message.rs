@@ -153,10 +153,13 @@ pub fn cert_rep(
 ) -> Result<Vec<u8>> {
     let printable = |s: &str| der::encode(tag::PRINTABLE_STRING, s.as_bytes());
     let nonce = crate::secrets::random_bytes(16)?;
+    // FAILURE and PENDING carry no pkcsPKIEnvelope, but an empty eContent rather than none:
+    // OpenSSL's PKCS7_verify (certmonger, sscep) refuses a SignedData without content ("no
+    // content") and so could not read the status; micromdm's server answers the same way.
     let (code, content) = match status {
-        Status::Success(env) => ("0", Some(env.as_slice())),
-        Status::Failure(..) => ("2", None),
-        Status::Pending => ("3", None),
+        Status::Success(env) => ("0", env.as_slice()),
+        Status::Failure(..) => ("2", &[][..]),
+        Status::Pending => ("3", &[][..]),
     };
     let mut attrs = vec![
         cms::attribute(OID_TRANSACTION_ID, &printable(transaction_id)),
@@ -179,7 +182,7 @@ pub fn cert_rep(
             &der::encode(tag::UTF8_STRING, text.as_bytes()),
         ));
     }
-    cms::sign(content, &attrs, signer, &[], &[])
+    cms::sign(Some(content), &attrs, signer, &[], &[])
 }
 
 #[cfg(test)]
@@ -194,5 +197,32 @@ mod tests {
         assert_eq!(utc, 1_780_056_000);
         assert!(parse_time(tag::UTC_TIME, b"2605291200Z").is_err());
         assert!(parse_time(tag::UTC_TIME, b"261329120000Z").is_err());
+    }
+
+    /// FAILURE and PENDING CertReps carry an empty eContent (OpenSSL-based clients cannot
+    /// verify a SignedData without one) whose signature and messageDigest verify; SUCCESS
+    /// carries the envelope.
+    #[test]
+    fn every_cert_rep_has_encapsulated_content_that_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::ca::Ca::create(dir.path(), &crate::config::CaConfig::default(), None).unwrap();
+        let ca = crate::ca::Ca::load(dir.path()).unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        let ra = crate::ca::ra::Ra::load_or_create(dir.path(), &ca, None, 30, now).unwrap();
+        let signer = cms::Signer {
+            cert_der: &ra.current.cert_der,
+            key: &ra.current.signing,
+        };
+        let cases = [
+            (Status::Failure(FailInfo::BadRequest, "no".into()), &b""[..]),
+            (Status::Pending, &b""[..]),
+            (Status::Success(b"sealed".to_vec()), &b"sealed"[..]),
+        ];
+        for (i, (status, want)) in cases.into_iter().enumerate() {
+            let rep = cert_rep("tx-1", &[7; 16], &status, &signer).unwrap();
+            let signed = cms::read_signed(&rep).unwrap();
+            assert_eq!(signed.content.as_deref(), Some(want), "case {i}");
+            assert_eq!(signed.verify(false).unwrap(), &ra.current.cert_der[..]);
+        }
     }
 }
