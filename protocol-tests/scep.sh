@@ -216,6 +216,41 @@ refused reused "the challenge already spent in part 1" "$CH1"
 ch=$(scep_challenge "$DEV_ID" '')
 refused other-path "a challenge of the default path, used on the legacy label" "$ch"
 
+section "4. approval: PENDING, scepclient polls, an administrator approves"
+# scepclient 2.1.0 polls a PENDING request by sending the same PKCSReq again every 30 s.
+count=$(cert_count_of "$DEV_ID")
+ch=$(scep_challenge "$DEV_ID" '"label":"approve",')
+C4=$WORK/c4
+mkdir -p "$C4"
+NO_PROXY=localhost,127.0.0.1 no_proxy=localhost,127.0.0.1 \
+  timeout --kill-after=5 "$CLIENT_TIMEOUT" scepclient -server-url "$SCEP_URL/approve" \
+  -private-key "$C4/key.pem" -certificate "$C4/cert.pem" -ca-fingerprint "$RA_FINGERPRINT" \
+  -challenge "$ch" </dev/null >"$C4/out" 2>&1 &
+C4_PID=$!
+ALL_CLIENT_PIDS+=("$C4_PID")
+deadline=$((SECONDS + 30))
+until grep -q "pkiStatus=PENDING" "$C4/out"; do
+  kill -0 "$C4_PID" 2>/dev/null || fail "scepclient ended without PENDING: $(tail -n 5 "$C4/out")"
+  [ "$SECONDS" -lt "$deadline" ] || fail "scepclient saw no PENDING within 30 s: $(tail -n 5 "$C4/out")"
+  sleep 0.2
+done
+pass "scepclient: PENDING, and it waits to poll"
+code=$(api "$WORK/approvals" GET /api/v1/approvals)
+assert_status 200 "$code" "$WORK/approvals" "list pending approvals"
+APPROVAL=$(json_field "$WORK/approvals.body" \
+  "next(a['id'] for a in d['approvals'] if a['subject_id'] == '$DEV_ID' and a['status'] == 'pending')")
+assert_eq "$DEV_NAME" "$(json_field "$WORK/approvals.body" \
+  "next(a['common_name'] for a in d['approvals'] if a['id'] == '$APPROVAL')")" "the approver sees the registry's name"
+assert_eq "$count" "$(cert_count_of "$DEV_ID")" "nothing issued while pending"
+code=$(api "$WORK/approve" POST "/api/v1/approvals/$APPROVAL/approve")
+assert_status 200 "$code" "$WORK/approve" "approve $APPROVAL"
+rc=0
+wait "$C4_PID" || rc=$?
+[ "$rc" = 0 ] || fail "scepclient did not complete after the approval (exit $rc): $(tail -n 5 "$C4/out")"
+assert_file_contains "$C4/out" "pkiStatus=SUCCESS" "scepclient's next poll: SUCCESS"
+check_scep_cert "$C4/cert.pem" "$C4/key.pem" "approved certificate"
+assert_eq $((count + 1)) "$(cert_count_of "$DEV_ID")" "one certificate issued after the approval"
+
 section "5. revocation shows in OCSP and in the CRL"
 ocsp_status() { # ocsp_status CERT: openssl ocsp against the plain listener, verified
   openssl ocsp -issuer "$ISSUING" -cert "$1" -url "$STATUS_URL/ocsp" \

@@ -14,6 +14,8 @@ pub mod envelope;
 mod flow_tests;
 pub mod message;
 mod replay;
+#[cfg(test)]
+mod resend_tests;
 pub mod validation;
 
 use std::sync::Arc;
@@ -254,7 +256,9 @@ impl Scep {
                 .into());
             }
         }
-        if !self.replay.first_use(&req.sender_nonce, now) {
+        if !self.replay.first_use(&req.sender_nonce, now)
+            && !self.resends_pending_request(mt, req, signer_der)?
+        {
             return Err(refuse(
                 FailInfo::BadRequest,
                 "this senderNonce was used before (replay)",
@@ -294,6 +298,27 @@ impl Scep {
                 Err(refuse(FailInfo::BadRequest, "a CertRep is the server's message").into())
             }
         }
+    }
+
+    /// Whether a message whose senderNonce was seen before is a PKCSReq sent again, byte for
+    /// byte, for a request that was answered PENDING: micromdm's scepclient polls that way
+    /// instead of with CertPoll. It goes through every check again, and the answer is sealed
+    /// to the key that made the request, so it gets nothing a CertPoll would not.
+    fn resends_pending_request(
+        &self,
+        mt: MessageType,
+        req: &message::Request<'_>,
+        signer_der: &[u8],
+    ) -> std::result::Result<bool, Handled> {
+        if mt != MessageType::PkcsReq {
+            return Ok(false);
+        }
+        let key = transaction_key(&req.transaction_id, signer_der);
+        let pending = self
+            .store
+            .get_scep_transaction(&key)
+            .map_err(Handled::Internal)?;
+        Ok(pending.is_some())
     }
 
     /// PKCSReq: the CSR's challengePassword is a one-time challenge from the registry.
