@@ -283,5 +283,133 @@ assert_file_contains "$C1/out" "RenewalReq (17) request failed, failInfo: badCer
   "renewal signed with the revoked certificate: FAILURE badCertId"
 assert_eq "$count" "$(cert_count_of "$DEV_ID")" "the refused renewal issued nothing"
 
+section "6. certmonger: scep-submit, then getcert with its daemon on a private session bus"
+SCEP_SUBMIT=/usr/lib/certmonger/scep-submit
+CERTMONGER=/usr/lib/certmonger/certmonger-session
+for tool in "$SCEP_SUBMIT" "$CERTMONGER"; do
+  [ -x "$tool" ] || fail "required tool '$tool' is not installed (Debian package certmonger)"
+done
+need getcert dbus-daemon
+run_client "$WORK/cm-caps" "$SCEP_SUBMIT" -u "$SCEP_URL" -c || fail "scep-submit -c failed: $(cat "$WORK/cm-caps")"
+for cap in AES SHA-256 SHA-512 POSTPKIOperation Renewal SCEPStandard; do
+  assert_file_contains "$WORK/cm-caps" "$cap" "scep-submit -c (GetCACaps) reads $cap"
+done
+assert_file_lacks "$WORK/cm-caps" "DES3" "scep-submit -c: no DES3 on the default path"
+run_client "$WORK/cm-certs" "$SCEP_SUBMIT" -u "$SCEP_URL" -C || fail "scep-submit -C failed: $(cat "$WORK/cm-certs")"
+# The first certificate is the RA certificate; the others are the CA chain.
+assert_eq "$RA_FINGERPRINT" "$(openssl x509 -in "$WORK/cm-certs" -outform DER | sha256sum | cut -d' ' -f1)" \
+  "scep-submit -C (GetCACert) reads the RA certificate first"
+check_chain_from_ca <(awk 'n > 0 || /-----END CERTIFICATE-----/ { if (n++ > 0) print; next }' "$WORK/cm-certs" |
+  sed '/^$/d') "scep-submit -C: the rest is the CA chain"
+assert_eq 3 "$(cert_count "$WORK/cm-certs")" "scep-submit -C: RA, issuing CA and root"
+
+# The daemon's state stays in $CM: certmonger-session keeps it under $HOME/.config/certmonger
+# (the system daemon, /usr/sbin/certmonger, would use /var/lib/certmonger even on -s).
+CM=$WORK/cm
+mkdir -p "$CM/home" "$CM/tmp"
+cat >"$CM/bus.conf" <<XML
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path=$CM/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+XML
+dbus-daemon --config-file="$CM/bus.conf" --nofork --print-address=1 >"$CM/bus.address" 2>"$CM/bus.log" </dev/null &
+ALL_CLIENT_PIDS+=("$!")
+deadline=$((SECONDS + 20))
+until [ -s "$CM/bus.address" ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "dbus-daemon did not start: $(cat "$CM/bus.log")"
+  sleep 0.1
+done
+export DBUS_SESSION_BUS_ADDRESS
+DBUS_SESSION_BUS_ADDRESS=$(head -n 1 "$CM/bus.address")
+export HOME=$CM/home CERTMONGER_TMPDIR=$CM/tmp
+env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY \
+  "$CERTMONGER" -n -B -d 2 </dev/null >"$CM/certmonger.log" 2>&1 &
+CM_PID=$!
+ALL_CLIENT_PIDS+=("$CM_PID")
+deadline=$((SECONDS + 30))
+until getcert list -s >/dev/null 2>&1; do
+  kill -0 "$CM_PID" 2>/dev/null || fail "certmonger exited: $(tail -n 15 "$CM/certmonger.log")"
+  [ "$SECONDS" -lt "$deadline" ] || fail "certmonger did not answer on the session bus within 30 s"
+  sleep 0.2
+done
+pass "certmonger runs on a private session bus"
+getcert add-scep-ca -s -c enrolld -u "$SCEP_URL" >"$CM/add-ca.out" 2>&1 ||
+  fail "getcert add-scep-ca failed: $(cat "$CM/add-ca.out")"
+pass "getcert add-scep-ca -c enrolld -u $SCEP_URL"
+
+# cm_wait ID: waits (60 s at most) until request ID leaves the states on the way to an
+# answer; prints its status.
+cm_wait() {
+  local st deadline=$((SECONDS + 60))
+  while :; do
+    st=$(getcert list -s -i "$1" | sed -n 's/^[[:space:]]*status: //p')
+    case $st in
+      MONITORING | CA_REJECTED | CA_UNREACHABLE | CA_UNCONFIGURED | NEED_GUIDANCE | NEED_CA | CA_WORKING)
+        echo "$st"
+        return
+        ;;
+    esac
+    [ "$SECONDS" -lt "$deadline" ] || { echo "TIMEOUT:$st"; return; }
+    sleep 0.5
+  done
+}
+
+DEV_NAME=laptop-2.scep.example
+DEV_SANS="DNS:laptop-2.scep.example"
+DEV2_ID=$(register_device scep-dev-2 "$DEV_NAME" "$DEV_NAME")
+ch=$(scep_challenge "$DEV2_ID" '')
+getcert request -s -c enrolld -I cm-enrol -L "$ch" -N CN=certmonger-chosen.example \
+  -k "$CM/key.pem" -f "$CM/cert.pem" >"$CM/request.out" 2>&1 ||
+  fail "getcert request failed: $(cat "$CM/request.out")"
+status=$(cm_wait cm-enrol)
+getcert list -s -i cm-enrol >"$CM/list.out" 2>&1 || true
+[ "$status" = MONITORING ] || fail "certmonger request ended in $status: $(cat "$CM/list.out")"
+pass "getcert request: the certificate is issued and monitored"
+assert_file_contains "$CM/certmonger.log" "Server supports AES, using AES256." "certmonger encrypts with AES-256"
+assert_file_contains "$CM/certmonger.log" "Server supports SHA-256, using that." "certmonger signs with SHA-256"
+check_scep_cert "$CM/cert.pem" "$CM/key.pem" "certmonger certificate"
+code=$(get_certificate "$WORK/rec-cm" "$(serial_of "$CM/cert.pem")")
+assert_status 200 "$code" "$WORK/rec-cm" "admin API knows the certmonger certificate"
+assert_eq "$DEV2_ID" "$(json_string "$WORK/rec-cm.body" subject_id)" "record: the registry subject"
+
+# A wrong challenge: certmonger reads the FAILURE and stops.
+count=$(cert_count_of "$DEV2_ID")
+getcert request -s -c enrolld -I cm-wrong -L "${ch%%.*}.not-the-secret" \
+  -k "$CM/wrong.key" -f "$CM/wrong.pem" >"$CM/wrong.out" 2>&1 ||
+  fail "getcert request failed: $(cat "$CM/wrong.out")"
+status=$(cm_wait cm-wrong)
+getcert list -s -i cm-wrong >"$CM/wrong-list.out" 2>&1 || true
+assert_eq CA_REJECTED "$status" "certmonger with a wrong challenge: CA_REJECTED"
+# certmonger's words for failInfo badRequest; before CertRep FAILURE carried an (empty)
+# eContent, OpenSSL could not verify it and certmonger reported CA_UNREACHABLE instead.
+assert_file_contains "$CM/wrong-list.out" "Transaction either is not permitted or is not supported by server." \
+  "certmonger reads the FAILURE's failInfo badRequest"
+[ ! -e "$CM/wrong.pem" ] || fail "certmonger wrote a certificate for a wrong challenge"
+assert_eq "$count" "$(cert_count_of "$DEV2_ID")" "the wrong challenge issued nothing"
+
+# certmonger renews with a PKCSReq, not a RenewalReq: it needs a new challenge.
+first=$(serial_of "$CM/cert.pem")
+ch=$(scep_challenge "$DEV2_ID" '')
+getcert resubmit -s -i cm-enrol -L "$ch" >"$CM/resubmit.out" 2>&1 ||
+  fail "getcert resubmit failed: $(cat "$CM/resubmit.out")"
+deadline=$((SECONDS + 60))
+until [ "$(serial_of "$CM/cert.pem")" != "$first" ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "certmonger did not save a new certificate: $(getcert list -s -i cm-enrol)"
+  sleep 0.5
+done
+[ "$(cm_wait cm-enrol)" = MONITORING ] || fail "resubmitted request: $(getcert list -s -i cm-enrol)"
+check_scep_cert "$CM/cert.pem" "$CM/key.pem" "certmonger certificate after getcert resubmit with a new challenge"
+getcert stop-tracking -s -i cm-enrol >/dev/null 2>&1 || true
+getcert stop-tracking -s -i cm-wrong >/dev/null 2>&1 || true
+
 echo
 echo "scep.sh: all checks passed in $((SECONDS - START)) s"
