@@ -165,8 +165,17 @@ pub fn create(
         Channel::Est => "est-",
         Channel::Scep => SCEP_PREFIX,
     };
-    let id = CredentialId::parse(&format!("{prefix}{}", random_token(9)?))?;
-    let password = random_token(18)?;
+    // A SCEP challenge travels as the CSR's challengePassword, which clients such as
+    // certmonger encode as a PrintableString whatever it holds: hex keeps it one (base64url's
+    // `_` is not a PrintableString character, and such a CSR does not parse).
+    let token = |n: usize| -> Result<String> {
+        match req.channel {
+            Channel::Est => random_token(n),
+            Channel::Scep => Ok(hex::encode(crate::secrets::random_bytes(n)?)),
+        }
+    };
+    let id = CredentialId::parse(&format!("{prefix}{}", token(9)?))?;
+    let password = token(18)?;
     let expires_at = now.saturating_add(ttl as i64);
     let rec = CredentialRecord {
         version: 1,
@@ -217,4 +226,48 @@ pub fn authenticate(
         return Err(fail());
     }
     Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 2985 §5.4.1 challengePassword as a PrintableString (X.680 §41.4): letters, digits,
+    /// space and '()+,-./:=?.
+    fn printable(s: &str) -> bool {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b))
+    }
+
+    /// Every SCEP challenge is a valid PrintableString (with base64url, about half of them held
+    /// a `_`, and certmonger's CSR for them did not parse).
+    #[test]
+    fn scep_challenges_are_printable_strings() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sled_store::SledStore::open(&dir.path().join("s")).unwrap();
+        let secrets = Secrets::load_or_create(&dir.path().join("k")).unwrap();
+        let cfg = crate::config::Config::default();
+        for _ in 0..40 {
+            let c = create(
+                &store,
+                &secrets,
+                &cfg,
+                NewEstCredential {
+                    label: None,
+                    common_name: "printer-7".into(),
+                    sans: vec![],
+                    expires_in: Some(60),
+                    uses: Some(1),
+                    subject_id: None,
+                    profile: None,
+                    channel: Channel::Scep,
+                },
+                1_000,
+            )
+            .unwrap();
+            let challenge = format!("{}.{}", c.username, c.password);
+            assert!(printable(&challenge), "{challenge}");
+            assert!(c.password.len() >= 36, "18 random bytes");
+        }
+    }
 }
