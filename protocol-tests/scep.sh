@@ -100,7 +100,13 @@ check_scep_cert() {
 }
 
 START=$SECONDS
+# scepclient polls a PENDING request every 30 s over the connection it kept open: with the
+# default 30-second idle limit the server may close it just as the POST goes out, and Go's
+# client does not retry a POST (docs/scep-clients.md).
 cat >"$WORK/enrolld.toml" <<'TOML'
+[limits]
+idle_timeout_secs = 75
+
 [scep.labels.legacy]
 legacy = true
 
@@ -408,8 +414,37 @@ until [ "$(serial_of "$CM/cert.pem")" != "$first" ]; do
 done
 [ "$(cm_wait cm-enrol)" = MONITORING ] || fail "resubmitted request: $(getcert list -s -i cm-enrol)"
 check_scep_cert "$CM/cert.pem" "$CM/key.pem" "certmonger certificate after getcert resubmit with a new challenge"
-getcert stop-tracking -s -i cm-enrol >/dev/null 2>&1 || true
-getcert stop-tracking -s -i cm-wrong >/dev/null 2>&1 || true
+
+# Approval: certmonger reads PENDING and waits (CA_WORKING); after the approval, `getcert
+# refresh` makes it ask again at once instead of at its own next poll.
+getcert add-scep-ca -s -c enrolld-approve -u "$SCEP_URL/approve" >"$CM/add-ca2.out" 2>&1 ||
+  fail "getcert add-scep-ca (approve) failed: $(cat "$CM/add-ca2.out")"
+count=$(cert_count_of "$DEV2_ID")
+ch=$(scep_challenge "$DEV2_ID" '"label":"approve",')
+getcert request -s -c enrolld-approve -I cm-approve -L "$ch" \
+  -k "$CM/approve.key" -f "$CM/approve.pem" >"$CM/approve.out" 2>&1 ||
+  fail "getcert request (approve) failed: $(cat "$CM/approve.out")"
+status=$(cm_wait cm-approve)
+assert_eq CA_WORKING "$status" "certmonger on the approval path: CA_WORKING (PENDING)"
+code=$(api "$WORK/cm-approvals" GET /api/v1/approvals)
+assert_status 200 "$code" "$WORK/cm-approvals" "list pending approvals"
+APPROVAL=$(json_field "$WORK/cm-approvals.body" \
+  "next(a['id'] for a in d['approvals'] if a['subject_id'] == '$DEV2_ID' and a['status'] == 'pending')")
+assert_eq "$count" "$(cert_count_of "$DEV2_ID")" "nothing issued while pending"
+code=$(api "$WORK/cm-approve" POST "/api/v1/approvals/$APPROVAL/approve")
+assert_status 200 "$code" "$WORK/cm-approve" "approve $APPROVAL"
+getcert refresh -s -i cm-approve >"$CM/refresh.out" 2>&1 || fail "getcert refresh failed: $(cat "$CM/refresh.out")"
+deadline=$((SECONDS + 60))
+until [ "$(getcert list -s -i cm-approve | sed -n 's/^[[:space:]]*status: //p')" = MONITORING ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "certmonger did not complete after the approval: $(getcert list -s -i cm-approve)"
+  sleep 0.5
+done
+pass "certmonger after the approval and getcert refresh: MONITORING"
+check_scep_cert "$CM/approve.pem" "$CM/approve.key" "certmonger certificate after approval"
+assert_eq $((count + 1)) "$(cert_count_of "$DEV2_ID")" "one certificate issued after the approval"
+for id in cm-enrol cm-wrong cm-approve; do
+  getcert stop-tracking -s -i "$id" >/dev/null 2>&1 || true
+done
 
 echo
 echo "scep.sh: all checks passed in $((SECONDS - START)) s"
