@@ -2,13 +2,16 @@
 # SCEP (RFC 8894) with real clients over the plain-HTTP listener, challenges from the registry:
 #
 #   1. micromdm's scepclient (Debian package `scep`, 2.1.0) on a legacy label: GetCACaps per
-#      path, an enrolment whose certificate carries the registry's names, not the CSR's.
+#      path, an enrolment whose certificate carries the registry's names, not the CSR's; the
+#      same client is refused (badAlg) on the default path.
 #   2. Its renewal (RenewalReq signed with the issued certificate) keeps the names.
-#   3. A wrong, an expired and a reused challenge get FAILURE and issue nothing.
+#   3. A wrong, unknown, expired, spent or other-path challenge gets FAILURE and issues nothing.
 #   4. A path that needs approval: PENDING, the client polls, an admin approves, it completes.
-#   5. Revocation through the admin API shows in OCSP and in the CRL.
-#   6. certmonger: scep-submit (GetCACaps, GetCACert) and a full enrolment through getcert with
-#      its daemon on a private D-Bus session bus, on the default (non-legacy) path.
+#   5. Revocation through the admin API shows in OCSP and in the CRL; the revoked certificate
+#      cannot sign a renewal.
+#   6. certmonger: scep-submit (GetCACaps, GetCACert), then getcert with certmonger-session on a
+#      private D-Bus session bus, on the default (non-legacy) path: enrolment, a wrong
+#      challenge, re-enrolment with a new challenge, and an approval path.
 #
 # scepclient 2.1.0 always signs with SHA-1 and encrypts with DES, so it needs a `legacy` path;
 # certmonger reads GetCACaps and picks AES-256 and SHA-256 (see docs/scep-clients.md).
