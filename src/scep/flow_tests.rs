@@ -834,3 +834,77 @@ async fn wrong_secrets_back_off_then_the_right_one_enrols() {
     let rep = dev.read(&f.send(None, &msg).await.unwrap(), &f.ra_cert);
     assert_eq!(rep.status, "0", "{rep:?}");
 }
+
+/// micromdm's scepclient polls a PENDING request by sending the identical PKCSReq again (same
+/// nonce): that is a poll, not a replay, while the request waits; once decided it issues.
+#[tokio::test]
+async fn a_pending_pkcs_req_sent_again_byte_for_byte_is_a_poll() {
+    let f = fixture();
+    let dev = Device::new();
+    let csr = dev.csr(Some(&f.challenge(Some("approve"), 3600)));
+    let msg = dev.message(&Build::default(), &csr, &f.ra_cert);
+    let status = |r: Rep| r.status;
+    assert_eq!(
+        status(dev.read(&f.send(Some("approve"), &msg).await.unwrap(), &f.ra_cert)),
+        "3"
+    );
+    assert_eq!(
+        status(dev.read(&f.send(Some("approve"), &msg).await.unwrap(), &f.ra_cert)),
+        "3"
+    );
+    let waiting = f.store.list_approvals(ApprovalStatus::Pending, 10).unwrap();
+    assert_eq!(waiting.len(), 1, "one approval for both sends");
+    assert!(f
+        .store
+        .decide_approval(
+            &waiting[0].id,
+            ApprovalStatus::Approved,
+            "token:t",
+            f.clock.now()
+        )
+        .unwrap());
+    let rep = dev.read(&f.send(Some("approve"), &msg).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.status, "0", "{rep:?}");
+}
+
+/// A reused nonce without a pending request behind it stays a replay: refused before the
+/// challenge is read, so the challenge still works with a fresh nonce.
+#[tokio::test]
+async fn a_reused_nonce_without_a_pending_request_is_a_replay() {
+    let f = fixture();
+    let dev = Device::new();
+    let nonce = super::client::random16();
+    let b = Build {
+        nonce,
+        ..Build::default()
+    };
+    let bad = dev.message(&b, &dev.csr(Some("scep-aaaaaaaaaaaa.wrong")), &f.ra_cert);
+    assert_eq!(
+        dev.read(&f.send(Some("approve"), &bad).await.unwrap(), &f.ra_cert)
+            .status,
+        "2"
+    );
+    let challenge = f.challenge(Some("approve"), 3600);
+    let reuse = dev.message(
+        &Build {
+            nonce,
+            ..Build::default()
+        },
+        &dev.csr(Some(&challenge)),
+        &f.ra_cert,
+    );
+    let rep = dev.read(&f.send(Some("approve"), &reuse).await.unwrap(), &f.ra_cert);
+    assert_eq!(rep.status, "2", "reused nonce: FAILURE");
+    assert!(rep.fail_text.unwrap().contains("replay"));
+    assert!(f
+        .store
+        .list_approvals(ApprovalStatus::Pending, 10)
+        .unwrap()
+        .is_empty());
+    let fresh = dev.message(&Build::default(), &dev.csr(Some(&challenge)), &f.ra_cert);
+    assert_eq!(
+        dev.read(&f.send(Some("approve"), &fresh).await.unwrap(), &f.ra_cert)
+            .status,
+        "3"
+    );
+}

@@ -14,8 +14,6 @@ pub mod envelope;
 mod flow_tests;
 pub mod message;
 mod replay;
-#[cfg(test)]
-mod resend_tests;
 pub mod validation;
 
 use std::sync::Arc;
