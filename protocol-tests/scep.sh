@@ -103,13 +103,9 @@ check_scep_cert() {
 }
 
 START=$SECONDS
-# scepclient polls a PENDING request every 30 s over the connection it kept open: with the
-# default 30-second idle limit the server may close it just as the POST goes out, and Go's
-# client does not retry a POST (docs/scep-clients.md).
+# scepclient polls a PENDING request every 30 s over the connection it kept open; the default
+# 75-second idle limit keeps it open (docs/scep-clients.md).
 cat >"$WORK/enrolld.toml" <<'TOML'
-[limits]
-idle_timeout_secs = 75
-
 [scep.labels.legacy]
 legacy = true
 

@@ -72,7 +72,9 @@ fn default_first_request_timeout() -> u64 {
     10
 }
 fn default_idle_timeout() -> u64 {
-    30
+    // Longer than the 30-second polls of SCEP clients that reuse their connection (micromdm's
+    // scepclient), like nginx's keepalive_timeout.
+    75
 }
 fn default_max_head() -> usize {
     32 * 1024
