@@ -23,6 +23,10 @@
 //! - [`audit`]: signed checkpoints of the audit log, and its verification.
 //! - [`store`]: the storage trait and its sled implementation, with a group committer for
 //!   certificate writes.
+//! - [`metrics`]: the shared counters behind `GET /metrics` (Prometheus text format) and the
+//!   console's dashboard.
+//! - [`gauges`]: the store's figures for the metrics (certificates by status and expiry, store
+//!   size, pending approvals, CRL age), counted at most once a minute.
 //! - [`http`]: the only axum code — routes, error mapping, TLS listener.
 //! - [`server`]: first-start initialisation and `run`.
 //! - [`notify`]: signed webhooks from the audit log and upcoming expiries.
@@ -41,8 +45,10 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod est;
+pub mod gauges;
 pub mod http;
 pub mod ids;
+pub mod metrics;
 pub mod notify;
 pub mod registry;
 pub mod revocation;

@@ -363,7 +363,12 @@ pub async fn run_with_clock(
             tracing::info!(listen = %plain.local_addr()?, "plain-HTTP status listener (CRL, OCSP, CA certificates)");
             Some((
                 plain,
-                http::status_router(status.clone(), &cfg.limits, scep.clone()),
+                http::status_router(
+                    status.clone(),
+                    &cfg.limits,
+                    scep.clone(),
+                    init.ca.metrics().clone(),
+                ),
             ))
         }
         None => None,
@@ -398,6 +403,13 @@ pub async fn run_with_clock(
             admin,
             acme,
             registry,
+            metrics: init.ca.metrics().clone(),
+            gauges: Arc::new(crate::gauges::Gauges::new(
+                store.clone(),
+                status.status.clone(),
+                clock.clone(),
+                init.ca.metrics().clone(),
+            )),
         },
         status,
         &cfg.limits,

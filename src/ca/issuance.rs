@@ -363,6 +363,16 @@ impl Plan<'_> {
 /// improbable).
 const SERIAL_ATTEMPTS: usize = 4;
 
+/// Counts an issued certificate by channel and profile (the `enrolld_certificates_issued_total`
+/// counter): here, so that every channel is counted and nothing else counts.
+fn counted(ca: &Ca, plan: &Plan<'_>, o: Outcome) -> Outcome {
+    if let Outcome::Issued(_) = o {
+        ca.metrics()
+            .certificate_issued(plan.req.channel, &plan.req.profile_name.0);
+    }
+    o
+}
+
 fn outcome(issued: Issued, o: InsertOutcome) -> Option<Outcome> {
     match o {
         InsertOutcome::SerialTaken => None,
@@ -378,7 +388,7 @@ pub async fn commit(ca: &Ca, store: &dyn Store, plan: &Plan<'_>) -> Result<Outco
     for _ in 0..SERIAL_ATTEMPTS {
         let (issued, c) = plan.sign(ca)?;
         if let Some(o) = outcome(issued, store.commit_certificate(c).wait().await?) {
-            return Ok(o);
+            return Ok(counted(ca, plan, o));
         }
     }
     Err(Error::Internal("no free serial after 4 attempts".into()))
@@ -389,7 +399,7 @@ pub fn commit_blocking(ca: &Ca, store: &dyn Store, plan: &Plan<'_>) -> Result<Ou
     for _ in 0..SERIAL_ATTEMPTS {
         let (issued, c) = plan.sign(ca)?;
         if let Some(o) = outcome(issued, store.commit_certificate(c).wait_blocking()?) {
-            return Ok(o);
+            return Ok(counted(ca, plan, o));
         }
     }
     Err(Error::Internal("no free serial after 4 attempts".into()))

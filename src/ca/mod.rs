@@ -17,6 +17,7 @@ pub mod signer;
 pub mod windows_sid;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
@@ -50,6 +51,9 @@ pub struct Ca {
     not_after: OffsetDateTime,
     /// The root CA (when enrolld holds its key), to sign the root CRL.
     root: Option<Issuer<'static, signer::Signer>>,
+    /// The server's counters. Every channel hands this CA to the issuance pipeline, so the
+    /// pipeline counts each certificate here, whatever the channel.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Everything that goes into one end-entity certificate. The caller decided the names.
@@ -264,6 +268,7 @@ impl Ca {
             key_type,
             not_after,
             root,
+            metrics: Arc::default(),
         })
     }
 
@@ -397,6 +402,12 @@ impl Ca {
     /// DER of the issuing CA and the certificates above it, root last.
     pub fn chain(&self) -> &[Vec<u8>] {
         &self.chain
+    }
+
+    /// The server's counters: the issuance pipeline counts here, and the server hands the
+    /// same registry to the HTTP layer and `GET /metrics`.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// The issuing CA's subject as text.

@@ -134,6 +134,19 @@ fn log(e: &Error) {
     }
 }
 
+/// The kind of error a response answers (the admin problem type of its row in [`classify`]),
+/// attached to the response so that the metrics layer counts errors by the same table
+/// (`enrolld_http_errors_total{kind}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorKind(pub &'static str);
+
+/// Marks `resp` with the [`ErrorKind`] of `e`: every renderer does, and so must a handler that
+/// renders an error page of its own (pickup).
+pub fn mark(e: &Error, resp: &mut Response) {
+    resp.extensions_mut()
+        .insert(ErrorKind(classify(e).admin_type));
+}
+
 /// `Retry-After` for a rate-limited request.
 fn retry_after(e: &Error, resp: &mut Response) {
     if let Error::RateLimited(_, secs) = e {
@@ -185,6 +198,7 @@ pub fn acme_response(e: &Error) -> Response {
     )
         .into_response();
     retry_after(e, &mut resp);
+    mark(e, &mut resp);
     resp
 }
 
@@ -206,6 +220,7 @@ pub fn est_response(e: &Error) -> Response {
         );
     }
     retry_after(e, &mut resp);
+    mark(e, &mut resp);
     resp
 }
 
@@ -242,6 +257,7 @@ pub fn problem_response(e: &Error) -> Response {
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     retry_after(e, &mut resp);
+    mark(e, &mut resp);
     resp
 }
 
@@ -300,6 +316,11 @@ mod tests {
             assert_eq!(est_response(&e).status(), class.status, "{e:?}");
             assert_eq!(problem_response(&e).status(), class.status, "{e:?}");
             assert_eq!(acme_response(&e).status(), class.acme_status, "{e:?}");
+            // Each renderer marks its response with the row's kind, which the metrics count.
+            let kind = Some(ErrorKind(class.admin_type));
+            for resp in [est_response(&e), problem_response(&e), acme_response(&e)] {
+                assert_eq!(resp.extensions().get::<ErrorKind>().copied(), kind, "{e:?}");
+            }
             let pickup = pickup_status(&e);
             assert!(
                 pickup == class.status || pickup == StatusCode::BAD_REQUEST,

@@ -6,6 +6,7 @@ pub mod api;
 pub mod conn;
 pub mod errors;
 pub mod est;
+pub mod metrics;
 pub mod percent;
 pub mod pickup;
 pub mod registry;
@@ -42,6 +43,10 @@ pub struct AppState {
     pub acme: Arc<Acme>,
     /// People, devices, tokens, inventory, audit.
     pub registry: Arc<crate::registry::service::Registry>,
+    /// The server's counters: `/metrics` renders them, the metrics layer feeds them.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Counts what the store holds for `/metrics`, at most once a minute.
+    pub gauges: Arc<crate::gauges::Gauges>,
 }
 
 /// What the TLS layer learnt about a connection, attached to each of its requests.
@@ -62,6 +67,7 @@ pub fn router(
     limits: &Limits,
     scep: Option<Arc<crate::scep::Scep>>,
 ) -> Router {
+    let counters = state.metrics.clone();
     let mut api_routes = Router::new();
     for r in api::routes() {
         // The route's scope travels with each request to the handler's `Actor` extractor.
@@ -77,6 +83,7 @@ pub fn router(
     Router::new()
         .merge(api_routes)
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics::scrape))
         .route("/.well-known/est/{op}", any(est::default_label))
         .route("/.well-known/est/{label}/{op}", any(est::with_label))
         .route("/acme/directory", get(acme::directory))
@@ -95,12 +102,14 @@ pub fn router(
         .with_state(state)
         .merge(status::routes(status))
         .merge(scep_routes(scep))
+        .fallback(metrics::unmatched)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn(per_ip_limit))
         .layer(middleware::from_fn_with_state(
             limits.max_header_line_bytes,
             header_lines,
         ))
+        .layer(middleware::from_fn_with_state(counters, metrics::observe))
         .layer(middleware::from_fn(request_id))
 }
 
@@ -173,21 +182,25 @@ fn scep_routes(scep: Option<Arc<crate::scep::Scep>>) -> Router {
 }
 
 /// The router of the optional plain-HTTP listener: status routes and SCEP (with the
-/// per-address request limit).
+/// per-address request limit), timed and counted into `counters` like the HTTPS listener's
+/// (`/metrics` itself is served on HTTPS only).
 pub fn status_router(
     status: status::StatusState,
     limits: &Limits,
     scep: Option<Arc<crate::scep::Scep>>,
+    counters: Arc<crate::metrics::Metrics>,
 ) -> Router {
     // SCEP costs RSA private-key operations per message: the per-address limit of the HTTPS
     // listener applies to it here too.
     status::routes(status)
         .layer(DefaultBodyLimit::max(16 * 1024))
         .merge(scep_routes(scep).layer(middleware::from_fn(per_ip_limit)))
+        .fallback(metrics::unmatched)
         .layer(middleware::from_fn_with_state(
             limits.max_header_line_bytes,
             header_lines,
         ))
+        .layer(middleware::from_fn_with_state(counters, metrics::observe))
         .layer(middleware::from_fn(request_id))
 }
 

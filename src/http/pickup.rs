@@ -47,11 +47,13 @@ fn error_page(e: &Error) -> Response {
     if let Error::Internal(d) = e {
         tracing::error!(detail = %d, "pickup failed");
     }
-    page(
+    let mut resp = page(
         status,
         "Certificate pickup",
         &format!("<p>{}</p>", escape(e.public_message())),
-    )
+    );
+    super::errors::mark(e, &mut resp);
+    resp
 }
 
 /// `GET /pickup/{token}`.

@@ -171,6 +171,11 @@ impl StatusService {
         Ok(c)
     }
 
+    /// The issuing CA's CRL made last, without making one: what relying parties got.
+    pub fn last_issuing_crl(&self) -> Option<Arc<CachedCrl>> {
+        self.crl.lock().ok().and_then(|g| g.clone())
+    }
+
     /// The root's CRL, if the root key is here.
     pub fn root_crl(&self) -> Result<Option<Arc<CachedCrl>>> {
         let t = self.clock.now();

@@ -180,6 +180,9 @@ pub trait Store: RegistryStore + Send + Sync {
         after: Option<&Serial>,
         f: &mut dyn FnMut(CertificateRecord) -> bool,
     ) -> Result<()>;
+    /// Bytes the store occupies on disk (for the `enrolld_store_bytes` gauge): more than zero
+    /// once anything was written and flushed; it need not shrink when records are deleted.
+    fn size_on_disk(&self) -> Result<u64>;
     /// A consistent copy of every tree: writers wait meanwhile.
     fn export_all(&self) -> Result<Export>;
     /// Makes every write so far durable, blocking the calling thread (the sled store joins

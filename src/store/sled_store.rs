@@ -584,6 +584,10 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     fn export_all(&self) -> Result<crate::store::Export> {
         self.export()
     }

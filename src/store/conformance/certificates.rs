@@ -349,6 +349,24 @@ pub fn counters_are_monotonic_and_durable(open: &Opener, dir: &Path) {
     assert!(s.next_counter("crl").unwrap() > last);
 }
 
+/// The size on disk is more than zero once something was written and flushed, and does not
+/// shrink when more is written.
+pub fn the_size_on_disk_is_reported(open: &Opener, dir: &Path) {
+    let s = open(dir);
+    s.insert_certificate(&cert("1401", "sized", 9), None)
+        .unwrap();
+    s.flush().unwrap();
+    let first = s.size_on_disk().unwrap();
+    assert!(first > 0, "{first}");
+    for i in 2..50u32 {
+        let c = cert(&format!("14{i:02x}"), "sized", 9);
+        s.insert_certificate(&c, None).unwrap();
+    }
+    s.flush().unwrap();
+    let later = s.size_on_disk().unwrap();
+    assert!(later >= first, "{first} then {later}");
+}
+
 /// Scans run in serial order and resume after a serial; the indexes by subject name
 /// (case-insensitive) and by expiry (soonest first) answer what was inserted.
 pub fn scans_and_indexes(open: &Opener, dir: &Path) {

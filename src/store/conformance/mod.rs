@@ -50,6 +50,7 @@ macro_rules! store_conformance {
             a_commit_is_durable_once_its_ticket_resolves,
             holds_final_reasons_and_revocation_status,
             counters_are_monotonic_and_durable,
+            the_size_on_disk_is_reported,
             scans_and_indexes,
             ids_of_credentials_are_unique_and_tokens_deletable,
             subjects_are_unique_and_updated_by_compare_and_swap,
