@@ -522,3 +522,39 @@ fn the_parser_refuses_malformed_expositions() {
         assert!(std::panic::catch_unwind(|| parse(bad)).is_err(), "{bad:?}");
     }
 }
+
+/// The plain-HTTP listener's requests are timed and counted into the same registry, by route
+/// template; it serves no `/metrics` of its own. An `admin` token scrapes too.
+#[tokio::test]
+async fn the_plain_listener_is_counted_and_serves_no_metrics() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = Server::start(&format!("http_listen = \"127.0.0.1:{port}\"\n")).await;
+    let plain = s.client();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..2 {
+        let r = plain
+            .get(format!("{base}/crl/issuing.crl"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = plain
+        .get(format!("{base}/metrics"))
+        .bearer_auth(s.admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let (_, m) = scrape_ok(&s, &s.admin_token()).await;
+    assert_eq!(check_histogram(&m, "/crl/issuing.crl"), 2.0);
+    assert_eq!(check_histogram(&m, "unmatched"), 1.0);
+    assert_eq!(
+        value(&m, "enrolld_http_errors_total", &[("kind", "notFound")]),
+        1.0
+    );
+}
