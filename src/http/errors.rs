@@ -138,7 +138,10 @@ fn log(e: &Error) {
 /// attached to the response so that the metrics layer counts errors by the same table
 /// (`enrolld_http_errors_total{kind}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ErrorKind(pub &'static str);
+pub struct ErrorKind(
+    /// The row's admin problem type (`notFound`, `unauthorized`, …): the `kind` label.
+    pub &'static str,
+);
 
 /// Marks `resp` with the [`ErrorKind`] of `e`: every renderer does, and so must a handler that
 /// renders an error page of its own (pickup).
