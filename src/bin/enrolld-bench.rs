@@ -4,6 +4,8 @@
 //!   keep-alive HTTP/1.1 connection, for S seconds; work that is not measured (credentials,
 //!   EAB accounts, CSRs, revocations) is prepared first. Start the server with
 //!   `ENROLLD_RATE_LIMIT=off`.
+//! - `scep` drives a SCEP server (enrolld's, or another such as micromdm's `scepserver`) over
+//!   plain HTTP or HTTPS with PKCSReq enrolments made beforehand.
 //! - `floor` measures the crypto floor in-process on one core, and on all of them.
 //! - `crl` builds a store of N certificates, revokes them and times CRL generation, in-process.
 //! - `crash` starts `enrolld serve` itself and kills it with SIGKILL mid-workload, many times,
@@ -33,6 +35,8 @@ mod load;
 mod ocsp;
 #[path = "enrolld_bench/pki.rs"]
 mod pki;
+#[path = "enrolld_bench/scep.rs"]
+mod scep;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -125,6 +129,14 @@ enum Cmd {
         #[arg(long)]
         nonce: bool,
     },
+    /// SCEP PKCSReq enrolments (RFC 8894) with keys, challenges and messages made beforehand,
+    /// against enrolld or another SCEP server.
+    Scep {
+        #[command(flatten)]
+        drive: Drive,
+        #[command(flatten)]
+        opts: scep::Options,
+    },
     /// The crypto floor with aws-lc-rs: per core, and on all cores.
     Floor {
         /// Seconds per figure.
@@ -197,6 +209,7 @@ fn run(cli: Cli) -> Result<serde_json::Value, String> {
                 }
             }
         }
+        Cmd::Scep { drive, opts } => scep::run(&drive, &opts),
         Cmd::Est { drive } => drive_with(&drive, |d, t| Box::pin(est::run(d, t))),
         Cmd::Acme { drive, opts } => drive_with(&drive, |d, t| Box::pin(acme::run(d, t, opts))),
         Cmd::Ocsp {

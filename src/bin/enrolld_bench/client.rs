@@ -1,5 +1,6 @@
-//! The HTTPS side of the load driver: one keep-alive HTTP/1.1 connection per simulated client
-//! (hyper's client over tokio-rustls on aws-lc-rs), and the errors an operation can end in.
+//! The HTTP side of the load driver: one keep-alive HTTP/1.1 connection per simulated client
+//! (hyper's client over tokio-rustls on aws-lc-rs, or over plain TCP for `http://` targets
+//! such as SCEP servers), and the errors an operation can end in.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,24 +64,29 @@ pub struct Target {
     pub authority: String,
     /// The base URL as given (`https://localhost:8443`).
     pub base: String,
-    /// rustls on aws-lc-rs, trusting the CA bundle, ALPN http/1.1.
-    connector: TlsConnector,
+    /// rustls on aws-lc-rs, trusting the CA bundle, ALPN http/1.1; `None` for plain HTTP
+    /// (SCEP's usual transport, and the only one of micromdm's `scepserver`).
+    connector: Option<TlsConnector>,
     /// Longest a single request may take before the operation counts as a timeout.
     pub request_timeout: Duration,
 }
 
 impl Target {
-    /// Parses `https://host:port`, resolves it and loads the CA bundle (PEM).
+    /// Parses `https://host:port` (or `http://host:port`), resolves it and, for HTTPS, loads
+    /// the CA bundle (PEM).
     pub async fn new(
         url: &str,
         ca_bundle: &std::path::Path,
         request_timeout: Duration,
     ) -> Result<Arc<Target>, String> {
         let base = url.trim_end_matches('/').to_owned();
-        let authority = base
-            .strip_prefix("https://")
-            .ok_or_else(|| format!("{url}: only https:// URLs are driven"))?
-            .to_owned();
+        let (tls, authority) = match (base.strip_prefix("https://"), base.strip_prefix("http://")) {
+            (Some(a), _) => (true, a.to_owned()),
+            (None, Some(a)) => (false, a.to_owned()),
+            (None, None) => {
+                return Err(format!("{url}: only https:// and http:// URLs are driven"))
+            }
+        };
         if authority.contains('/') {
             return Err(format!("{url}: give the base URL without a path"));
         }
@@ -96,8 +102,10 @@ impl Target {
             .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
         {
             authority.clone()
-        } else {
+        } else if tls {
             format!("{authority}:443")
+        } else {
+            format!("{authority}:80")
         };
         let addr = tokio::net::lookup_host(&lookup)
             .await
@@ -105,6 +113,23 @@ impl Target {
             // Prefer IPv4: the default listener is 127.0.0.1.
             .min_by_key(|a| a.is_ipv6())
             .ok_or_else(|| format!("{lookup} resolves to nothing"))?;
+        let connector = if tls {
+            Some(Self::connector(ca_bundle)?)
+        } else {
+            None
+        };
+        Ok(Arc::new(Target {
+            addr,
+            host,
+            authority,
+            base,
+            connector,
+            request_timeout,
+        }))
+    }
+
+    /// rustls on aws-lc-rs trusting the certificates of `ca_bundle`, ALPN http/1.1.
+    fn connector(ca_bundle: &std::path::Path) -> Result<TlsConnector, String> {
         let pem = std::fs::read(ca_bundle)
             .map_err(|e| format!("cannot read {}: {e}", ca_bundle.display()))?;
         let mut roots = rustls::RootCertStore::empty();
@@ -122,19 +147,15 @@ impl Target {
         .with_root_certificates(roots)
         .with_no_client_auth();
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Arc::new(Target {
-            addr,
-            host,
-            authority,
-            base,
-            connector: TlsConnector::from(Arc::new(cfg)),
-            request_timeout,
-        }))
+        Ok(TlsConnector::from(Arc::new(cfg)))
     }
 
     /// The path part of an absolute URL on this server (directory URLs are absolute).
     pub fn path_of<'a>(&self, url: &'a str) -> &'a str {
-        match url.strip_prefix("https://") {
+        match url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+        {
             Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
             None => url,
         }
@@ -206,20 +227,33 @@ impl Http {
             .map_err(|e| OpError::Connect(format!("connect {}: {e}", self.target.addr)))?;
         tcp.set_nodelay(true)
             .map_err(|e| OpError::Connect(e.to_string()))?;
-        let name = ServerName::try_from(self.target.host.clone())
-            .map_err(|e| OpError::Connect(e.to_string()))?;
-        let tls = self
-            .target
-            .connector
-            .connect(name, tcp)
-            .await
-            .map_err(|e| OpError::Connect(format!("TLS: {e}")))?;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|e| OpError::Connect(format!("HTTP handshake: {e}")))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let handshake_failed = |e: hyper::Error| OpError::Connect(format!("HTTP handshake: {e}"));
+        let sender = match &self.target.connector {
+            Some(connector) => {
+                let name = ServerName::try_from(self.target.host.clone())
+                    .map_err(|e| OpError::Connect(e.to_string()))?;
+                let tls = connector
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| OpError::Connect(format!("TLS: {e}")))?;
+                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                    .await
+                    .map_err(handshake_failed)?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                sender
+            }
+            None => {
+                let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+                    .await
+                    .map_err(handshake_failed)?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                sender
+            }
+        };
         self.connects += 1;
         self.conn = Some(sender);
         Ok(())
