@@ -12,9 +12,9 @@ count=0
 for script in "$here"/*.sh; do
   name=$(basename "$script")
   case $name in
-    # bench-full.sh, bench-ocsp-flood.sh and bench-compare.sh are benchmark runs for docs/benchmarks.md:
-    # minutes long, not tests.
-    lib.sh | run.sh | bench-full.sh | bench-ocsp-flood.sh | bench-compare.sh) continue ;;
+    # bench-full.sh, bench-ocsp-flood.sh, bench-compare.sh and bench-scep.sh are benchmark runs
+    # for docs/benchmarks.md: minutes long, not tests.
+    lib.sh | run.sh | bench-full.sh | bench-ocsp-flood.sh | bench-compare.sh | bench-scep.sh) continue ;;
   esac
   count=$((count + 1))
   echo "=== $name"

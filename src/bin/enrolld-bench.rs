@@ -6,7 +6,8 @@
 //!   `ENROLLD_RATE_LIMIT=off`.
 //! - `scep` drives a SCEP server (enrolld's, or another such as micromdm's `scepserver`) over
 //!   plain HTTP or HTTPS with PKCSReq enrolments made beforehand.
-//! - `floor` measures the crypto floor in-process on one core, and on all of them.
+//! - `floor` measures the crypto floor in-process on one core, and on all of them;
+//!   `scep-floor` the crypto cost of one SCEP enrolment on the server side.
 //! - `crl` builds a store of N certificates, revokes them and times CRL generation, in-process.
 //! - `crash` starts `enrolld serve` itself and kills it with SIGKILL mid-workload, many times,
 //!   checking after each restart that nothing acknowledged was lost (issue 6); exits non-zero
@@ -37,6 +38,8 @@ mod ocsp;
 mod pki;
 #[path = "enrolld_bench/scep.rs"]
 mod scep;
+#[path = "enrolld_bench/scep_floor.rs"]
+mod scep_floor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -143,6 +146,13 @@ enum Cmd {
         #[arg(long, default_value_t = 1.0)]
         seconds: f64,
     },
+    /// The server-side crypto of one SCEP enrolment with aws-lc-rs: the server's code paths
+    /// and the raw RSA-2048 operations under them, per core.
+    ScepFloor {
+        /// Seconds per figure.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+    },
     /// CRL generation time with N revoked certificates, in-process (temporary directory).
     Crl {
         /// Certificates to issue and store.
@@ -193,6 +203,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<serde_json::Value, String> {
     match cli.cmd {
         Cmd::Floor { seconds } => floor::run(seconds),
+        Cmd::ScepFloor { seconds } => scep_floor::run(seconds),
         Cmd::Crl {
             entries,
             revoked,

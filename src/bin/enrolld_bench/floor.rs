@@ -23,7 +23,7 @@ use crate::load::round;
 use crate::pki::{self, b64u};
 
 /// Calls `f` repeatedly for `secs` on this thread; returns calls per second.
-fn rate(secs: f64, mut f: impl FnMut() -> Result<(), String>) -> Result<f64, String> {
+pub fn rate(secs: f64, mut f: impl FnMut() -> Result<(), String>) -> Result<f64, String> {
     for _ in 0..20 {
         f()?; // warm caches
     }
@@ -40,7 +40,7 @@ fn rate(secs: f64, mut f: impl FnMut() -> Result<(), String>) -> Result<f64, Str
 }
 
 /// A profile like the server's `device` profile once it names its CRL and OCSP URLs.
-fn profile() -> Profile {
+pub fn profile() -> Profile {
     let mut p = Profile::device();
     p.crl_url = Some("http://localhost:8080/crl/issuing.crl".into());
     p.ocsp_url = Some("http://localhost:8080/ocsp".into());
