@@ -50,6 +50,13 @@ check_report "$WORK/crl.json" "crl --entries 2000" \
   'r["crl_der_bytes"] > 2000 * 20' \
   'r["store"]["bytes_per_certificate"] > 0'
 
+"$BENCH_BIN" scep-floor --seconds 0.05 >"$WORK/scep-floor.json" 2>"$WORK/scep-floor.err" ||
+  fail "enrolld-bench scep-floor failed: $(cat "$WORK/scep-floor.err")"
+check_report "$WORK/scep-floor.json" "scep-floor" \
+  'all(v > 0 for v in r["per_core_per_sec"].values())' \
+  'all(v > 0 for v in r["per_enrolment_cpu_ms"].values())' \
+  'all(v > 0 for v in r["floor_per_sec"].values())'
+
 section "a server with rate limits off"
 export ENROLLD_RATE_LIMIT=off
 start_server "$WORK/data"
@@ -83,6 +90,15 @@ section "ACME full orders on pre-authorised names"
 drive acme -s 3 --pool 400
 check_report "$WORK/acme.json" "acme: four JWS requests per order" \
   'r["http_requests"] >= 4 * r["completed"]'
+
+section "SCEP PKCSReq on the plain-HTTP listener (one-time challenges from the admin API)"
+drive scep -s 3 --pool 300 --keys 2 --scep-url "$STATUS_URL/scep"
+check_report "$WORK/scep.json" "scep: every reply a SUCCESS with one certificate for the requester's key" \
+  'r["certificates_checked"]["good"] == r["completed"]' \
+  'r["certificates_checked"]["failed"] == {}' \
+  'r["certificates_checked"]["repeated_serials"] == 0' \
+  'r["enrolments_per_sec"] > 0' \
+  'r["server"]["cpu_ms_per_enrolment"] > 0'
 
 stop_server
 echo "bench smoke passed"

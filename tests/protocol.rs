@@ -77,9 +77,11 @@ fn acme_lego() {
     run_script("acme-lego.sh");
 }
 
-/// `protocol-tests/bench-smoke.sh`: the benchmark harness runs — floor, a 2,000-entry CRL, and
-/// a 3-second round of each of OCSP, EST and ACME against a server with rate limits off, each
-/// report showing completed operations and no errors. It asserts no speed.
+/// `protocol-tests/bench-smoke.sh`: the benchmark harness runs — floor, SCEP crypto floor, a
+/// 2,000-entry CRL, and a 3-second round of each of OCSP, EST, ACME and SCEP (PKCSReq on the
+/// plain-HTTP listener) against a server with rate limits off, each report showing completed
+/// operations and no errors; every SCEP reply a SUCCESS whose one certificate is for the
+/// requester's key, no serial repeated. It asserts no speed.
 #[test]
 fn bench_smoke() {
     run_script("bench-smoke.sh");
