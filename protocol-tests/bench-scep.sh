@@ -3,7 +3,7 @@
 # (Debian's `scep` package) side by side in one run, with the same driver, concurrency and
 # duration (issue 14); each server's CPU per enrolment from /proc, and the server-side crypto
 # cost of one enrolment (`enrolld-bench scep-floor`, before and after the rows) beside them.
-# Not a test: it asserts no speed, and run.sh skips it. About 3 minutes on 2 cores.
+# Not a test: it asserts no speed, and run.sh skips it. About 2.5 minutes on 2 cores.
 #
 #   protocol-tests/bench-scep.sh
 #   RUN_SECONDS=10 CONCURRENCY="16 64" BENCH_NO_BUILD=1 BENCH_OUT=/tmp/scep.md \
