@@ -602,8 +602,15 @@ async fn bad_messages_are_refused_with_the_right_fail_info_or_as_malformed() {
     let dev = Device::new();
     let csr = dev.csr(Some(&f.challenge(None, 3600)));
     let good = dev.message(&Build::default(), &csr, &f.ra_cert);
-    // Truncated and garbage: no transaction to answer, a malformed request.
-    for bytes in [&good[..good.len() / 2], b"not a pkiMessage".as_slice(), &[]] {
+    // Truncated, garbage, and unsigned (a SignedData without a signer): no signed
+    // transaction to answer, a malformed request.
+    let unsigned = cms::degenerate(&[dev.cert()], &[]);
+    for bytes in [
+        &good[..good.len() / 2],
+        b"not a pkiMessage".as_slice(),
+        &[],
+        &unsigned,
+    ] {
         assert!(matches!(
             f.send(None, bytes).await,
             Err(Error::Malformed(_))
