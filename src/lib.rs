@@ -31,6 +31,8 @@
 //! - [`server`]: first-start initialisation and `run`.
 //! - [`notify`]: signed webhooks from the audit log and upcoming expiries.
 //! - [`cli`]: `enrolld admin`, a command-line client of the admin API.
+//! - [`console`]: the web console for administrators; its dashboard charts are SVG drawn on
+//!   the server.
 //!
 //! Protocol modules do no network I/O of their own; `http` and `server` do.
 #![forbid(unsafe_code)]
@@ -43,6 +45,7 @@ pub mod ca;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod est;
 pub mod gauges;

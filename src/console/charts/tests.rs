@@ -1,0 +1,320 @@
+//! Tests of the charts: each SVG is parsed back by a strict little XML reader, and the
+//! assertions read what a browser would draw.
+
+use super::xml::{parse, Node};
+use super::*;
+
+fn english(title: &str) -> ChartText {
+    ChartText {
+        lang: "en".into(),
+        title: title.into(),
+        description: "What the chart shows.".into(),
+        category_caption: "Week starting".into(),
+        value_caption: "Certificates".into(),
+        categories: vec![],
+        category_format: "W{n}".into(),
+        series: vec![],
+    }
+}
+
+fn japanese(title: &str) -> ChartText {
+    ChartText {
+        lang: "ja".into(),
+        title: title.into(),
+        description: "今後13週間に期限が切れる証明書の数。".into(),
+        category_caption: "週の開始日".into(),
+        value_caption: "証明書の数".into(),
+        categories: (0..30).map(|i| format!("{}月{}日", 12, i + 1)).collect(),
+        category_format: "{n}週目".into(),
+        series: vec![
+            "EST".into(),
+            "ACME".into(),
+            "SCEP".into(),
+            "受け取りリンク".into(),
+        ],
+    }
+}
+
+/// The SVGs that most tests look at: every chart, in both languages, with ordinary, zero,
+/// huge and empty data.
+fn samples() -> Vec<String> {
+    let week = [3, 0, 12, 40, 7, 7, 1, 0, 0, 90, 2, 5, 11];
+    let mut out = Vec::new();
+    for t in [english("Expiring"), japanese("期限切れ")] {
+        out.push(expiry_by_week(&week, &t));
+        out.push(expiry_by_week(&[0; 13], &t));
+        out.push(expiry_by_week(&[u64::MAX; 13], &t));
+    }
+    out
+}
+
+/// The root's viewBox as (width, height).
+fn view_box(root: &Node) -> (f64, f64) {
+    let v: Vec<f64> = root
+        .attr("viewBox")
+        .expect("viewBox")
+        .split(' ')
+        .map(|x| x.parse().expect("viewBox number"))
+        .collect();
+    assert_eq!(&v[..2], &[0.0, 0.0]);
+    (v[2], v[3])
+}
+
+#[test]
+fn every_chart_is_well_formed_with_an_accessible_name_inside_its_view_box() {
+    for svg in samples() {
+        let root = parse(&svg).unwrap_or_else(|e| panic!("{e}\n{svg}"));
+        assert_eq!(root.name, "svg");
+        assert_eq!(root.attr("role"), Some("img"));
+        assert_eq!(root.attr("font-family"), Some("sans-serif"));
+        let (w, h) = view_box(&root);
+        let title = &root.children[0];
+        let desc = &root.children[1];
+        assert_eq!((title.name.as_str(), desc.name.as_str()), ("title", "desc"));
+        assert!(!title.text.is_empty() && !desc.text.is_empty());
+        assert_eq!(root.attr("aria-labelledby"), title.attr("id"));
+        assert_eq!(root.attr("aria-describedby"), desc.attr("id"));
+        for n in root.all() {
+            for (a, v) in &n.attrs {
+                if matches!(
+                    a.as_str(),
+                    "x" | "y" | "x1" | "x2" | "y1" | "y2" | "width" | "height"
+                ) {
+                    let v: f64 = v.parse().unwrap_or_else(|_| panic!("{a}={v}"));
+                    let limit = if a.starts_with('x') || a == "width" {
+                        w
+                    } else {
+                        h
+                    };
+                    assert!((-2.0..=limit).contains(&v), "{a}={v} outside {w}x{h}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn no_script_style_event_handler_or_external_reference() {
+    for svg in samples() {
+        assert!(!svg.contains("<script") && !svg.contains("style="), "{svg}");
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+        let root = parse(&svg).unwrap();
+        for n in root.all() {
+            assert!(!matches!(
+                n.name.as_str(),
+                "script" | "style" | "image" | "use" | "a" | "foreignObject"
+            ));
+            for (a, v) in &n.attrs {
+                assert!(
+                    !a.starts_with("on") && !a.contains("href") && a != "style",
+                    "{a}"
+                );
+                if v.contains("url(") {
+                    assert!(v.starts_with("url(#"), "{a}={v}");
+                }
+            }
+        }
+        // The only namespace is SVG's own, which names and fetches nothing.
+        assert_eq!(svg.matches("http").count(), 1);
+    }
+}
+
+fn heights(root: &Node) -> Vec<(u64, f64)> {
+    root.with_class("bar")
+        .iter()
+        .map(|r| {
+            (
+                r.attr("data-value").unwrap().parse().unwrap(),
+                r.f("height"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn expiry_bar_heights_are_proportional_to_the_counts_with_each_number_written() {
+    let week = [3, 0, 12, 40, 7, 7, 1, 0, 0, 90, 2, 5, 11];
+    let root = parse(&expiry_by_week(&week, &english("Expiring"))).unwrap();
+    let bars = heights(&root);
+    assert_eq!(bars.iter().map(|b| b.0).collect::<Vec<_>>(), week);
+    let (max_value, max_height) = bars[9];
+    assert!(max_height > 100.0);
+    for (v, h) in &bars {
+        let expected = *v as f64 / max_value as f64 * max_height;
+        assert!(
+            (h - expected).abs() < 0.02,
+            "{v} drawn {h}, expected {expected}"
+        );
+    }
+    let values: Vec<&str> = root
+        .with_class("value")
+        .iter()
+        .map(|t| t.text.as_str())
+        .collect();
+    let expected: Vec<String> = week.iter().map(|v| v.to_string()).collect();
+    assert_eq!(values, expected);
+    // Bars stand on one baseline.
+    let rects = root.with_class("bar");
+    let base = rects[0].f("y") + rects[0].f("height");
+    assert!(rects
+        .iter()
+        .all(|r| (r.f("y") + r.f("height") - base).abs() < 0.02));
+}
+
+#[test]
+fn zero_data_draws_zero_height_bars_and_a_zero_to_one_axis() {
+    let t = english("Expiring");
+    {
+        let svg = expiry_by_week(&[0; 13], &t);
+        let root = parse(&svg).unwrap();
+        let bars = heights(&root);
+        assert!(!bars.is_empty());
+        assert!(bars.iter().all(|&(v, h)| v == 0 && h == 0.0), "{bars:?}");
+        let texts = root.texts();
+        assert!(texts.contains(&"0") && texts.contains(&"1"), "{texts:?}");
+    }
+}
+
+#[test]
+fn huge_numbers_are_written_in_full_and_fit() {
+    let t = english("Expiring");
+    let root = parse(&expiry_by_week(&[u64::MAX; 13], &t)).unwrap();
+    let values = root.with_class("value");
+    assert_eq!(values.len(), 13);
+    assert!(values
+        .iter()
+        .all(|v| v.text == "18,446,744,073,709,551,615"));
+    // Too wide to sit across a column, so written upright.
+    assert!(values[0]
+        .attr("transform")
+        .unwrap()
+        .starts_with("rotate(-90"));
+    let bars = heights(&root);
+    assert!(bars
+        .iter()
+        .all(|&(_, h)| h > 0.0 && (h - bars[0].1).abs() < 0.02));
+}
+
+#[test]
+fn script_in_any_label_is_escaped_and_read_back_as_text() {
+    let evil = "<script>alert('x')</script> & \"q\"";
+    let t = ChartText {
+        lang: "en\"><script>".into(),
+        title: evil.into(),
+        description: evil.into(),
+        category_caption: evil.into(),
+        value_caption: evil.into(),
+        categories: vec![evil.into(); 30],
+        category_format: evil.into(),
+        series: vec![evil.into()],
+    };
+    let charts = [expiry_by_week(&[1; 13], &t)];
+    for svg in charts {
+        assert!(!svg.contains("<script"), "{svg}");
+        let root = parse(&svg).unwrap();
+        assert_eq!(root.children[0].text, evil);
+        assert_eq!(root.children[1].text, evil);
+        assert_eq!(root.attr("lang"), Some("en\"><script>"));
+        let texts = root.texts();
+        assert!(texts.iter().any(|t| t.starts_with("<script>")), "{texts:?}");
+    }
+}
+
+#[test]
+fn japanese_text_survives_everywhere() {
+    let t = japanese("今後13週間の期限切れ");
+    let svg = expiry_by_week(&[1; 13], &t);
+    let root = parse(&svg).unwrap();
+    assert_eq!(root.attr("lang"), Some("ja"));
+    assert_eq!(root.children[0].text, "今後13週間の期限切れ");
+    assert_eq!(
+        root.children[1].text,
+        "今後13週間に期限が切れる証明書の数。"
+    );
+    let texts = root.texts();
+    for expected in [
+        "今後13週間の期限切れ",
+        "週の開始日",
+        "証明書の数",
+        "12月1日",
+    ] {
+        assert!(texts.contains(&expected), "{expected} not in {texts:?}");
+    }
+}
+
+#[test]
+fn labels_come_from_categories_else_from_the_format() {
+    let mut t = english("Expiring");
+    t.categories = vec!["Dec 7".into()];
+    let root = parse(&expiry_by_week(&[1; 13], &t)).unwrap();
+    let texts = root.texts();
+    assert!(
+        texts.contains(&"Dec 7") && texts.contains(&"W2") && texts.contains(&"W13"),
+        "{texts:?}"
+    );
+}
+
+#[test]
+fn axes_have_ticks_from_zero_to_a_round_top() {
+    let root = parse(&expiry_by_week(
+        &[3, 0, 12, 40, 7, 7, 1, 0, 0, 90, 2, 5, 11],
+        &english("E"),
+    ))
+    .unwrap();
+    let texts = root.texts();
+    for tick in ["0", "20", "40", "60", "80", "100"] {
+        assert!(texts.contains(&tick), "{tick} not in {texts:?}");
+    }
+}
+
+/// The horizontal extent of a `<text>` as drawn, by the same width estimate the charts use,
+/// or for upright text its vertical extent.
+fn extent(t: &Node) -> (f64, f64) {
+    let w = svg::text_width(&t.text, t.f("font-size"));
+    let (at, upright) = match t.attr("transform") {
+        Some(r) if r.starts_with("rotate(-90") => (t.f("y"), true),
+        _ => (t.f("x"), false),
+    };
+    let (low, high) = match t.attr("text-anchor") {
+        Some("middle") => (at - w / 2.0, at + w / 2.0),
+        Some("end") => (at - w, at),
+        _ => (at, at + w),
+    };
+    // Upright text starts at its anchor and runs upwards.
+    if upright {
+        (2.0 * at - high, 2.0 * at - low)
+    } else {
+        (low, high)
+    }
+}
+
+#[test]
+fn every_text_fits_inside_the_view_box_even_with_long_labels_and_huge_numbers() {
+    let mut t = japanese(&"とても長いタイトル".repeat(10));
+    t.category_caption = "週の開始日".repeat(40);
+    t.value_caption = "証明書の数".repeat(40);
+    t.categories = vec!["とても長い週のラベルとても長い".into(); 30];
+    t.series = vec!["とても長いチャネル名".repeat(5); 9];
+    let mut charts = samples();
+    charts.push(expiry_by_week(
+        &[u64::MAX, 1, 0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1],
+        &t,
+    ));
+    for svg in charts {
+        let root = parse(&svg).unwrap();
+        let (w, h) = view_box(&root);
+        for text in root.named("text") {
+            let (low, high) = extent(text);
+            let limit = if text.attr("transform").is_some() {
+                h
+            } else {
+                w
+            };
+            assert!(
+                low >= 0.0 && high <= limit,
+                "{:?} spans {low}..{high} of {limit}",
+                text.text
+            );
+        }
+    }
+}
