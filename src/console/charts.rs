@@ -54,6 +54,16 @@ impl ChartText {
     }
 }
 
+/// Issuance per day by one channel, input of [`issuance_per_day`].
+#[derive(Debug, Clone)]
+pub struct ChannelSeries {
+    /// The channel's key ("est", "acme", "scep", "pickup"), shown when `ChartText::series`
+    /// has no name for it.
+    pub channel: String,
+    /// Certificates issued through the channel on each of the last 30 days, oldest first.
+    pub per_day: [u64; 30],
+}
+
 /// Width of every chart's viewBox; the page scales it.
 const WIDTH: f64 = 800.0;
 /// Height of the value axis of the column charts.
@@ -70,6 +80,11 @@ const INK: &str = "#1a1a1a";
 const GRID: &str = "#d0d0d0";
 /// Fill of single-series bars.
 const BAR: &str = "#0072b2";
+/// Series colours (Okabe–Ito, told apart by most colour-blind readers); patterns carry the
+/// distinction, the colours only help.
+const PALETTE: [&str; 8] = [
+    "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#999999",
+];
 
 /// Certificates expiring in each of the next 13 weeks, as a column chart with each week's
 /// number above its column. `labels.categories` names the weeks.
@@ -82,6 +97,36 @@ pub fn expiry_by_week(counts: &[u64; 13], labels: &ChartText) -> String {
         names: vec![labels.value_caption.clone()],
         legend: false,
         defs: String::new(),
+    };
+    columns.render()
+}
+
+/// Issuance on each of the last 30 days, stacked by channel: each channel's segments are
+/// filled with their own pattern (hatching, dots, lines…) over their own colour, a legend
+/// shows each pattern with the channel's name and 30-day total, and each day's total is
+/// written above its column. Patterns repeat after eight channels.
+pub fn issuance_per_day(series: &[ChannelSeries], labels: &ChartText) -> String {
+    let id = "issuance-chart";
+    let mut defs = String::new();
+    let mut fills = Vec::new();
+    let mut names = Vec::new();
+    for (i, s) in series.iter().enumerate() {
+        let pattern_id = format!("{id}-pattern-{i}");
+        defs.push_str(&pattern(&pattern_id, i));
+        fills.push(format!("url(#{pattern_id})"));
+        names.push(labels.series.get(i).unwrap_or(&s.channel).clone());
+    }
+    let stacks = (0..30)
+        .map(|day| series.iter().map(|s| s.per_day[day]).collect())
+        .collect();
+    let columns = Columns {
+        id,
+        text: labels,
+        stacks,
+        fills,
+        names,
+        legend: true,
+        defs,
     };
     columns.render()
 }
@@ -302,5 +347,29 @@ fn title(text: &ChartText, x: f64) -> String {
         r#"<text x="{}" y="24" font-size="{TITLE_SIZE}" font-weight="bold" fill="{INK}">{}</text>"#,
         num(x),
         escape(&truncate(&text.title, WIDTH - x - 10.0, TITLE_SIZE)),
+    )
+}
+
+/// The fill pattern of series `i`: its palette colour, lightened, under dark marks whose
+/// shape differs per series (diagonal hatching, dots, horizontal lines, cross-hatching,
+/// vertical lines, reverse hatching, grid, plain), so series stay apart in greyscale and for
+/// readers who do not tell the colours apart.
+fn pattern(id: &str, i: usize) -> String {
+    let colour = PALETTE[i % PALETTE.len()];
+    let marks = match i % 8 {
+        0 => {
+            r##"<path d="M-2,2 l4,-4 M0,8 l8,-8 M6,10 l4,-4" stroke="#1a1a1a" stroke-width="1.5"/>"##
+        }
+        1 => r##"<circle cx="4" cy="4" r="1.8" fill="#1a1a1a"/>"##,
+        2 => r##"<path d="M0,4 h8" stroke="#1a1a1a" stroke-width="1.5"/>"##,
+        3 => r##"<path d="M0,0 l8,8 M8,0 l-8,8" stroke="#1a1a1a" stroke-width="1"/>"##,
+        4 => r##"<path d="M4,0 v8" stroke="#1a1a1a" stroke-width="1.5"/>"##,
+        5 => r##"<path d="M-2,6 l4,4 M0,0 l8,8 M6,-2 l4,4" stroke="#1a1a1a" stroke-width="1.5"/>"##,
+        6 => r##"<path d="M0,4 h8 M4,0 v8" stroke="#1a1a1a" stroke-width="1"/>"##,
+        _ => "",
+    };
+    let opacity = if marks.is_empty() { "1" } else { "0.55" };
+    format!(
+        r##"<pattern id="{id}" width="8" height="8" patternUnits="userSpaceOnUse"><rect x="0" y="0" width="8" height="8" fill="#ffffff"/><rect x="0" y="0" width="8" height="8" fill="{colour}" fill-opacity="{opacity}"/>{marks}</pattern>"##
     )
 }

@@ -35,6 +35,24 @@ fn japanese(title: &str) -> ChartText {
     }
 }
 
+fn series(values: &[[u64; 30]]) -> Vec<ChannelSeries> {
+    let keys = [
+        "est", "acme", "scep", "pickup", "five", "six", "seven", "eight", "nine",
+    ];
+    values
+        .iter()
+        .zip(keys)
+        .map(|(v, k)| ChannelSeries {
+            channel: k.into(),
+            per_day: *v,
+        })
+        .collect()
+}
+
+fn day_ramp(factor: u64) -> [u64; 30] {
+    std::array::from_fn(|d| d as u64 * factor)
+}
+
 /// The SVGs that most tests look at: every chart, in both languages, with ordinary, zero,
 /// huge and empty data.
 fn samples() -> Vec<String> {
@@ -44,6 +62,12 @@ fn samples() -> Vec<String> {
         out.push(expiry_by_week(&week, &t));
         out.push(expiry_by_week(&[0; 13], &t));
         out.push(expiry_by_week(&[u64::MAX; 13], &t));
+        out.push(issuance_per_day(
+            &series(&[day_ramp(1), day_ramp(2), [0; 30]]),
+            &t,
+        ));
+        out.push(issuance_per_day(&series(&[[u64::MAX; 30]; 4]), &t));
+        out.push(issuance_per_day(&[], &t));
     }
     out
 }
@@ -164,8 +188,10 @@ fn expiry_bar_heights_are_proportional_to_the_counts_with_each_number_written() 
 #[test]
 fn zero_data_draws_zero_height_bars_and_a_zero_to_one_axis() {
     let t = english("Expiring");
-    {
-        let svg = expiry_by_week(&[0; 13], &t);
+    for svg in [
+        expiry_by_week(&[0; 13], &t),
+        issuance_per_day(&series(&[[0; 30], [0; 30]]), &t),
+    ] {
         let root = parse(&svg).unwrap();
         let bars = heights(&root);
         assert!(!bars.is_empty());
@@ -193,6 +219,97 @@ fn huge_numbers_are_written_in_full_and_fit() {
     assert!(bars
         .iter()
         .all(|&(_, h)| h > 0.0 && (h - bars[0].1).abs() < 0.02));
+
+    // Four channels of u64::MAX a day sum beyond u64 without overflowing.
+    let root = parse(&issuance_per_day(&series(&[[u64::MAX; 30]; 4]), &t)).unwrap();
+    assert_eq!(
+        root.with_class("value")[0].text,
+        "73,786,976,294,838,206,460"
+    );
+}
+
+#[test]
+fn issuance_segments_are_proportional_and_stacked_without_gaps() {
+    let data = [day_ramp(1), day_ramp(3), [5; 30]];
+    let root = parse(&issuance_per_day(&series(&data), &japanese("発行数"))).unwrap();
+    let rects = root.with_class("bar");
+    assert_eq!(rects.len(), 90);
+    let total_29 = 29 + 87 + 5;
+    let column_29 = &rects[87..90];
+    let drawn: f64 = column_29.iter().map(|r| r.f("height")).sum();
+    for (day, column) in rects.chunks(3).enumerate() {
+        for (s, r) in column.iter().enumerate() {
+            let expected = data[s][day] as f64 / total_29 as f64 * drawn;
+            assert!(
+                (r.f("height") - expected).abs() < 0.03,
+                "day {day} series {s}"
+            );
+        }
+        // Each segment sits on the one below it.
+        for pair in column.windows(2) {
+            assert!((pair[0].f("y") - (pair[1].f("y") + pair[1].f("height"))).abs() < 0.02);
+        }
+    }
+    let totals: Vec<&str> = root
+        .with_class("value")
+        .iter()
+        .map(|t| t.text.as_str())
+        .collect();
+    assert_eq!(totals[0], "5");
+    assert_eq!(totals[29], "121");
+}
+
+#[test]
+fn legend_has_one_entry_per_channel_each_with_its_own_pattern() {
+    let data = [day_ramp(1), day_ramp(2), [1; 30], [0; 30], [2; 30]];
+    let root = parse(&issuance_per_day(&series(&data), &japanese("発行数"))).unwrap();
+    let entries = root.with_class("legend-entry");
+    assert_eq!(entries.len(), 5);
+    let names: Vec<&str> = entries
+        .iter()
+        .map(|e| e.named("text")[0].text.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "EST (435)",
+            "ACME (870)",
+            "SCEP (30)",
+            "受け取りリンク (0)",
+            "five (60)"
+        ],
+        "named from ChartText::series, else by the channel key, with the 30-day total"
+    );
+    let fills: Vec<&str> = entries
+        .iter()
+        .map(|e| e.named("rect")[0].attr("fill").unwrap())
+        .collect();
+    let patterns = root.named("pattern");
+    assert_eq!(patterns.len(), 5);
+    let mut seen_marks = Vec::new();
+    for (fill, pattern) in fills.iter().zip(&patterns) {
+        let id = pattern.attr("id").unwrap();
+        assert_eq!(*fill, format!("url(#{id})"));
+        // The marks (everything but the background rects) differ between channels.
+        let marks = format!(
+            "{:?}",
+            &pattern.children[2..]
+                .iter()
+                .map(|c| (&c.name, &c.attrs))
+                .collect::<Vec<_>>()
+        );
+        assert!(!seen_marks.contains(&marks), "pattern {id} repeats another");
+        seen_marks.push(marks);
+    }
+    let mut ids: Vec<&str> = patterns.iter().map(|p| p.attr("id").unwrap()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 5);
+    // A column's segments wear their channel's pattern.
+    let column: Vec<&str> = root.with_class("bar")[5..10]
+        .iter()
+        .map(|r| r.attr("fill").unwrap())
+        .collect();
+    assert_eq!(column, fills);
 }
 
 #[test]
@@ -208,7 +325,10 @@ fn script_in_any_label_is_escaped_and_read_back_as_text() {
         category_format: evil.into(),
         series: vec![evil.into()],
     };
-    let charts = [expiry_by_week(&[1; 13], &t)];
+    let charts = [
+        expiry_by_week(&[1; 13], &t),
+        issuance_per_day(&series(&[[1; 30]]), &t),
+    ];
     for svg in charts {
         assert!(!svg.contains("<script"), "{svg}");
         let root = parse(&svg).unwrap();
@@ -252,6 +372,25 @@ fn labels_come_from_categories_else_from_the_format() {
         texts.contains(&"Dec 7") && texts.contains(&"W2") && texts.contains(&"W13"),
         "{texts:?}"
     );
+}
+
+#[test]
+fn crowded_day_labels_are_thinned_not_overlapped() {
+    let t = japanese("発行数");
+    let root = parse(&issuance_per_day(&series(&[[1; 30]]), &t)).unwrap();
+    let shown: Vec<&Node> = root
+        .named("text")
+        .into_iter()
+        .filter(|n| n.text.contains('月'))
+        .collect();
+    assert!(shown.len() > 3 && shown.len() < 30, "{}", shown.len());
+    for pair in shown.windows(2) {
+        let gap = pair[1].f("x") - pair[0].f("x");
+        assert!(
+            gap >= svg::text_width(&pair[0].text, SMALL_SIZE),
+            "labels overlap"
+        );
+    }
 }
 
 #[test]
@@ -300,6 +439,7 @@ fn every_text_fits_inside_the_view_box_even_with_long_labels_and_huge_numbers() 
         &[u64::MAX, 1, 0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1],
         &t,
     ));
+    charts.push(issuance_per_day(&series(&[[u64::MAX; 30]; 9]), &t));
     for svg in charts {
         let root = parse(&svg).unwrap();
         let (w, h) = view_box(&root);
