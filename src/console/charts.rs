@@ -33,7 +33,7 @@ pub struct ChartText {
     /// Caption of the axis the bars' lengths are read on (number of certificates).
     pub value_caption: String,
     /// The bars' labels in order (week starts, days), already formatted in the reader's
-    /// locale.
+    /// locale. Unused by [`status_counts`], whose labels come with the counts.
     pub categories: Vec<String>,
     /// Used for a bar without an entry in `categories`: `{n}` is replaced by the bar's
     /// 1-based position ("week {n}", "{n}週目").
@@ -129,6 +129,107 @@ pub fn issuance_per_day(series: &[ChannelSeries], labels: &ChartText) -> String 
         defs,
     };
     columns.render()
+}
+
+/// Counts by status as horizontal bars, each labelled with its status (truncated with "…"
+/// when too long) and its number written after the bar. The labels are the caller's
+/// translated status names; `labels.categories` is not used.
+pub fn status_counts(counts: &[(String, u64)], labels: &ChartText) -> String {
+    let id = "status-chart";
+    let row = 28.0;
+    let bar_height = 18.0;
+    let top_of_rows = 56.0;
+
+    let label_width = counts
+        .iter()
+        .map(|(l, _)| text_width(l, LABEL_SIZE))
+        .fold(text_width(&labels.category_caption, LABEL_SIZE), f64::max)
+        .min(220.0);
+    let left = 10.0 + label_width + 10.0;
+    let max = counts.iter().map(|&(_, c)| c as u128).max().unwrap_or(0);
+    let number_width = counts
+        .iter()
+        .map(|&(_, c)| text_width(&group(c as u128), SMALL_SIZE))
+        .fold(0.0, f64::max);
+    // Tick labels sit side by side under the axis: take fewer ticks when long numbers would
+    // overlap. The last one is centred on the axis end, so keep room for its half.
+    let (mut step, mut top, mut plot_width) = (1, 1, 0.0);
+    for ticks in (1..=5).rev() {
+        (step, top) = axis(max, ticks);
+        let tick_width = text_width(&group(top), SMALL_SIZE);
+        plot_width = WIDTH - left - 10.0 - (number_width + 6.0).max(tick_width / 2.0);
+        if plot_width * step as f64 / top as f64 >= tick_width + 12.0 {
+            break;
+        }
+    }
+    let bottom = top_of_rows + row * counts.len() as f64;
+    let height = bottom + 50.0;
+
+    let mut out = open(id, labels, height);
+    out.push_str(&title(labels, 10.0));
+    // The caption of the label column heads it.
+    out.push_str(&format!(
+        r#"<text x="{}" y="{}" text-anchor="end" font-size="{LABEL_SIZE}" font-weight="bold" fill="{INK}">{}</text>"#,
+        num(left - 10.0),
+        num(top_of_rows - 8.0),
+        escape(&truncate(&labels.category_caption, label_width, LABEL_SIZE)),
+    ));
+    // Grid and ticks of the value axis.
+    let mut tick = 0;
+    while tick <= top {
+        let x = left + scale(tick, top, plot_width);
+        out.push_str(&format!(
+            r#"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="{GRID}" stroke-width="1"/><line x1="{x}" y1="{b}" x2="{x}" y2="{}" stroke="{INK}" stroke-width="1"/><text x="{x}" y="{}" text-anchor="middle" font-size="{SMALL_SIZE}" fill="{INK}">{}</text>"#,
+            num(top_of_rows),
+            num(bottom),
+            num(bottom + 5.0),
+            num(bottom + 18.0),
+            group(tick),
+            x = num(x),
+            b = num(bottom),
+        ));
+        tick += step;
+    }
+    for (i, (label, count)) in counts.iter().enumerate() {
+        let y = top_of_rows + row * i as f64 + (row - bar_height) / 2.0;
+        let w = scale(*count as u128, top, plot_width);
+        let shown = escape(&truncate(label, label_width, LABEL_SIZE));
+        out.push_str(&format!(
+            r#"<text x="{}" y="{}" text-anchor="end" dominant-baseline="middle" font-size="{LABEL_SIZE}" fill="{INK}">{shown}</text>"#,
+            num(left - 10.0),
+            num(y + bar_height / 2.0),
+        ));
+        out.push_str(&format!(
+            r#"<rect class="bar" data-value="{count}" x="{}" y="{}" width="{}" height="{bar_height}" fill="{BAR}" stroke="{INK}" stroke-width="0.75"><title>{}: {}</title></rect>"#,
+            num(left),
+            num(y),
+            num(w),
+            escape(label),
+            group(*count as u128),
+        ));
+        out.push_str(&format!(
+            r#"<text class="value" x="{}" y="{}" dominant-baseline="middle" font-size="{SMALL_SIZE}" fill="{INK}">{}</text>"#,
+            num(left + w + 6.0),
+            num(y + bar_height / 2.0),
+            group(*count as u128),
+        ));
+    }
+    // The axis lines: the bars start at the vertical one.
+    out.push_str(&format!(
+        r#"<line x1="{l}" y1="{}" x2="{l}" y2="{b}" stroke="{INK}" stroke-width="1"/><line x1="{l}" y1="{b}" x2="{}" y2="{b}" stroke="{INK}" stroke-width="1"/>"#,
+        num(top_of_rows),
+        num(left + plot_width),
+        l = num(left),
+        b = num(bottom),
+    ));
+    out.push_str(&format!(
+        r#"<text x="{}" y="{}" text-anchor="middle" font-size="{LABEL_SIZE}" fill="{INK}">{}</text>"#,
+        num(left + plot_width / 2.0),
+        num(bottom + 38.0),
+        escape(&truncate(&labels.value_caption, plot_width, LABEL_SIZE)),
+    ));
+    out.push_str("</svg>");
+    out
 }
 
 /// A column chart, stacked when there is more than one series: the shape of the expiry and

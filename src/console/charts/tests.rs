@@ -68,6 +68,16 @@ fn samples() -> Vec<String> {
         ));
         out.push(issuance_per_day(&series(&[[u64::MAX; 30]; 4]), &t));
         out.push(issuance_per_day(&[], &t));
+        out.push(status_counts(
+            &[("valid".into(), 10), ("revoked".into(), 3)],
+            &t,
+        ));
+        out.push(status_counts(
+            &[("valid".into(), 0), ("revoked".into(), 0)],
+            &t,
+        ));
+        out.push(status_counts(&[("x".into(), u64::MAX)], &t));
+        out.push(status_counts(&[], &t));
     }
     out
 }
@@ -199,6 +209,9 @@ fn zero_data_draws_zero_height_bars_and_a_zero_to_one_axis() {
         let texts = root.texts();
         assert!(texts.contains(&"0") && texts.contains(&"1"), "{texts:?}");
     }
+    let root = parse(&status_counts(&[("valid".into(), 0)], &t)).unwrap();
+    assert_eq!(root.with_class("bar")[0].f("width"), 0.0);
+    assert_eq!(root.with_class("value")[0].text, "0");
 }
 
 #[test]
@@ -328,6 +341,7 @@ fn script_in_any_label_is_escaped_and_read_back_as_text() {
     let charts = [
         expiry_by_week(&[1; 13], &t),
         issuance_per_day(&series(&[[1; 30]]), &t),
+        status_counts(&[(evil.into(), 1)], &t),
     ];
     for svg in charts {
         assert!(!svg.contains("<script"), "{svg}");
@@ -360,6 +374,16 @@ fn japanese_text_survives_everywhere() {
     ] {
         assert!(texts.contains(&expected), "{expected} not in {texts:?}");
     }
+    let root = parse(&status_counts(
+        &[("有効".into(), 5), ("失効".into(), 2)],
+        &t,
+    ))
+    .unwrap();
+    let texts = root.texts();
+    assert!(
+        texts.contains(&"有効") && texts.contains(&"失効"),
+        "{texts:?}"
+    );
 }
 
 #[test]
@@ -394,6 +418,34 @@ fn crowded_day_labels_are_thinned_not_overlapped() {
 }
 
 #[test]
+fn long_status_labels_are_cut_with_an_ellipsis_but_kept_whole_in_the_tooltip() {
+    let long = "失効(鍵の危殆化のため管理者が取り消した証明書の非常に長い説明)";
+    let root = parse(&status_counts(
+        &[(long.into(), 4), ("有効".into(), 9)],
+        &japanese("状態"),
+    ))
+    .unwrap();
+    let label = root
+        .named("text")
+        .into_iter()
+        .find(|n| n.text.starts_with("失効"))
+        .unwrap();
+    assert!(label.text.ends_with('…') && label.text.chars().count() < long.chars().count());
+    assert_eq!(
+        root.with_class("bar")[0].named("title")[0].text,
+        format!("{long}: 4")
+    );
+    // Widths are proportional and the number follows its bar.
+    let bars = root.with_class("bar");
+    let values = root.with_class("value");
+    assert!((bars[0].f("width") / bars[1].f("width") - 4.0 / 9.0).abs() < 0.001);
+    for (b, v) in bars.iter().zip(&values) {
+        assert!(v.f("x") > b.f("x") + b.f("width"));
+    }
+    assert_eq!(values[1].text, "9");
+}
+
+#[test]
 fn axes_have_ticks_from_zero_to_a_round_top() {
     let root = parse(&expiry_by_week(
         &[3, 0, 12, 40, 7, 7, 1, 0, 0, 90, 2, 5, 11],
@@ -402,6 +454,11 @@ fn axes_have_ticks_from_zero_to_a_round_top() {
     .unwrap();
     let texts = root.texts();
     for tick in ["0", "20", "40", "60", "80", "100"] {
+        assert!(texts.contains(&tick), "{tick} not in {texts:?}");
+    }
+    let root = parse(&status_counts(&[("a".into(), 1234)], &english("S"))).unwrap();
+    let texts = root.texts();
+    for tick in ["0", "500", "1,000", "1,500", "1,234"] {
         assert!(texts.contains(&tick), "{tick} not in {texts:?}");
     }
 }
@@ -440,6 +497,13 @@ fn every_text_fits_inside_the_view_box_even_with_long_labels_and_huge_numbers() 
         &t,
     ));
     charts.push(issuance_per_day(&series(&[[u64::MAX; 30]; 9]), &t));
+    charts.push(status_counts(
+        &[
+            ("とても長い状態の名前".repeat(9), u64::MAX),
+            ("x".into(), 0),
+        ],
+        &t,
+    ));
     for svg in charts {
         let root = parse(&svg).unwrap();
         let (w, h) = view_box(&root);
@@ -456,5 +520,26 @@ fn every_text_fits_inside_the_view_box_even_with_long_labels_and_huge_numbers() 
                 text.text
             );
         }
+    }
+}
+
+#[test]
+fn tick_labels_of_huge_counts_do_not_overlap() {
+    let root = parse(&status_counts(&[("x".into(), u64::MAX)], &english("S"))).unwrap();
+    let ticks: Vec<&Node> = root
+        .named("text")
+        .into_iter()
+        .filter(|t| t.text.ends_with(",000"))
+        .collect();
+    assert!(!ticks.is_empty());
+    for pair in ticks.windows(2) {
+        let (_, end) = extent(pair[0]);
+        let (start, _) = extent(pair[1]);
+        assert!(
+            end < start,
+            "{:?} overlaps {:?}",
+            pair[0].text,
+            pair[1].text
+        );
     }
 }
