@@ -9,6 +9,8 @@
 //! `style-src 'self'` Content-Security-Policy lets it render inline), no external reference,
 //! and carries its accessible name and description (`role="img"`, `<title>`, `<desc>`).
 
+#[cfg(test)]
+mod examples;
 mod svg;
 #[cfg(test)]
 mod tests;
