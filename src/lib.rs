@@ -27,12 +27,12 @@
 //!   console's dashboard.
 //! - [`gauges`]: the store's figures for the metrics (certificates by status and expiry, store
 //!   size, pending approvals, CRL age), counted at most once a minute.
+//! - [`console`]: the web console without HTTP — sessions, CSRF, the Japanese and English
+//!   catalogues, the pages, and the dashboard's SVG charts drawn on the server.
 //! - [`http`]: the only axum code — routes, error mapping, TLS listener.
 //! - [`server`]: first-start initialisation and `run`.
 //! - [`notify`]: signed webhooks from the audit log and upcoming expiries.
 //! - [`cli`]: `enrolld admin`, a command-line client of the admin API.
-//! - [`console`]: the web console for administrators; its dashboard charts are SVG drawn on
-//!   the server.
 //!
 //! Protocol modules do no network I/O of their own; `http` and `server` do.
 #![forbid(unsafe_code)]

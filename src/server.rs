@@ -397,6 +397,21 @@ pub async fn run_with_clock(
         clock: clock.clone(),
         profile_signer,
     });
+    let gauges = Arc::new(crate::gauges::Gauges::new(
+        store.clone(),
+        status.status.clone(),
+        clock.clone(),
+        init.ca.metrics().clone(),
+    ));
+    // The console signs in over the registry's token check; failed sign-ins back off in the
+    // EST throttle, shared like SCEP's.
+    let console = Arc::new(crate::console::Console::new(
+        registry.clone(),
+        est.throttle.clone(),
+        init.ca.metrics().clone(),
+        gauges.clone(),
+        status.status.clone(),
+    ));
     let router = http::router(
         AppState {
             est,
@@ -404,12 +419,8 @@ pub async fn run_with_clock(
             acme,
             registry,
             metrics: init.ca.metrics().clone(),
-            gauges: Arc::new(crate::gauges::Gauges::new(
-                store.clone(),
-                status.status.clone(),
-                clock.clone(),
-                init.ca.metrics().clone(),
-            )),
+            gauges,
+            console,
         },
         status,
         &cfg.limits,

@@ -150,6 +150,13 @@ pub fn mark(e: &Error, resp: &mut Response) {
         .insert(ErrorKind(classify(e).admin_type));
 }
 
+/// The HTTP status the error table gives `e`, for renderers of their own (the console's
+/// pages), which also [`mark`] the response.
+pub fn status_of(e: &Error) -> StatusCode {
+    log(e);
+    classify(e).status
+}
+
 /// `Retry-After` for a rate-limited request.
 fn retry_after(e: &Error, resp: &mut Response) {
     if let Error::RateLimited(_, secs) = e {

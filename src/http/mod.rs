@@ -4,6 +4,7 @@ pub mod acme;
 pub mod admin;
 pub mod api;
 pub mod conn;
+pub mod console;
 pub mod errors;
 pub mod est;
 pub mod metrics;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Counts what the store holds for `/metrics`, at most once a minute.
     pub gauges: Arc<crate::gauges::Gauges>,
+    /// The web console: sessions, pages.
+    pub console: Arc<crate::console::Console>,
 }
 
 /// What the TLS layer learnt about a connection, attached to each of its requests.
@@ -99,6 +102,7 @@ pub fn router(
         )
         .route("/pickup/{token}", get(pickup::show).post(pickup::issue))
         .route("/api/{*rest}", any(admin::not_found))
+        .merge(console::routes())
         .with_state(state)
         .merge(status::routes(status))
         .merge(scep_routes(scep))

@@ -12,13 +12,7 @@ use super::{percent, AppState};
 use crate::error::Error;
 use crate::registry::pickup::{data_uri, PickupResult};
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
+use crate::console::html::escape;
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(

@@ -1,0 +1,320 @@
+//! The console's languages: one message catalogue per language, keyed by message id, the
+//! language a browser asks for (`Accept-Language`, RFC 9110 §12.5.4) and dates written the way
+//! each language writes them. Every string a page shows comes from here.
+
+/// A language the console speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Japanese.
+    Ja,
+    /// English: the answer when a browser asks for neither.
+    En,
+}
+
+impl Lang {
+    /// Every language, in the order the switcher lists them.
+    pub const ALL: [Lang; 2] = [Lang::Ja, Lang::En];
+
+    /// The BCP 47 tag, as `<html lang>` and forms carry it.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    /// The language tagged `code` (`ja`, `en`), if the console speaks it.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|l| l.code() == code)
+    }
+
+    /// The language's own name, as the switcher shows it (in that language, so a reader who
+    /// cannot read the current page still finds theirs).
+    pub fn own_name(self) -> &'static str {
+        match self {
+            Lang::Ja => "日本語",
+            Lang::En => "English",
+        }
+    }
+
+    /// The language `Accept-Language` prefers most among those spoken (ties: the first
+    /// listed); English without the header or without a match.
+    pub fn from_accept_language(header: Option<&str>) -> Lang {
+        let mut best: Option<(u32, Lang)> = None;
+        for item in header.unwrap_or("").split(',').take(32) {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim();
+            let primary = tag.split('-').next().unwrap_or("").to_ascii_lowercase();
+            let Some(lang) = Lang::from_code(&primary) else {
+                continue;
+            };
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(parse_q)
+                .unwrap_or(1000);
+            if q > 0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map_or(Lang::En, |(_, l)| l)
+    }
+
+    /// The catalogue of the language.
+    fn catalogue(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Lang::Ja => JA,
+            Lang::En => EN,
+        }
+    }
+
+    /// The message `key` in this language; the key itself if the catalogue lacks it (a unit
+    /// test keeps both catalogues complete, so this shows a bug instead of hiding it).
+    pub fn t(self, key: &'static str) -> &'static str {
+        self.catalogue()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(key, |(_, v)| v)
+    }
+
+    /// A time (unix seconds) written as this language writes it, in UTC:
+    /// `2026年12月3日 17:00 UTC`, `3 Dec 2026 17:00 UTC`.
+    pub fn format_time(self, unix: i64) -> String {
+        let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+            return "-".into();
+        };
+        let (y, m, d, hh, mm) = (t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute());
+        match self {
+            Lang::Ja => format!("{y}年{m}月{d}日 {hh:02}:{mm:02} UTC"),
+            Lang::En => {
+                const MONTHS: [&str; 12] = [
+                    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                    "Dec",
+                ];
+                let name = MONTHS[usize::from(m.saturating_sub(1)) % 12];
+                format!("{d} {name} {y} {hh:02}:{mm:02} UTC")
+            }
+        }
+    }
+}
+
+/// A quality value (`1`, `0.8`, `0.125`) in thousandths; `None` if it is not one.
+fn parse_q(s: &str) -> Option<u32> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u32 = match int {
+        "0" => 0,
+        "1" => 1,
+        _ => return None,
+    };
+    let mut thousandths = 0;
+    for (i, b) in frac.bytes().enumerate() {
+        thousandths += u32::from(b - b'0') * [100, 10, 1][i];
+    }
+    Some((whole * 1000 + thousandths).min(1000))
+}
+
+/// English.
+static EN: &[(&str, &str)] = &[
+    ("app.name", "enrolld console"),
+    ("nav.label", "Main"),
+    ("nav.dashboard", "Dashboard"),
+    ("nav.people", "People & devices"),
+    ("nav.approvals", "Approvals"),
+    ("nav.certificates", "Certificates"),
+    ("nav.audit", "Audit log"),
+    ("nav.tokens", "Tokens"),
+    ("nav.ca", "CA"),
+    ("lang.label", "Language"),
+    ("lang.switch", "Switch"),
+    ("session.signed_in_as", "Signed in as"),
+    ("session.scopes", "Scopes"),
+    ("session.sign_out", "Sign out"),
+    ("signin.title", "Sign in"),
+    ("signin.intro", "Enter an admin token. The console keeps a session; the token itself is not stored in your browser."),
+    ("signin.token", "Admin token"),
+    ("signin.submit", "Sign in"),
+    ("signin.failed", "The token was not accepted."),
+    ("signin.throttled", "Too many failed sign-ins. Wait a while and try again."),
+    ("signin.expired", "Your session has ended. Please sign in again."),
+    ("dash.title", "Dashboard"),
+    ("dash.as_of", "Figures as of"),
+    ("dash.by_status", "Certificates by status"),
+    ("dash.status", "Status"),
+    ("dash.count", "Count"),
+    ("status.valid", "Valid"),
+    ("status.expired", "Expired"),
+    ("status.revoked", "Revoked"),
+    ("status.on_hold", "On hold"),
+    ("dash.expiring", "Valid certificates expiring"),
+    ("dash.window", "Within"),
+    ("window.7d", "7 days"),
+    ("window.30d", "30 days"),
+    ("window.90d", "90 days"),
+    ("dash.pending", "Approvals waiting"),
+    ("dash.issued", "Certificates issued since the server started, by channel"),
+    ("dash.channel", "Channel"),
+    ("dash.none_issued", "None yet."),
+    ("dash.charts", "Charts"),
+    ("dash.charts_pending", "Charts of expiry by week and issuance by day will appear here."),
+    ("dash.actions", "Actions"),
+    ("action.register", "Register a person or device"),
+    ("action.approvals", "Review waiting approvals"),
+    ("action.revoke", "Find and revoke a certificate"),
+    ("ca.title", "Certificate authority"),
+    ("ca.certs", "CA certificates"),
+    ("ca.issuing", "Issuing CA certificate"),
+    ("ca.root", "Root CA certificate"),
+    ("ca.download", "Download"),
+    ("ca.published", "Published at"),
+    ("ca.crls", "Certificate revocation lists"),
+    ("ca.crl_issuing", "CRL of the issuing CA"),
+    ("ca.crl_root", "CRL of the root CA"),
+    ("ca.ocsp", "OCSP responder"),
+    ("ca.this_update", "Current CRL made"),
+    ("ca.next_update", "Next CRL update"),
+    ("ca.crl_unavailable", "The CRL could not be made; see the server log."),
+    ("soon.title", "Not yet available"),
+    ("soon.body", "This page of the console is not available yet. The admin API and `enrolld admin` offer it today."),
+    ("error.title", "Something went wrong"),
+    ("error.forbidden", "This request was refused."),
+    ("error.not_found", "There is no such page."),
+    ("error.internal", "The server could not answer; see its log."),
+];
+
+/// Japanese.
+static JA: &[(&str, &str)] = &[
+    ("app.name", "enrolld 管理コンソール"),
+    ("nav.label", "メインメニュー"),
+    ("nav.dashboard", "ダッシュボード"),
+    ("nav.people", "利用者と端末"),
+    ("nav.approvals", "承認待ち"),
+    ("nav.certificates", "証明書"),
+    ("nav.audit", "監査ログ"),
+    ("nav.tokens", "トークン"),
+    ("nav.ca", "認証局"),
+    ("lang.label", "表示言語"),
+    ("lang.switch", "切り替え"),
+    ("session.signed_in_as", "サインイン中のトークン"),
+    ("session.scopes", "権限"),
+    ("session.sign_out", "サインアウト"),
+    ("signin.title", "サインイン"),
+    ("signin.intro", "管理トークンを入力してください。コンソールはセッションを保持し、トークン自体はブラウザーに保存しません。"),
+    ("signin.token", "管理トークン"),
+    ("signin.submit", "サインイン"),
+    ("signin.failed", "トークンを確認できませんでした。"),
+    ("signin.throttled", "サインインの失敗が続いています。しばらく待ってから再度お試しください。"),
+    ("signin.expired", "セッションが終了しました。もう一度サインインしてください。"),
+    ("dash.title", "ダッシュボード"),
+    ("dash.as_of", "集計時刻"),
+    ("dash.by_status", "状態別の証明書数"),
+    ("dash.status", "状態"),
+    ("dash.count", "件数"),
+    ("status.valid", "有効"),
+    ("status.expired", "期限切れ"),
+    ("status.revoked", "失効"),
+    ("status.on_hold", "保留中"),
+    ("dash.expiring", "有効期限が近い証明書"),
+    ("dash.window", "期間"),
+    ("window.7d", "7日以内"),
+    ("window.30d", "30日以内"),
+    ("window.90d", "90日以内"),
+    ("dash.pending", "承認待ちの申請"),
+    ("dash.issued", "サーバー起動後に発行した証明書（経路別）"),
+    ("dash.channel", "経路"),
+    ("dash.none_issued", "まだありません。"),
+    ("dash.charts", "グラフ"),
+    ("dash.charts_pending", "週ごとの有効期限と日ごとの発行数のグラフをここに表示します。"),
+    ("dash.actions", "操作"),
+    ("action.register", "利用者・端末を登録する"),
+    ("action.approvals", "承認待ちの申請を確認する"),
+    ("action.revoke", "証明書を検索して失効する"),
+    ("ca.title", "認証局"),
+    ("ca.certs", "認証局の証明書"),
+    ("ca.issuing", "発行用中間認証局の証明書"),
+    ("ca.root", "ルート認証局の証明書"),
+    ("ca.download", "ダウンロード"),
+    ("ca.published", "公開先"),
+    ("ca.crls", "証明書失効リスト（CRL）"),
+    ("ca.crl_issuing", "中間認証局の失効リスト"),
+    ("ca.crl_root", "ルート認証局の失効リスト"),
+    ("ca.ocsp", "OCSP レスポンダー"),
+    ("ca.this_update", "現在の失効リストの作成時刻"),
+    ("ca.next_update", "次回の失効リスト更新"),
+    ("ca.crl_unavailable", "失効リストを作成できませんでした。サーバーのログを確認してください。"),
+    ("soon.title", "準備中"),
+    ("soon.body", "このページはまだ利用できません。管理 API と `enrolld admin` では現在も操作できます。"),
+    ("error.title", "エラーが発生しました"),
+    ("error.forbidden", "この要求は拒否されました。"),
+    ("error.not_found", "該当するページはありません。"),
+    ("error.internal", "サーバーが応答できませんでした。ログを確認してください。"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn both_catalogues_have_exactly_the_same_keys_once_each() {
+        let keys = |c: &[(&str, &str)]| -> BTreeSet<String> {
+            c.iter().map(|(k, _)| (*k).to_owned()).collect()
+        };
+        assert_eq!(keys(EN), keys(JA));
+        assert_eq!(
+            keys(EN).len(),
+            EN.len(),
+            "a key repeats in the English catalogue"
+        );
+        assert_eq!(
+            keys(JA).len(),
+            JA.len(),
+            "a key repeats in the Japanese catalogue"
+        );
+    }
+
+    #[test]
+    fn no_japanese_message_is_left_in_english() {
+        for (k, v) in JA {
+            assert!(!v.is_ascii(), "{k}: {v:?} has no Japanese in it");
+            assert_ne!(
+                Some(*v),
+                EN.iter().find(|(ek, _)| ek == k).map(|(_, e)| *e),
+                "{k}"
+            );
+        }
+    }
+
+    #[test]
+    fn accept_language_picks_the_preferred_spoken_language() {
+        assert_eq!(Lang::from_accept_language(None), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("ja")), Lang::Ja);
+        assert_eq!(
+            Lang::from_accept_language(Some("ja-JP,ja;q=0.9,en;q=0.8")),
+            Lang::Ja
+        );
+        assert_eq!(Lang::from_accept_language(Some("en-US,ja;q=0.5")), Lang::En);
+        assert_eq!(Lang::from_accept_language(Some("fr, ja;q=0.3")), Lang::Ja);
+        assert_eq!(Lang::from_accept_language(Some("ja;q=0, de")), Lang::En);
+        assert_eq!(
+            Lang::from_accept_language(Some("en;q=0.2,ja;q=0.7")),
+            Lang::Ja
+        );
+        assert_eq!(Lang::from_accept_language(Some("ja;q=bogus")), Lang::Ja);
+    }
+
+    #[test]
+    fn dates_are_written_per_language_in_utc() {
+        // 2026-12-03 17:00:00 UTC.
+        let t = 1_796_317_200;
+        assert_eq!(Lang::Ja.format_time(t), "2026年12月3日 17:00 UTC");
+        assert_eq!(Lang::En.format_time(t), "3 Dec 2026 17:00 UTC");
+    }
+
+    #[test]
+    fn a_missing_key_shows_itself() {
+        assert_eq!(Lang::En.t("no.such.key"), "no.such.key");
+        assert_eq!(Lang::Ja.t("nav.ca"), "認証局");
+    }
+}
