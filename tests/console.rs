@@ -62,9 +62,20 @@ async fn post(s: &Server, cookie: Option<&str>, path: &str, form: &[(&str, &str)
 /// Signs in with `token` (and `Accept-Language: lang`); the answer and the session cookie's
 /// value, if one was set.
 async fn sign_in(s: &Server, token: &str, lang: Option<&str>) -> (Page, Option<String>) {
+    // The sign-in form's CSRF token, with its cookie.
+    let form = get(s, None, "/console/sign-in", lang).await;
+    let set = form.headers["set-cookie"].to_str().unwrap();
+    let pre = set
+        .strip_prefix("enrolld_console_signin=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    assert_eq!(csrf(&form.body), pre);
     let mut r = browser(s)
         .post(s.url("/console/sign-in"))
-        .form(&[("token", token)]);
+        .header("cookie", format!("enrolld_console_signin={pre}"))
+        .form(&[("token", token), ("csrf", pre)]);
     if let Some(l) = lang {
         r = r.header("accept-language", l);
     }
@@ -217,6 +228,21 @@ async fn sign_in_sessions_headers_csrf_sign_out_and_audit() {
     let p = get(&s, None, "/console/no/such/page", None).await;
     assert_eq!(p.status, 404);
     assert_security_headers(&p, "404");
+
+    // The sign-in form has a CSRF token of its own (there is no session yet): without it,
+    // or with another browser's, even a good token is refused and no session starts.
+    let p = post(&s, None, "/console/sign-in", &[("token", &token)]).await;
+    assert_eq!(p.status, 403);
+    assert!(!p.headers.contains_key("set-cookie"));
+    let r = browser(&s)
+        .post(s.url("/console/sign-in"))
+        .header("cookie", "enrolld_console_signin=mine")
+        .form(&[("token", token.as_str()), ("csrf", "theirs")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(!r.headers().contains_key("set-cookie"));
 
     // A good token: a 303 to the dashboard and a cookie with every attribute.
     let (p, cookie) = sign_in(&s, &token, None).await;

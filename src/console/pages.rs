@@ -24,8 +24,8 @@ pub enum SignInNotice {
     Expired,
 }
 
-/// The sign-in page.
-pub fn sign_in(lang: Lang, notice: SignInNotice) -> String {
+/// The sign-in page; `csrf` is the token of the sign-in cookie, repeated in the form.
+pub fn sign_in(lang: Lang, notice: SignInNotice, csrf: &str) -> String {
     let msg = match notice {
         SignInNotice::None => None,
         SignInNotice::Failed => Some("signin.failed"),
@@ -43,11 +43,13 @@ pub fn sign_in(lang: Lang, notice: SignInNotice) -> String {
     let _ = write!(
         body,
         "<p>{intro}</p><form method=\"post\" action=\"/console/sign-in\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <input type=\"hidden\" name=\"lang\" value=\"{code}\">\
          <label for=\"token\">{label}</label>\
          <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"off\" required>\
          <button type=\"submit\">{submit}</button></form>",
         intro = escape(lang.t("signin.intro")),
+        csrf = escape(csrf),
         code = lang.code(),
         label = escape(lang.t("signin.token")),
         submit = escape(lang.t("signin.submit")),

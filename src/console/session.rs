@@ -19,6 +19,9 @@ use crate::store::AdminTokenRecord;
 
 /// The cookie that carries the session id.
 pub const COOKIE: &str = "enrolld_console";
+/// The cookie that carries the sign-in form's CSRF token (there is no session yet): the form's
+/// hidden field must repeat it, so another site cannot sign a browser in with its own token.
+pub const SIGN_IN_COOKIE: &str = "enrolld_console_signin";
 /// A session unused this long (seconds) has ended.
 pub const IDLE_SECS: i64 = 30 * 60;
 /// A session ends this long (seconds) after sign-in, however busy.
@@ -62,16 +65,24 @@ impl Session {
 
     /// Whether a form's CSRF field is this session's token, compared in constant time.
     pub fn csrf_ok(&self, presented: Option<&str>) -> bool {
-        presented.is_some_and(|p| {
-            aws_lc_rs::constant_time::verify_slices_are_equal(p.as_bytes(), self.csrf.as_bytes())
-                .is_ok()
-        })
+        presented.is_some_and(|p| same_secret(p, &self.csrf))
     }
 
     /// Whether the session has ended at `now`.
     fn ended(&self, now: i64) -> bool {
         now - self.last_seen >= IDLE_SECS || now - self.created_at >= ABSOLUTE_SECS || now < 0
     }
+}
+
+/// Whether two secrets are equal and not empty, compared in constant time.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    !a.is_empty()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
+/// A new random CSRF token for the sign-in form (256 bits).
+pub fn new_sign_in_token() -> Result<String> {
+    random_token(ID_BYTES)
 }
 
 /// The sessions of this process.

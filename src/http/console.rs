@@ -20,7 +20,9 @@ use super::pickup::parse_form;
 use super::{AppState, ConnInfo};
 use crate::console::i18n::Lang;
 use crate::console::pages::{self, SignInNotice};
-use crate::console::session::{Session, ABSOLUTE_SECS, COOKIE};
+use crate::console::session::{
+    new_sign_in_token, same_secret, Session, ABSOLUTE_SECS, COOKIE, SIGN_IN_COOKIE,
+};
 use crate::error::Error;
 
 /// The console's Content-Security-Policy: nothing but the console's own stylesheet and
@@ -94,17 +96,22 @@ fn error_page(e: &Error, lang: Lang, session: Option<&Session>) -> Response {
     resp
 }
 
-/// The session id the request's cookie carries, if any.
-fn session_cookie(headers: &HeaderMap) -> Option<String> {
+/// The value of the request's cookie `name`, if any.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, v)| v.trim().to_owned())
         .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// The session id the request's cookie carries, if any.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE)
 }
 
 /// The language a browser asks for.
@@ -198,11 +205,23 @@ async fn sign_in_page(
     } else {
         SignInNotice::None
     };
-    html(StatusCode::OK, pages::sign_in(lang, notice))
+    let token = match new_sign_in_token() {
+        Ok(t) => t,
+        Err(e) => return error_page(&e, lang, None),
+    };
+    let mut resp = html(StatusCode::OK, pages::sign_in(lang, notice, &token));
+    let c = format!(
+        "{SIGN_IN_COOKIE}={token}; HttpOnly; Secure; SameSite=Strict; Path=/console/sign-in"
+    );
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
 }
 
-/// `POST /console/sign-in` with `token` (and the page's `lang`): a session cookie and a 303
-/// to the dashboard; the page again with 401, or 429 while failures back off.
+/// `POST /console/sign-in` with `token`, `csrf` (the sign-in cookie's value) and the page's
+/// `lang`: a session cookie and a 303 to the dashboard; the page again with 401, or 429 while
+/// failures back off; 403 without the sign-in cookie's token.
 async fn sign_in(
     State(s): State<AppState>,
     conn: Option<Extension<Arc<ConnInfo>>>,
@@ -211,18 +230,24 @@ async fn sign_in(
 ) -> Response {
     let ip = client_ip(&conn);
     let fallback = accept_language(&headers);
+    let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
     let r = blocking(move || {
         let form = parse_form(&body)?;
         let lang = field(&form, "lang")
             .and_then(Lang::from_code)
             .unwrap_or(fallback);
+        if !same_secret(field(&form, "csrf").unwrap_or(""), &expected) {
+            return Err(Error::NotPermitted(
+                "no session or a wrong CSRF token".into(),
+            ));
+        }
         let token = field(&form, "token").unwrap_or("");
-        Ok::<_, Error>((lang, s.console.sign_in(token, ip, lang)))
+        Ok::<_, Error>((lang, expected, s.console.sign_in(token, ip, lang)))
     })
     .await;
     match r {
         Err(e) => error_page(&e, fallback, None),
-        Ok((_, Ok((id, _)))) => {
+        Ok((_, _, Ok((id, _)))) => {
             let mut resp = see_other("/console/");
             let cookie = format!(
                 "{COOKIE}={id}; HttpOnly; Secure; SameSite=Strict; Path=/console; Max-Age={ABSOLUTE_SECS}"
@@ -232,7 +257,7 @@ async fn sign_in(
             }
             resp
         }
-        Ok((lang, Err(e))) => {
+        Ok((lang, csrf, Err(e))) => {
             let status = errors::status_of(&e);
             let notice = match e {
                 Error::RateLimited(..) => SignInNotice::Throttled,
@@ -244,7 +269,7 @@ async fn sign_in(
             } else {
                 status
             };
-            let mut resp = html(status, pages::sign_in(lang, notice));
+            let mut resp = html(status, pages::sign_in(lang, notice, &csrf));
             if let Error::RateLimited(_, secs) = e {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
