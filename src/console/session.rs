@@ -70,7 +70,7 @@ impl Session {
 
     /// Whether the session has ended at `now`.
     fn ended(&self, now: i64) -> bool {
-        now - self.last_seen >= IDLE_SECS || now - self.created_at >= ABSOLUTE_SECS || now < 0
+        now - self.last_seen >= IDLE_SECS || now - self.created_at >= ABSOLUTE_SECS
     }
 }
 
