@@ -18,6 +18,9 @@ use crate::states::ApprovalStatus;
 use crate::status::StatusService;
 use crate::store::Store;
 
+/// Seconds of a week, the buckets of the expiry chart.
+const WEEK_SECS: i64 = 7 * 86_400;
+
 /// Takes [`Snapshot`]s and publishes them to the shared [`Metrics`].
 pub struct Gauges {
     /// What is counted.
@@ -92,6 +95,14 @@ impl Gauges {
                 .certificates_expiring_before(now + secs + 1, usize::MAX)?;
             expiring.push((label, not_revoked(before).saturating_sub(expired)));
         }
+        let mut expiry_weeks = [0u64; 13];
+        let mut before = expired;
+        for (w, slot) in expiry_weeks.iter_mut().enumerate() {
+            let end = now + (w as i64 + 1) * WEEK_SECS;
+            let upto = not_revoked(self.store.certificates_expiring_before(end, usize::MAX)?);
+            *slot = upto.saturating_sub(before);
+            before = upto;
+        }
         let valid = total.saturating_sub(held + revoked_for_good + expired);
         let by_status = BTreeMap::from([
             ("valid", valid),
@@ -114,6 +125,7 @@ impl Gauges {
             at: now,
             by_status,
             expiring,
+            expiry_weeks,
             store_bytes: self.store.size_on_disk()?,
             pending_approvals,
             crl_this_update,

@@ -632,6 +632,32 @@ async fn the_dashboard_shows_the_figures_of_metrics() {
         .sum();
     assert_eq!(issued, 3);
     assert_eq!(figure(&dash.body, "issued.est-simpleenroll"), issued);
+
+    // The charts are drawn from the same snapshot: the expiry chart has 13 weekly columns and
+    // the two 20-day certificates in the third week; the status chart one bar per status.
+    let svgs: Vec<&str> = dash
+        .body
+        .split("<svg")
+        .skip(1)
+        .map(|s| s.split("</svg>").next().unwrap())
+        .collect();
+    assert_eq!(svgs.len(), 2, "two charts");
+    assert!(svgs
+        .iter()
+        .all(|s| s.contains("role=\"img\"") && !s.contains("<script")));
+    let values = |svg: &str| -> Vec<u64> {
+        svg.split("data-value=\"")
+            .skip(1)
+            .map(|v| v.split('"').next().unwrap().parse().unwrap())
+            .collect()
+    };
+    let weeks = values(svgs[0]);
+    assert_eq!(weeks.len(), 13, "{weeks:?}");
+    assert_eq!(weeks.iter().sum::<u64>(), 2);
+    assert_eq!(weeks[2], 2, "{weeks:?}");
+    let mut statuses = values(svgs[1]);
+    statuses.sort();
+    assert_eq!(statuses, vec![0, 0, 1, 2]);
 }
 
 #[tokio::test]

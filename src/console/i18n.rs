@@ -76,6 +76,25 @@ impl Lang {
             .map_or(key, |(_, v)| v)
     }
 
+    /// A day (unix seconds) written short, as this language writes it, in UTC: `12月3日`,
+    /// `3 Dec`.
+    pub fn format_day(self, unix: i64) -> String {
+        let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+            return "-".into();
+        };
+        let (m, d) = (u8::from(t.month()), t.day());
+        match self {
+            Lang::Ja => format!("{m}月{d}日"),
+            Lang::En => {
+                const MONTHS: [&str; 12] = [
+                    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                    "Dec",
+                ];
+                format!("{d} {}", MONTHS[usize::from(m.saturating_sub(1)) % 12])
+            }
+        }
+    }
+
     /// A time (unix seconds) written as this language writes it, in UTC:
     /// `2026年12月3日 17:00 UTC`, `3 Dec 2026 17:00 UTC`.
     pub fn format_time(self, unix: i64) -> String {
@@ -157,7 +176,12 @@ static EN: &[(&str, &str)] = &[
     ("dash.channel", "Channel"),
     ("dash.none_issued", "None yet."),
     ("dash.charts", "Charts"),
-    ("dash.charts_pending", "Charts of expiry by week and issuance by day will appear here."),
+    ("dash.charts_pending", "A chart of issuance per day by channel will appear here."),
+    ("chart.expiry.title", "Valid certificates expiring per week, next 13 weeks"),
+    ("chart.expiry.desc", "Column chart: one column per week from today, its height and the number above it the count of valid certificates whose validity ends that week."),
+    ("chart.expiry.weeks", "Week starting"),
+    ("chart.status.title", "Certificates by status"),
+    ("chart.status.desc", "Bar chart: one bar per status, its length and the number after it the count of certificates."),
     ("dash.actions", "Actions"),
     ("action.register", "Register a person or device"),
     ("action.approvals", "Review waiting approvals"),
@@ -225,7 +249,12 @@ static JA: &[(&str, &str)] = &[
     ("dash.channel", "経路"),
     ("dash.none_issued", "まだありません。"),
     ("dash.charts", "グラフ"),
-    ("dash.charts_pending", "週ごとの有効期限と日ごとの発行数のグラフをここに表示します。"),
+    ("dash.charts_pending", "経路別の日ごとの発行数のグラフをここに表示します。"),
+    ("chart.expiry.title", "今後13週間に有効期限を迎える証明書（週別）"),
+    ("chart.expiry.desc", "縦棒グラフ：今日から1週間ごとに1本。棒の高さと上の数字は、その週に有効期限を迎える有効な証明書の数です。"),
+    ("chart.expiry.weeks", "週の初日"),
+    ("chart.status.title", "状態別の証明書数"),
+    ("chart.status.desc", "横棒グラフ：状態ごとに1本。棒の長さと右の数字は証明書の数です。"),
     ("dash.actions", "操作"),
     ("action.register", "利用者・端末を登録する"),
     ("action.approvals", "承認待ちの申請を確認する"),

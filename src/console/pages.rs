@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::charts::{self, ChartText};
 use super::html::{escape, layout, NAV};
 use super::i18n::Lang;
 use super::session::Session;
@@ -177,12 +178,39 @@ pub fn dashboard(
         b.push_str("</tbody></table>");
     }
     b.push_str("</section>");
-    // The charts (expiry by week, issuance by day, counts by status) come from
-    // `console::charts` and go here.
+    // The charts: SVG drawn here from the same snapshot as the tables above (no script).
+    let statuses: Vec<(String, u64)> = snapshot
+        .by_status
+        .iter()
+        .map(|(s, n)| (lang.t(status_key(s)).to_owned(), *n))
+        .collect();
+    let status_text = ChartText {
+        lang: lang.code().to_owned(),
+        title: lang.t("chart.status.title").to_owned(),
+        description: lang.t("chart.status.desc").to_owned(),
+        category_caption: lang.t("dash.status").to_owned(),
+        value_caption: lang.t("dash.count").to_owned(),
+        ..ChartText::default()
+    };
+    let weeks: Vec<String> = (0..13)
+        .map(|w| lang.format_day(snapshot.at + w * 7 * 86_400))
+        .collect();
+    let expiry_text = ChartText {
+        lang: lang.code().to_owned(),
+        title: lang.t("chart.expiry.title").to_owned(),
+        description: lang.t("chart.expiry.desc").to_owned(),
+        category_caption: lang.t("chart.expiry.weeks").to_owned(),
+        value_caption: lang.t("dash.count").to_owned(),
+        categories: weeks,
+        ..ChartText::default()
+    };
     let _ = write!(
         b,
-        "<section aria-labelledby=\"charts\" class=\"charts\"><h2 id=\"charts\">{}</h2><p>{}</p></section>",
+        "<section aria-labelledby=\"charts\" class=\"charts\"><h2 id=\"charts\">{}</h2>\
+         <figure class=\"chart\">{}</figure><figure class=\"chart\">{}</figure><p>{}</p></section>",
         escape(lang.t("dash.charts")),
+        charts::expiry_by_week(&snapshot.expiry_weeks, &expiry_text),
+        charts::status_counts(&statuses, &status_text),
         escape(lang.t("dash.charts_pending")),
     );
     layout(lang, lang.t("dash.title"), Some(session), "/console/", &b)

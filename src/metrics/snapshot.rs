@@ -25,6 +25,9 @@ pub struct Snapshot {
     /// Valid certificates whose notAfter falls within each of [`EXPIRY_WINDOWS`] from `at`;
     /// the windows nest (`30d` includes `7d`).
     pub expiring: Vec<(&'static str, u64)>,
+    /// Valid certificates whose notAfter falls in each of the next 13 weeks from `at` (the
+    /// dashboard's expiry chart).
+    pub expiry_weeks: [u64; 13],
     /// Bytes the store occupies on disk (`Store::size_on_disk`).
     pub store_bytes: u64,
     /// Enrolment requests waiting for an administrator's decision.
