@@ -76,6 +76,9 @@ pub(super) struct RegistryTrees {
     pub(super) scep_transactions: sled::Tree,
 }
 
+/// How long [`SledStore::open`] waits for a directory another handle still locks.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Key of a subject link.
 pub(super) fn link_key(subject: &SubjectId, kind: u8, id: &[u8]) -> Vec<u8> {
     let mut k = subject.as_str().as_bytes().to_vec();
@@ -103,12 +106,26 @@ pub(super) struct AcmeTrees {
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`. sled locks the directory; a store dropped a
+    /// moment ago may still hold the lock while sled's background writes finish, so a locked
+    /// directory is tried again for up to [`LOCK_WAIT`] before the error is reported (another
+    /// running server on the same directory still gets it).
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(Some(500))
-            .open()?;
+        let config = sled::Config::new().path(dir).flush_every_ms(Some(500));
+        let started = std::time::Instant::now();
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                // sled reports the lock as an `Other` I/O error with this text (config.rs).
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && started.elapsed() < LOCK_WAIT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let gate = Arc::new(std::sync::RwLock::new(()));
         let reg = RegistryTrees {
             subjects: db.open_tree("subjects")?,

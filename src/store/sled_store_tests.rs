@@ -4,6 +4,23 @@ use super::*;
 use crate::store::conformance::records::{cert, cred};
 use crate::store::{CredentialSpend, RegistryStore};
 
+/// A second handle on a directory another one holds is refused, after the wait for a lock
+/// that is being let go.
+#[test]
+fn a_locked_directory_is_refused_after_the_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = SledStore::open(dir.path()).unwrap();
+    let t = std::time::Instant::now();
+    let err = SledStore::open(dir.path())
+        .err()
+        .expect("the directory is locked");
+    assert!(
+        format!("{err:?}").contains("could not acquire lock"),
+        "{err:?}"
+    );
+    assert!(t.elapsed() >= LOCK_WAIT);
+}
+
 #[test]
 fn concurrent_flushes_all_return_after_a_flush() {
     let dir = tempfile::tempdir().unwrap();
