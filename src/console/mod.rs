@@ -6,6 +6,7 @@
 pub mod charts;
 pub mod html;
 pub mod i18n;
+pub mod manage;
 pub mod pages;
 pub mod session;
 

@@ -34,7 +34,10 @@ pub fn routes() -> Router<AppState> {
     let mut r = Router::new();
     // The sections of the navigation whose pages are still to come.
     for (_, path) in crate::console::html::NAV {
-        if path != "/console/" && path != "/console/ca" {
+        if !matches!(
+            path,
+            "/console/" | "/console/ca" | "/console/approvals" | "/console/certificates"
+        ) {
             r = r.route(path, get(section));
         }
     }
@@ -44,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/sign-out", post(sign_out))
         .route("/console/language", post(language))
         .route("/console/ca", get(ca))
+        .merge(super::console_manage::routes())
         .route("/console/static/console.css", get(css))
         .route("/console/{*rest}", any(not_found))
         .layer(middleware::from_fn(security_headers))
@@ -65,7 +69,7 @@ async fn security_headers(req: Request, next: Next) -> Response {
 }
 
 /// A 303 to `location`.
-fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
         [(header::LOCATION, location.to_owned())],
@@ -74,7 +78,7 @@ fn see_other(location: &str) -> Response {
 }
 
 /// An HTML page with `status`.
-fn html(status: StatusCode, body: String) -> Response {
+pub(super) fn html(status: StatusCode, body: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -84,7 +88,7 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 /// An error page for `e` in `lang`, with the error table's status, counted by its kind.
-fn error_page(e: &Error, lang: Lang, session: Option<&Session>) -> Response {
+pub(super) fn error_page(e: &Error, lang: Lang, session: Option<&Session>) -> Response {
     let status = errors::status_of(e);
     let message = match status {
         StatusCode::NOT_FOUND => "error.not_found",
@@ -144,7 +148,7 @@ fn require_session(s: &AppState, headers: &HeaderMap) -> Result<(String, Session
 
 /// Like [`require_session`] for a POST: no session is a 403 (a form cannot be replayed
 /// after sign-in), and the form's `csrf` field must be the session's token (403 otherwise).
-fn require_csrf(
+pub(super) fn require_csrf(
     s: &AppState,
     headers: &HeaderMap,
     form: &[(String, String)],
@@ -172,7 +176,7 @@ fn require_csrf(
 }
 
 /// The first value of the form field `name`.
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -353,7 +357,7 @@ async fn language(State(s): State<AppState>, headers: HeaderMap, body: Bytes) ->
 }
 
 /// Runs a page renderer for the request's session on the blocking pool.
-async fn page(
+pub(super) async fn page(
     s: AppState,
     headers: HeaderMap,
     render: impl FnOnce(&AppState, &Session) -> Result<Response, Error> + Send + 'static,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod conn;
 pub mod console;
+pub mod console_manage;
 pub mod errors;
 pub mod est;
 pub mod metrics;

@@ -52,6 +52,16 @@ impl Registry {
         Ok(json!({"certificates": items, "next": next}))
     }
 
+    /// One page of the certificate inventory as typed views and the serial the next page
+    /// starts after: the query of [`Registry::inventory`], for the console.
+    pub fn inventory_page(
+        &self,
+        q: &CertQuery,
+        limit: usize,
+    ) -> Result<(Vec<CertificateView>, Option<String>)> {
+        self.query(q, limit.clamp(1, 1000))
+    }
+
     fn query(&self, q: &CertQuery, limit: usize) -> Result<(Vec<CertificateView>, Option<String>)> {
         let before = match &q.expiring_before {
             Some(t) => Some(
