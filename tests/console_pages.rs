@@ -212,7 +212,7 @@ async fn approvals_are_listed_with_their_names_and_decided_from_the_console() {
     let (st, _) = enroll(&s, "/.well-known/est/vip/simpleenroll", &u, &p, &csr1).await;
     assert_eq!(st, 202, "waits for approval");
     let (u2, p2) = s
-        .credential(json!({"label": "vip", "common_name": "vip-2.example"}))
+        .credential(json!({"label": "vip", "common_name": "vip-2 <b>&</b>"}))
         .await;
     let csr2 = b64(&csr(&KeyPair::generate().unwrap(), None, &[]));
     let (st, _) = enroll(&s, "/.well-known/est/vip/simpleenroll", &u2, &p2, &csr2).await;
@@ -234,7 +234,11 @@ async fn approvals_are_listed_with_their_names_and_decided_from_the_console() {
         "its SAN"
     );
     assert!(page.body.contains("<td>device</td>"));
-    assert!(page.body.contains("vip-2.example"));
+    assert!(
+        page.body.contains("vip-2 &lt;b&gt;&amp;&lt;/b&gt;"),
+        "names are escaped"
+    );
+    assert!(!page.body.contains("<b>"));
     let actions = post_actions(&page.body);
     for id in &pending {
         assert!(actions.contains(&format!("/console/approvals/{id}/approve")));
@@ -333,7 +337,7 @@ async fn approvals_are_listed_with_their_names_and_decided_from_the_console() {
     // The filter shows decided requests; the decisions are audited with the token as actor.
     let approved = get(&s, &ops, "/console/approvals?status=approved").await;
     assert!(approved.body.contains("vip-1.example"));
-    assert!(!approved.body.contains("vip-2.example"));
+    assert!(!approved.body.contains("vip-2 "));
     assert!(
         post_actions(&approved.body).len() == 2,
         "no buttons on decided requests"
@@ -591,6 +595,53 @@ async fn certificates_filter_page_download_and_revoke() {
     for word in ["Revoke", "Key compromise", "Serial", "Download"] {
         assert!(!jcert.body.contains(word), "{word} in the Japanese page");
     }
+    // A certificate on hold keeps its revoke form, and a final reason may follow the hold.
+    let held = &others[1];
+    let hpage = get(&s, &ops, &format!("/console/certificates/{held}")).await;
+    let hold = post(
+        &s,
+        &ops,
+        &format!("/console/certificates/{held}/revoke"),
+        &[("csrf", &csrf(&hpage.body)), ("reason", "certificateHold")],
+    )
+    .await;
+    assert_eq!(hold.status, 303);
+    let hpage = get(&s, &ops, &format!("/console/certificates/{held}")).await;
+    assert!(hpage.body.contains("Certificate hold (suspension)"));
+    assert!(post_actions(&hpage.body).contains(&format!("/console/certificates/{held}/revoke")));
+    post(
+        &s,
+        &ops,
+        &format!("/console/certificates/{held}/revoke"),
+        &[("csrf", &csrf(&hpage.body)), ("reason", "superseded")],
+    )
+    .await;
+    let (_, c) = s
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/v1/certificates/{held}"),
+            &s.admin_token(),
+            None,
+        )
+        .await;
+    assert_eq!(c["revocation_reason"], "superseded");
+    // An unknown reason is refused and revokes nothing.
+    let last = &others[2];
+    let bad = post(
+        &s,
+        &ops,
+        &format!("/console/certificates/{last}/revoke"),
+        &[("csrf", &csrf(&hpage.body)), ("reason", "removeFromCRL")],
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    let still = get(&s, &ops, "/console/certificates?status=good").await;
+    assert_eq!(
+        serials(&still.body),
+        vec![others[0].clone(), last.clone()],
+        "the held and revoked ones are gone, the refused one is still valid"
+    );
+
     // An unknown serial is a 404 page.
     let missing = get(&s, &ops, "/console/certificates/abcdef").await;
     assert_eq!(missing.status, 404);

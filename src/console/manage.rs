@@ -361,8 +361,8 @@ pub fn certificates(
     )
 }
 
-/// A certificate's page: its fields, the PEM download, and (valid, to a session with
-/// `revoke`) a revoke form with the reasons the admin API accepts.
+/// A certificate's page: its fields, the PEM download, and (valid or on hold, to a session
+/// with `revoke`) a revoke form with the reasons the admin API accepts.
 pub fn certificate(
     lang: Lang,
     session: &Session,
@@ -422,7 +422,10 @@ pub fn certificate(
         "</tbody></table><p><a href=\"/console/certificates/{serial}/pem\" download>{}</a></p>",
         escape(lang.t("cert.download"))
     );
-    if c.status == CertState::Good && session.may(Scope::Revoke) {
+    // A certificate on hold can still be revoked for good (as through the admin API).
+    let revocable = c.status == CertState::Good
+        || c.revocation_reason == Some(RevocationReason::CertificateHold);
+    if revocable && session.may(Scope::Revoke) {
         let _ = write!(
             b,
             "<section aria-labelledby=\"revoke\"><h2 id=\"revoke\">{heading}</h2>\
