@@ -279,7 +279,7 @@ async fn sign_in_sessions_headers_csrf_sign_out_and_audit() {
         assert_eq!(p.status, 200, "{href}");
         assert_security_headers(&p, href);
     }
-    let soon = get(&s, Some(&cookie), "/console/tokens", None).await;
+    let soon = get(&s, Some(&cookie), "/console/people", None).await;
     assert!(soon.body.contains("Not yet available"));
 
     // The CA page: certificates to download from this listener, the published URLs, the

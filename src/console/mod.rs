@@ -3,12 +3,14 @@
 //! [`Registry`], the token check of `registry::tokens`, the shared [`Metrics`] and
 //! [`Gauges`]). `http::console` turns requests into calls here and the answers into responses.
 
+pub mod audit_page;
 pub mod charts;
 pub mod html;
 pub mod i18n;
 pub mod manage;
 pub mod pages;
 pub mod session;
+pub mod tokens_page;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -14,6 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Extension, Router};
 
+mod admin_pages;
+
 use super::admin::blocking;
 use super::errors;
 use super::pickup::parse_form;
@@ -36,7 +38,12 @@ pub fn routes() -> Router<AppState> {
     for (_, path) in crate::console::html::NAV {
         if !matches!(
             path,
-            "/console/" | "/console/ca" | "/console/approvals" | "/console/certificates"
+            "/console/"
+                | "/console/ca"
+                | "/console/approvals"
+                | "/console/certificates"
+                | "/console/audit"
+                | "/console/tokens"
         ) {
             r = r.route(path, get(section));
         }
@@ -48,6 +55,13 @@ pub fn routes() -> Router<AppState> {
         .route("/console/language", post(language))
         .route("/console/ca", get(ca))
         .merge(super::console_manage::routes())
+        .route("/console/audit", get(admin_pages::audit))
+        .route("/console/audit/verify", get(admin_pages::audit_verify))
+        .route(
+            "/console/tokens",
+            get(admin_pages::tokens).post(admin_pages::create_token),
+        )
+        .route("/console/tokens/revoke", post(admin_pages::revoke_token))
         .route("/console/static/console.css", get(css))
         .route("/console/{*rest}", any(not_found))
         .layer(middleware::from_fn(security_headers))
