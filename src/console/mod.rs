@@ -9,6 +9,7 @@ pub mod html;
 pub mod i18n;
 pub mod manage;
 pub mod pages;
+pub mod people;
 pub mod session;
 pub mod tokens_page;
 

@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
                 | "/console/certificates"
                 | "/console/audit"
                 | "/console/tokens"
+                | "/console/people"
         ) {
             r = r.route(path, get(section));
         }
@@ -55,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/language", post(language))
         .route("/console/ca", get(ca))
         .merge(super::console_manage::routes())
+        .merge(super::console_people::routes())
         .route("/console/audit", get(admin_pages::audit))
         .route("/console/audit/verify", get(admin_pages::audit_verify))
         .route(

@@ -6,6 +6,7 @@ pub mod api;
 pub mod conn;
 pub mod console;
 pub mod console_manage;
+pub mod console_people;
 pub mod errors;
 pub mod est;
 pub mod metrics;

@@ -57,6 +57,21 @@ pub struct RowResult {
     pub error: Option<String>,
 }
 
+/// The filters of a page of subjects (`Registry::list_page`); absent fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct SubjectQuery {
+    /// `person` or `device`.
+    pub kind: Option<String>,
+    /// `active`, `suspended` or `offboarded` (any other name matches nothing).
+    pub status: Option<String>,
+    /// Exact department.
+    pub department: Option<String>,
+    /// Case-insensitive substring of the external id, names, e-mail address or department.
+    pub search: Option<String>,
+    /// The page starts after this subject id (the previous page's last).
+    pub after: Option<String>,
+}
+
 /// `POST /api/v1/subjects/{id}/credentials` body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -225,19 +240,66 @@ impl Registry {
         department: Option<&str>,
         limit: usize,
     ) -> Result<Vec<SubjectRecord>> {
+        let q = SubjectQuery {
+            kind: kind.map(str::to_owned),
+            status: status.map(str::to_owned),
+            department: department.map(str::to_owned),
+            ..SubjectQuery::default()
+        };
+        Ok(self.list_page(&q, limit)?.0)
+    }
+
+    /// One page of the subjects matching `q`, in id order, and the id the next page starts
+    /// after when there may be more. `search` is a case-insensitive substring of the external
+    /// id, display name, device name, e-mail address or department.
+    pub fn list_page(
+        &self,
+        q: &SubjectQuery,
+        limit: usize,
+    ) -> Result<(Vec<SubjectRecord>, Option<String>)> {
         // An unknown status matches no subject.
-        let status = status.map(SubjectStatus::from_name);
+        let status = q.status.as_deref().map(SubjectStatus::from_name);
+        let needle = q.search.as_deref().map(str::to_lowercase);
+        let limit = limit.max(1);
         let mut out = Vec::new();
+        let mut more = false;
         self.store.scan_subjects(&mut |s| {
-            let ok = kind.is_none_or(|k| s.kind == k)
+            if q.after.as_deref().is_some_and(|a| s.id.as_str() <= a) {
+                return true;
+            }
+            let found = needle.as_deref().is_none_or(|n| {
+                [
+                    Some(&s.external_id),
+                    s.display_name.as_ref(),
+                    s.name.as_ref(),
+                    s.email.as_ref(),
+                    s.department.as_ref(),
+                ]
+                .into_iter()
+                .flatten()
+                .any(|v| v.to_lowercase().contains(n))
+            });
+            let ok = found
+                && q.kind.as_deref().is_none_or(|k| s.kind == k)
                 && status.is_none_or(|st| st == Some(s.status))
-                && department.is_none_or(|d| s.department.as_deref() == Some(d));
+                && q.department
+                    .as_deref()
+                    .is_none_or(|d| s.department.as_deref() == Some(d));
             if ok {
+                if out.len() == limit {
+                    more = true;
+                    return false;
+                }
                 out.push(s);
             }
-            out.len() < limit
+            true
         })?;
-        Ok(out)
+        let next = if more {
+            out.last().map(|s| s.id.as_str().to_owned())
+        } else {
+            None
+        };
+        Ok((out, next))
     }
 
     /// Changes a subject's status: `suspended` (certificates on hold when configured),
