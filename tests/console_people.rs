@@ -1,0 +1,519 @@
+//! The console's people and devices pages over plain HTTPS with a hand-kept cookie: the list
+//! (search, filters, paging by cursor) against what was registered through the admin API, a
+//! subject's page, credentials shown once, suspend/reactivate and off-boarding with the admin
+//! API as witness, scopes, CSRF, escaping and Japanese pages.
+
+mod common;
+
+use common::*;
+use rcgen::KeyPair;
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+/// A client that does not follow redirects (the tests look at each 303).
+fn browser(s: &Server) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_preconfigured_tls(s.rustls_config())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// One answer: status, headers, body.
+struct Page {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+async fn read(r: reqwest::Response) -> Page {
+    Page {
+        status: r.status().as_u16(),
+        headers: r.headers().clone(),
+        body: r.text().await.unwrap(),
+    }
+}
+
+async fn get(s: &Server, cookie: &str, path: &str) -> Page {
+    let r = browser(s)
+        .get(s.url(path))
+        .header("cookie", format!("enrolld_console={cookie}"));
+    read(r.send().await.unwrap()).await
+}
+
+async fn post(s: &Server, cookie: &str, path: &str, form: &[(&str, &str)]) -> Page {
+    let r = browser(s)
+        .post(s.url(path))
+        .header("cookie", format!("enrolld_console={cookie}"))
+        .form(form);
+    read(r.send().await.unwrap()).await
+}
+
+/// Signs in with `token` (and `Accept-Language: lang`); the session cookie's value.
+async fn signed_in(s: &Server, token: &str, lang: &str) -> String {
+    let form = read(
+        browser(s)
+            .get(s.url("/console/sign-in"))
+            .header("accept-language", lang)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let set = form.headers["set-cookie"].to_str().unwrap();
+    let pre = set
+        .strip_prefix("enrolld_console_signin=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap();
+    let p = read(
+        browser(s)
+            .post(s.url("/console/sign-in"))
+            .header("cookie", format!("enrolld_console_signin={pre}"))
+            .header("accept-language", lang)
+            .form(&[("token", token), ("csrf", pre), ("lang", lang)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    p.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .strip_prefix("enrolld_console=")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// The CSRF token in a page's forms.
+fn csrf(body: &str) -> String {
+    let at = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
+    body[at..].split('"').next().unwrap().to_owned()
+}
+
+/// The `action` of every POST form of a page.
+fn post_actions(body: &str) -> Vec<String> {
+    body.match_indices("<form")
+        .map(|(i, _)| &body[i..i + body[i..].find('>').unwrap()])
+        .filter(|tag| tag.contains("method=\"post\""))
+        .map(|tag| {
+            let a = tag.find("action=\"").unwrap() + 8;
+            tag[a..].split('"').next().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// A token with `scopes` made through the admin API: (token, id).
+async fn token_with(s: &Server, name: &str, scopes: &[&str]) -> (String, String) {
+    let (st, t) = s
+        .api(
+            Method::POST,
+            "/api/v1/tokens",
+            &s.admin_token(),
+            Some(json!({"name": name, "scopes": scopes})),
+        )
+        .await;
+    assert_eq!(st, 201, "{t}");
+    (
+        t["token"].as_str().unwrap().to_owned(),
+        t["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Registers a subject through the admin API; its id.
+async fn register(s: &Server, kind: &str, body: Value) -> String {
+    let path = if kind == "person" {
+        "/api/v1/people"
+    } else {
+        "/api/v1/devices"
+    };
+    let (st, v) = s
+        .api(Method::POST, path, &s.admin_token(), Some(body))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    v["subject"]["id"].as_str().unwrap().to_owned()
+}
+
+/// A subject as the admin API shows it.
+async fn api_subject(s: &Server, id: &str) -> Value {
+    let (st, v) = s
+        .api(
+            Method::GET,
+            &format!("/api/v1/subjects/{id}"),
+            &s.admin_token(),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    v
+}
+
+/// An EST credential made through the admin API and a certificate enrolled with it; the
+/// certificate's serial.
+async fn enrolled(s: &Server, id: &str) -> String {
+    let (st, cred) = s
+        .api(
+            Method::POST,
+            &format!("/api/v1/subjects/{id}/credentials"),
+            &s.admin_token(),
+            Some(json!({"kind": "est"})),
+        )
+        .await;
+    assert_eq!(st, 201, "{cred}");
+    let r = s
+        .client()
+        .post(s.url("/.well-known/est/simpleenroll"))
+        .basic_auth(
+            cred["username"].as_str().unwrap(),
+            cred["password"].as_str(),
+        )
+        .header("content-type", "application/pkcs10")
+        .body(b64(&csr(&KeyPair::generate().unwrap(), None, &[])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    serial_hex(&certs_from_pkcs7(&r.text().await.unwrap()).remove(0))
+}
+
+/// The external ids in a list page's rows (the `<code>` of each row).
+fn external_ids(body: &str) -> Vec<String> {
+    body.split("<tr data-subject=")
+        .skip(1)
+        .map(|row| {
+            let a = row.find("<td><code>").unwrap() + 10;
+            row[a..].split('<').next().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// The `href` of the page's next link.
+fn next_link(body: &str) -> Option<String> {
+    let at = body.find("rel=\"next\" href=\"")? + 17;
+    Some(body[at..].split('"').next().unwrap().replace("&amp;", "&"))
+}
+
+/// Five subjects: three people (one in Finance, one with markup for a name, one suspended
+/// later by the tests that want it) and two devices.
+async fn population(s: &Server) -> Vec<String> {
+    vec![
+        register(s, "person", json!({"external_id": "hr-1", "email": "ann@corp.example", "display_name": "Ann Example", "department": "Finance"})).await,
+        register(s, "person", json!({"external_id": "hr-2", "email": "bob@corp.example", "display_name": "<script>alert(1)</script>", "department": "Sales"})).await,
+        register(s, "person", json!({"external_id": "hr-3", "email": "cy@corp.example", "display_name": "Cy Example", "department": "Sales"})).await,
+        register(s, "device", json!({"external_id": "mdm-1", "name": "laptop-1", "serial_number": "SN1", "dns_names": ["laptop-1.corp.example"]})).await,
+        register(s, "device", json!({"external_id": "mdm-2", "name": "laptop-2", "serial_number": "SN2", "dns_names": ["laptop-2.corp.example"]})).await,
+    ]
+}
+
+#[tokio::test]
+async fn the_list_shows_filters_searches_pages_and_escapes_the_registry() {
+    let s = Server::start("").await;
+    let ids = population(&s).await;
+    let (st, v) = s
+        .api(
+            Method::PATCH,
+            &format!("/api/v1/subjects/{}", ids[2]),
+            &s.admin_token(),
+            Some(json!({"status": "suspended"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let c = signed_in(&s, &s.admin_token(), "en").await;
+
+    let p = get(&s, &c, "/console/people").await;
+    assert_eq!(p.status, 200);
+    let mut all = external_ids(&p.body);
+    all.sort();
+    assert_eq!(all, ["hr-1", "hr-2", "hr-3", "mdm-1", "mdm-2"]);
+    assert!(p.body.contains("Ann Example") && p.body.contains("laptop-1"));
+    assert!(p.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!p.body.contains("<script>"));
+    assert!(next_link(&p.body).is_none());
+
+    let mut devices = external_ids(&get(&s, &c, "/console/people?kind=device").await.body);
+    devices.sort();
+    assert_eq!(devices, ["mdm-1", "mdm-2"]);
+    assert_eq!(
+        external_ids(&get(&s, &c, "/console/people?status=suspended").await.body),
+        ["hr-3"]
+    );
+    // Search: case-insensitive over department, e-mail and names.
+    assert_eq!(
+        external_ids(&get(&s, &c, "/console/people?q=fINANCE").await.body),
+        ["hr-1"]
+    );
+    assert_eq!(
+        external_ids(&get(&s, &c, "/console/people?q=BOB%40corp").await.body),
+        ["hr-2"]
+    );
+    let mut sales = external_ids(
+        &get(&s, &c, "/console/people?kind=person&department=Sales&q=hr-")
+            .await
+            .body,
+    );
+    sales.sort();
+    assert_eq!(sales, ["hr-2", "hr-3"]);
+    assert!(external_ids(&get(&s, &c, "/console/people?q=nobody").await.body).is_empty());
+
+    // Paging two at a time walks every subject once, in pages linked by cursor.
+    let mut seen = Vec::new();
+    let mut path = "/console/people?limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let p = get(&s, &c, &path).await;
+        assert_eq!(p.status, 200);
+        let rows = external_ids(&p.body);
+        assert!(rows.len() <= 2);
+        seen.extend(rows);
+        pages += 1;
+        match next_link(&p.body) {
+            Some(n) => {
+                assert!(n.contains("limit=2&after="), "{n}");
+                path = n;
+            }
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["hr-1", "hr-2", "hr-3", "mdm-1", "mdm-2"]);
+    assert!(pages >= 3);
+}
+
+#[tokio::test]
+async fn issue_and_revoke_sessions_create_credentials_change_status_and_offboard() {
+    let s = Server::start("").await;
+    let ids = population(&s).await;
+    let ann = &ids[0];
+    let serial = enrolled(&s, ann).await;
+    let (issuer, _) = token_with(&s, "issuer", &["read", "issue"]).await;
+    let (revoker, _) = token_with(&s, "revoker", &["read", "revoke"]).await;
+
+    // The subject page lists the certificate with a link to its page.
+    let ci = signed_in(&s, &issuer, "en").await;
+    let p = get(&s, &ci, &format!("/console/people/{ann}")).await;
+    assert_eq!(p.status, 200);
+    assert!(p
+        .body
+        .contains(&format!("href=\"/console/certificates/{serial}\"")));
+    assert!(p.body.contains("hr-1") && p.body.contains("Finance"));
+    // issue, not revoke: credential forms, no status forms.
+    let actions = post_actions(&p.body);
+    assert!(actions.contains(&format!("/console/people/{ann}/credentials")));
+    assert!(!actions.contains(&format!("/console/people/{ann}/status")));
+
+    let before = api_subject(&s, ann).await["est_credentials"]
+        .as_array()
+        .unwrap()
+        .len();
+    let token = csrf(&p.body);
+    let made = post(
+        &s,
+        &ci,
+        &format!("/console/people/{ann}/credentials"),
+        &[("csrf", &token), ("kind", "pickup")],
+    )
+    .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert!(made.body.contains("/pickup/"), "{}", made.body);
+    let est = post(
+        &s,
+        &ci,
+        &format!("/console/people/{ann}/credentials"),
+        &[("csrf", &token), ("kind", "est")],
+    )
+    .await;
+    assert_eq!(est.status, 200, "{}", est.body);
+    let v = api_subject(&s, ann).await;
+    let creds = v["est_credentials"].as_array().unwrap();
+    assert_eq!(creds.len(), before + 1);
+    let new_id = creds
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .find(|c| est.body.contains(c));
+    assert!(new_id.is_some(), "the new credential's user name is shown");
+    // Shown once: the subject page names the id but no password.
+    let again = get(&s, &ci, &format!("/console/people/{ann}")).await;
+    let pw_at = est.body.find("Password</dt><dd><code>").unwrap() + 23;
+    let password = est.body[pw_at..].split('<').next().unwrap();
+    assert!(password.len() >= 8);
+    assert!(!again.body.contains(password));
+
+    // revoke: suspend and reactivate, seen through the admin API.
+    let cr = signed_in(&s, &revoker, "en").await;
+    let p = get(&s, &cr, &format!("/console/people/{ann}")).await;
+    let actions = post_actions(&p.body);
+    assert!(!actions.contains(&format!("/console/people/{ann}/credentials")));
+    let token = csrf(&p.body);
+    let status_path = format!("/console/people/{ann}/status");
+    let r = post(
+        &s,
+        &cr,
+        &status_path,
+        &[("csrf", &token), ("status", "suspended")],
+    )
+    .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        r.headers["location"],
+        format!("/console/people/{ann}?notice=suspended").as_str()
+    );
+    assert_eq!(api_subject(&s, ann).await["status"], "suspended");
+    let p = get(&s, &cr, &format!("/console/people/{ann}?notice=suspended")).await;
+    assert!(p.body.contains("The subject was suspended."));
+    let r = post(
+        &s,
+        &cr,
+        &status_path,
+        &[("csrf", &token), ("status", "active")],
+    )
+    .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(api_subject(&s, ann).await["status"], "active");
+
+    // Off-boarding: the confirmation counts what goes, the POST revokes it.
+    let conf = get(&s, &cr, &format!("/console/people/{ann}/offboard")).await;
+    assert_eq!(conf.status, 200);
+    assert!(conf
+        .body
+        .contains("data-count=\"ppl.offboard_certs\">1</dd>"));
+    let n_creds = creds.len();
+    assert!(conf
+        .body
+        .contains(&format!("data-count=\"ppl.offboard_creds\">{n_creds}</dd>")));
+    assert!(conf
+        .body
+        .contains("data-count=\"ppl.offboard_eabs\">0</dd>"));
+    assert_eq!(
+        post_actions(&conf.body)
+            .iter()
+            .filter(|a| **a == status_path)
+            .count(),
+        1
+    );
+    assert!(conf.body.contains("value=\"offboarded\""));
+    let r = post(
+        &s,
+        &cr,
+        &status_path,
+        &[("csrf", &token), ("status", "offboarded")],
+    )
+    .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(api_subject(&s, ann).await["status"], "offboarded");
+    let (st, cert) = s
+        .api(
+            Method::GET,
+            &format!("/api/v1/certificates/{serial}"),
+            &s.admin_token(),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(cert["status"], "revoked", "{cert}");
+    // An off-boarded subject's page offers nothing more.
+    let p = get(&s, &cr, &format!("/console/people/{ann}")).await;
+    assert!(!post_actions(&p.body)
+        .iter()
+        .any(|a| a.starts_with("/console/people/")));
+}
+
+#[tokio::test]
+async fn a_read_session_sees_no_forms_and_its_forged_posts_change_nothing() {
+    let s = Server::start("").await;
+    let ids = population(&s).await;
+    let ann = &ids[0];
+    let (reader, _) = token_with(&s, "reader", &["read"]).await;
+    let c = signed_in(&s, &reader, "en").await;
+    let p = get(&s, &c, &format!("/console/people/{ann}")).await;
+    assert_eq!(p.status, 200);
+    assert!(!post_actions(&p.body)
+        .iter()
+        .any(|a| a.starts_with("/console/people/")));
+    assert!(!p.body.contains("/offboard\""));
+    assert_eq!(
+        get(&s, &c, &format!("/console/people/{ann}/offboard"))
+            .await
+            .status,
+        403
+    );
+    let token = csrf(&p.body);
+    let before = api_subject(&s, ann).await;
+    for (path, form) in [
+        (
+            "status",
+            [("csrf", token.as_str()), ("status", "suspended")],
+        ),
+        (
+            "status",
+            [("csrf", token.as_str()), ("status", "offboarded")],
+        ),
+        ("credentials", [("csrf", token.as_str()), ("kind", "est")]),
+        (
+            "credentials",
+            [("csrf", token.as_str()), ("kind", "pickup")],
+        ),
+    ] {
+        let r = post(&s, &c, &format!("/console/people/{ann}/{path}"), &form).await;
+        assert_eq!(r.status, 403, "{path}");
+    }
+    assert_eq!(api_subject(&s, ann).await, before);
+
+    // Without the CSRF token even an admin session is refused.
+    let a = signed_in(&s, &s.admin_token(), "en").await;
+    let r = post(
+        &s,
+        &a,
+        &format!("/console/people/{ann}/status"),
+        &[("status", "suspended")],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let r = post(
+        &s,
+        &a,
+        &format!("/console/people/{ann}/status"),
+        &[("csrf", "forged"), ("status", "suspended")],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(api_subject(&s, ann).await["status"], "active");
+}
+
+#[tokio::test]
+async fn the_people_pages_speak_japanese() {
+    let s = Server::start("").await;
+    let ids = population(&s).await;
+    let c = signed_in(&s, &s.admin_token(), "ja").await;
+    let p = get(&s, &c, "/console/people").await;
+    assert_eq!(p.status, 200);
+    for w in [
+        "利用者と端末",
+        "外部識別子",
+        "部署",
+        "検索",
+        "利用者",
+        "端末",
+        "有効",
+    ] {
+        assert!(p.body.contains(w), "{w}");
+    }
+    assert!(!p.body.contains("External id"));
+    let p = get(&s, &c, &format!("/console/people/{}", ids[0])).await;
+    for w in [
+        "証明書",
+        "登録用資格情報を作る",
+        "一時停止する",
+        "退役させる",
+    ] {
+        assert!(p.body.contains(w), "{w}");
+    }
+    assert!(!p.body.contains("Suspend"));
+    let p = get(&s, &c, &format!("/console/people/{}/offboard", ids[0])).await;
+    assert!(p.body.contains("退役は取り消せません"));
+}
