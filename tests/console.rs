@@ -279,8 +279,9 @@ async fn sign_in_sessions_headers_csrf_sign_out_and_audit() {
         assert_eq!(p.status, 200, "{href}");
         assert_security_headers(&p, href);
     }
-    let soon = get(&s, Some(&cookie), "/console/people", None).await;
-    assert!(soon.body.contains("Not yet available"));
+    let people = get(&s, Some(&cookie), "/console/people", None).await;
+    assert!(people.body.contains("<h1>People &amp; devices</h1>"));
+    assert!(!people.body.contains("Not yet available"));
 
     // The CA page: certificates to download from this listener, the published URLs, the
     // next CRL update.
