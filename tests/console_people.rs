@@ -291,8 +291,8 @@ async fn issue_and_revoke_sessions_create_credentials_change_status_and_offboard
     let ids = population(&s).await;
     let ann = &ids[0];
     let serial = enrolled(&s, ann).await;
-    let (issuer, _) = token_with(&s, "issuer", &["read", "issue"]).await;
-    let (revoker, _) = token_with(&s, "revoker", &["read", "revoke"]).await;
+    let (issuer, issuer_id) = token_with(&s, "issuer", &["read", "issue"]).await;
+    let (revoker, revoker_id) = token_with(&s, "revoker", &["read", "revoke"]).await;
 
     // The subject page lists the certificate with a link to its page.
     let ci = signed_in(&s, &issuer, "en").await;
@@ -416,6 +416,40 @@ async fn issue_and_revoke_sessions_create_credentials_change_status_and_offboard
         .await;
     assert_eq!(st, 200);
     assert_eq!(cert["status"], "revoked", "{cert}");
+    // Audited with the session's token as actor, as the admin API would.
+    let (st, log) = s
+        .api(
+            Method::GET,
+            "/api/v1/audit?limit=1000",
+            &s.admin_token(),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{log}");
+    let acts: Vec<(String, String)> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == ann.as_str())
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (actor, action) in [
+        (format!("token:{issuer_id}"), "credential.pickup"),
+        (format!("token:{issuer_id}"), "credential.est"),
+        (format!("token:{revoker_id}"), "subject.suspended"),
+        (format!("token:{revoker_id}"), "subject.active"),
+        (format!("token:{revoker_id}"), "subject.offboarded"),
+    ] {
+        assert!(
+            acts.contains(&(actor.clone(), action.to_owned())),
+            "{actor} {action}: {acts:?}"
+        );
+    }
     // An off-boarded subject's page offers nothing more.
     let p = get(&s, &cr, &format!("/console/people/{ann}")).await;
     assert!(!post_actions(&p.body)
