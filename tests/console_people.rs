@@ -235,6 +235,12 @@ async fn the_list_shows_filters_searches_pages_and_escapes_the_registry() {
     assert!(p.body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!p.body.contains("<script>"));
     assert!(next_link(&p.body).is_none());
+    let odd = get(&s, &c, &format!("/console/people/{}", ids[1])).await;
+    assert_eq!(odd.status, 200);
+    assert!(odd
+        .body
+        .contains("<h1>&lt;script&gt;alert(1)&lt;/script&gt;</h1>"));
+    assert!(!odd.body.contains("<script>"));
 
     let mut devices = external_ids(&get(&s, &c, "/console/people?kind=device").await.body);
     devices.sort();
