@@ -263,7 +263,10 @@ impl Registry {
         let limit = limit.max(1);
         let mut out = Vec::new();
         let mut more = false;
-        self.store.scan_subjects(&mut |s| {
+        // A cursor that is no valid id matches nothing before it: start at the beginning and
+        // skip, as before; a valid one starts the scan right after it.
+        let cursor = q.after.as_deref().and_then(|a| SubjectId::parse(a).ok());
+        self.store.scan_subjects_after(cursor.as_ref(), &mut |s| {
             if q.after.as_deref().is_some_and(|a| s.id.as_str() <= a) {
                 return true;
             }

@@ -237,6 +237,14 @@ pub trait RegistryStore: Send + Sync {
     fn update_subject(&self, old: &SubjectRecord, new: &SubjectRecord) -> Result<bool>;
     /// Calls `f` for every subject until it returns false.
     fn scan_subjects(&self, f: &mut dyn FnMut(SubjectRecord) -> bool) -> Result<()>;
+    /// Calls `f` for every subject whose id sorts after `after` (every subject when `None`), in
+    /// id order, until it returns false: a page of a listing starts at its cursor without
+    /// reading the subjects before it.
+    fn scan_subjects_after(
+        &self,
+        after: Option<&SubjectId>,
+        f: &mut dyn FnMut(SubjectRecord) -> bool,
+    ) -> Result<()>;
     /// Serials of the subject's certificates.
     fn subject_certificates(&self, id: &SubjectId) -> Result<Vec<Serial>>;
     /// Ids of the subject's EST credentials.

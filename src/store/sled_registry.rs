@@ -169,6 +169,28 @@ impl RegistryStore for SledStore {
         Ok(())
     }
 
+    fn scan_subjects_after(
+        &self,
+        after: Option<&SubjectId>,
+        f: &mut dyn FnMut(SubjectRecord) -> bool,
+    ) -> Result<()> {
+        use std::ops::Bound;
+        let iter = match after {
+            Some(a) => self
+                .reg
+                .subjects
+                .range::<&[u8], _>((Bound::Excluded(a.as_str().as_bytes()), Bound::Unbounded)),
+            None => self.reg.subjects.iter(),
+        };
+        for kv in iter {
+            let (_, v) = kv?;
+            if !f(serde_json::from_slice(&v)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn subject_certificates(&self, id: &SubjectId) -> Result<Vec<Serial>> {
         self.links(id, b'c')?
             .iter()

@@ -54,6 +54,7 @@ macro_rules! store_conformance {
             scans_and_indexes,
             ids_of_credentials_are_unique_and_tokens_deletable,
             subjects_are_unique_and_updated_by_compare_and_swap,
+            subjects_scan_in_id_order_from_a_cursor,
             offboarding_revokes_disables_and_withdraws_at_once,
             approvals_are_recorded_once_and_decided_once,
             scep_transactions_keep_their_first_record,

@@ -123,6 +123,36 @@ pub fn offboarding_revokes_disables_and_withdraws_at_once(open: &Opener, dir: &P
     assert_eq!(commit(&*s, c, None), InsertOutcome::SubjectInactive);
 }
 
+/// Subjects are scanned in id order, from a cursor when one is given.
+pub fn subjects_scan_in_id_order_from_a_cursor(open: &Opener, dir: &Path) {
+    let s = open(dir);
+    for (id, ext) in [("s-c", "e3"), ("s-a", "e1"), ("s-d", "e4"), ("s-b", "e2")] {
+        assert_eq!(
+            s.create_subject(&subject(id, ext)).unwrap(),
+            CreateSubject::Created
+        );
+    }
+    let ids = |after: Option<&str>, stop: usize| {
+        let after = after.map(|a| crate::ids::SubjectId::parse(a).unwrap());
+        let mut seen = Vec::new();
+        s.scan_subjects_after(after.as_ref(), &mut |r| {
+            seen.push(r.id.as_str().to_owned());
+            seen.len() < stop
+        })
+        .unwrap();
+        seen
+    };
+    assert_eq!(ids(None, 10), ["s-a", "s-b", "s-c", "s-d"]);
+    assert_eq!(ids(Some("s-b"), 10), ["s-c", "s-d"]);
+    assert_eq!(
+        ids(Some("s-bb"), 10),
+        ["s-c", "s-d"],
+        "a cursor that is no id"
+    );
+    assert_eq!(ids(Some("s-a"), 1), ["s-b"], "stops when told");
+    assert!(ids(Some("s-d"), 10).is_empty());
+}
+
 /// One approval per credential and CSR; a decision is taken once.
 pub fn approvals_are_recorded_once_and_decided_once(open: &Opener, dir: &Path) {
     let s = open(dir);
