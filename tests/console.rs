@@ -7,38 +7,14 @@ mod common;
 
 use std::sync::Arc;
 
+use common::console::{browser, csrf, read, sign_in, token_with, Page};
 use common::*;
 use enrolld::clock::ManualClock;
 use rcgen::KeyPair;
-use reqwest::header::HeaderMap;
 use serde_json::json;
 
 const PROFILES: &str =
     "[profiles.device]\nvalidity_days = 20\n[profiles.person]\nvalidity_days = 60\n";
-
-/// A client that does not follow redirects (the tests look at each 303).
-fn browser(s: &Server) -> reqwest::Client {
-    reqwest::Client::builder()
-        .use_preconfigured_tls(s.rustls_config())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// One answer: status, headers, body.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
-}
-
-async fn read(r: reqwest::Response) -> Page {
-    Page {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        body: r.text().await.unwrap(),
-    }
-}
 
 async fn get(s: &Server, cookie: Option<&str>, path: &str, lang: Option<&str>) -> Page {
     let mut r = browser(s).get(s.url(path));
@@ -59,47 +35,10 @@ async fn post(s: &Server, cookie: Option<&str>, path: &str, form: &[(&str, &str)
     read(r.send().await.unwrap()).await
 }
 
-/// Signs in with `token` (and `Accept-Language: lang`); the answer and the session cookie's
-/// value, if one was set.
-async fn sign_in(s: &Server, token: &str, lang: Option<&str>) -> (Page, Option<String>) {
-    // The sign-in form's CSRF token, with its cookie.
-    let form = get(s, None, "/console/sign-in", lang).await;
-    let set = form.headers["set-cookie"].to_str().unwrap();
-    let pre = set
-        .strip_prefix("enrolld_console_signin=")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap();
-    assert_eq!(csrf(&form.body), pre);
-    let mut r = browser(s)
-        .post(s.url("/console/sign-in"))
-        .header("cookie", format!("enrolld_console_signin={pre}"))
-        .form(&[("token", token), ("csrf", pre)]);
-    if let Some(l) = lang {
-        r = r.header("accept-language", l);
-    }
-    let p = read(r.send().await.unwrap()).await;
-    let cookie = p
-        .headers
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("enrolld_console="))
-        .map(|v| v.split(';').next().unwrap().to_owned())
-        .filter(|v| !v.is_empty());
-    (p, cookie)
-}
-
 async fn signed_in(s: &Server, token: &str) -> String {
     let (p, cookie) = sign_in(s, token, None).await;
     assert_eq!(p.status, 303, "{}", p.body);
     cookie.expect("a session cookie")
-}
-
-/// The CSRF token in a page's forms.
-fn csrf(body: &str) -> String {
-    let at = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    body[at..].split('"').next().unwrap().to_owned()
 }
 
 /// The `action` of every form of a page that posts (a `GET` form, such as a filter, only
@@ -142,22 +81,6 @@ fn metric(text: &str, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
         .parse()
         .unwrap()
-}
-
-async fn token_with(s: &Server, name: &str, scopes: &[&str]) -> (String, String) {
-    let (st, t) = s
-        .api(
-            reqwest::Method::POST,
-            "/api/v1/tokens",
-            &s.admin_token(),
-            Some(json!({"name": name, "scopes": scopes})),
-        )
-        .await;
-    assert_eq!(st, 201, "{t}");
-    (
-        t["token"].as_str().unwrap().to_owned(),
-        t["id"].as_str().unwrap().to_owned(),
-    )
 }
 
 /// Every console answer carries the security headers.

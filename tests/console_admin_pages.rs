@@ -6,109 +6,11 @@
 
 mod common;
 
+use common::console::*;
 use common::*;
 use enrolld::console::i18n::Lang;
-use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-/// A client that does not follow redirects (the tests look at each 303).
-fn browser(s: &Server) -> reqwest::Client {
-    reqwest::Client::builder()
-        .use_preconfigured_tls(s.rustls_config())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// One answer: status, headers, body.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
-}
-
-async fn read(r: reqwest::Response) -> Page {
-    Page {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        body: r.text().await.unwrap(),
-    }
-}
-
-async fn get(s: &Server, cookie: &str, path: &str) -> Page {
-    let r = browser(s)
-        .get(s.url(path))
-        .header("cookie", format!("enrolld_console={cookie}"));
-    read(r.send().await.unwrap()).await
-}
-
-async fn post(s: &Server, cookie: &str, path: &str, form: &[(&str, &str)]) -> Page {
-    let r = browser(s)
-        .post(s.url(path))
-        .header("cookie", format!("enrolld_console={cookie}"))
-        .form(form);
-    read(r.send().await.unwrap()).await
-}
-
-/// Signs in with `token` (and `Accept-Language: lang`); the session cookie's value.
-async fn signed_in(s: &Server, token: &str, lang: &str) -> String {
-    let form = read(
-        browser(s)
-            .get(s.url("/console/sign-in"))
-            .header("accept-language", lang)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let set = form.headers["set-cookie"].to_str().unwrap();
-    let pre = set
-        .strip_prefix("enrolld_console_signin=")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap();
-    let p = read(
-        browser(s)
-            .post(s.url("/console/sign-in"))
-            .header("cookie", format!("enrolld_console_signin={pre}"))
-            .header("accept-language", lang)
-            .form(&[("token", token), ("csrf", pre), ("lang", lang)])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(p.status, 303, "{}", p.body);
-    p.headers["set-cookie"]
-        .to_str()
-        .unwrap()
-        .strip_prefix("enrolld_console=")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-/// The CSRF token in a page's forms.
-fn csrf(body: &str) -> String {
-    let at = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    body[at..].split('"').next().unwrap().to_owned()
-}
-
-/// The `action` of every POST form of a page.
-fn post_actions(body: &str) -> Vec<String> {
-    body.match_indices("<form")
-        .map(|(i, _)| &body[i..i + body[i..].find('>').unwrap()])
-        .filter(|tag| tag.contains("method=\"post\""))
-        .map(|tag| {
-            let a = tag.find("action=\"").unwrap() + 8;
-            tag[a..].split('"').next().unwrap().to_owned()
-        })
-        .collect()
-}
 
 /// Undoes the page's escaping of a value.
 fn unescape(s: &str) -> String {
@@ -168,22 +70,6 @@ async fn api_audit(s: &Server) -> Vec<Value> {
         .await;
     assert_eq!(st, 200, "{v}");
     v["entries"].as_array().unwrap().clone()
-}
-
-async fn token_with(s: &Server, name: &str, scopes: &[&str]) -> (String, String) {
-    let (st, t) = s
-        .api(
-            Method::POST,
-            "/api/v1/tokens",
-            &s.admin_token(),
-            Some(json!({"name": name, "scopes": scopes})),
-        )
-        .await;
-    assert_eq!(st, 201, "{t}");
-    (
-        t["token"].as_str().unwrap().to_owned(),
-        t["id"].as_str().unwrap().to_owned(),
-    )
 }
 
 async fn api_tokens(s: &Server) -> Vec<Value> {

@@ -6,113 +6,14 @@
 
 mod common;
 
+use common::console::*;
 use common::*;
 use rcgen::KeyPair;
-use reqwest::header::HeaderMap;
 use serde_json::json;
 
 const VIP: &str = "[profiles.device]\nvalidity_days = 20\n[profiles.person]\nvalidity_days = 60\n\
                    [est.labels.vip]\nprofile = \"device\"\nrequire_approval = true\n\
                    [est.labels.dev]\nprofile = \"device\"\n[est.labels.people]\nprofile = \"person\"\n";
-
-/// A client that does not follow redirects (the tests look at each 303).
-fn browser(s: &Server) -> reqwest::Client {
-    reqwest::Client::builder()
-        .use_preconfigured_tls(s.rustls_config())
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// One answer: status, headers, body.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    body: String,
-}
-
-async fn read(r: reqwest::Response) -> Page {
-    Page {
-        status: r.status().as_u16(),
-        headers: r.headers().clone(),
-        body: r.text().await.unwrap(),
-    }
-}
-
-async fn get(s: &Server, cookie: &str, path: &str) -> Page {
-    let r = browser(s)
-        .get(s.url(path))
-        .header("cookie", format!("enrolld_console={cookie}"));
-    read(r.send().await.unwrap()).await
-}
-
-async fn post(s: &Server, cookie: &str, path: &str, form: &[(&str, &str)]) -> Page {
-    let r = browser(s)
-        .post(s.url(path))
-        .header("cookie", format!("enrolld_console={cookie}"))
-        .form(form);
-    read(r.send().await.unwrap()).await
-}
-
-/// Signs in with `token` (with `Accept-Language: lang`); the session cookie's value.
-async fn signed_in(s: &Server, token: &str, lang: &str) -> String {
-    let form = read(
-        browser(s)
-            .get(s.url("/console/sign-in"))
-            .header("accept-language", lang)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let set = form.headers["set-cookie"].to_str().unwrap();
-    let pre = set
-        .strip_prefix("enrolld_console_signin=")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let p = read(
-        browser(s)
-            .post(s.url("/console/sign-in"))
-            .header("cookie", format!("enrolld_console_signin={pre}"))
-            .header("accept-language", lang)
-            .form(&[("token", token), ("csrf", pre.as_str())])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(p.status, 303, "{}", p.body);
-    p.headers["set-cookie"]
-        .to_str()
-        .unwrap()
-        .strip_prefix("enrolld_console=")
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-/// The CSRF token in a page's forms.
-fn csrf(body: &str) -> String {
-    let at = body.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
-    body[at..].split('"').next().unwrap().to_owned()
-}
-
-/// The `action` of every POST form of a page.
-fn post_actions(body: &str) -> Vec<String> {
-    body.match_indices("<form")
-        .map(|(i, _)| &body[i..i + body[i..].find('>').unwrap()])
-        .filter(|tag| tag.contains("method=\"post\""))
-        .map(|tag| {
-            let a = tag.find("action=\"").unwrap() + 8;
-            tag[a..].split('"').next().unwrap().to_owned()
-        })
-        .collect()
-}
 
 /// The href of the link with `rel`, unescaped (`&amp;`).
 fn link(body: &str, rel: &str) -> Option<String> {
@@ -127,19 +28,6 @@ fn serials(body: &str) -> Vec<String> {
         .skip(1)
         .map(|r| r.split('"').next().unwrap().to_owned())
         .collect()
-}
-
-async fn token_with(s: &Server, name: &str, scopes: &[&str]) -> String {
-    let (st, t) = s
-        .api(
-            reqwest::Method::POST,
-            "/api/v1/tokens",
-            &s.admin_token(),
-            Some(json!({"name": name, "scopes": scopes})),
-        )
-        .await;
-    assert_eq!(st, 201, "{t}");
-    t["token"].as_str().unwrap().to_owned()
 }
 
 /// A `simpleenroll` on `path` with `body` (base64 CSR): status and body.
@@ -220,8 +108,8 @@ async fn approvals_are_listed_with_their_names_and_decided_from_the_console() {
     let pending = approval_ids(&s, "pending").await;
     assert_eq!(pending.len(), 2);
 
-    let admin = token_with(&s, "ops", &["admin"]).await;
-    let reader = token_with(&s, "auditor", &["read"]).await;
+    let admin = token_with(&s, "ops", &["admin"]).await.0;
+    let reader = token_with(&s, "auditor", &["read"]).await.0;
     let ops = signed_in(&s, &admin, "en").await;
     let ro = signed_in(&s, &reader, "en").await;
 
@@ -411,8 +299,8 @@ async fn certificates_filter_page_download_and_revoke() {
             .unwrap()
     };
 
-    let admin = token_with(&s, "ops", &["admin"]).await;
-    let reader = token_with(&s, "auditor", &["read"]).await;
+    let admin = token_with(&s, "ops", &["admin"]).await.0;
+    let reader = token_with(&s, "auditor", &["read"]).await.0;
     let ops = signed_in(&s, &admin, "en").await;
     let ro = signed_in(&s, &reader, "en").await;
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod acme_client;
+pub mod console;
 pub mod ocsp;
 
 use std::sync::Arc;
