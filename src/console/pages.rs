@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::charts::{self, ChartText};
-use super::html::{escape, layout, NAV};
+use super::html::{escape, layout};
 use super::i18n::Lang;
 use super::session::Session;
 use crate::metrics::{IssuedCount, Snapshot};
@@ -307,17 +307,6 @@ pub fn ca(lang: Lang, session: &Session, info: &CaInfo) -> String {
     }
     b.push_str("</tbody></table></section>");
     layout(lang, lang.t("ca.title"), Some(session), "/console/ca", &b)
-}
-
-/// A section of the navigation that has no page yet; `None` if `path` is not one.
-pub fn not_yet(lang: Lang, session: &Session, path: &str) -> Option<String> {
-    let (key, _) = NAV.iter().find(|(_, p)| *p == path)?;
-    let body = format!(
-        "<p class=\"notice\">{}</p><p>{}</p>",
-        escape(lang.t("soon.title")),
-        escape(lang.t("soon.body"))
-    );
-    Some(layout(lang, lang.t(key), Some(session), path, &body))
 }
 
 /// An error page: `message` is a catalogue key (`error.forbidden`, …).

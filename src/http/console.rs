@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -26,6 +26,7 @@ use crate::console::session::{
     new_sign_in_token, same_secret, Session, ABSOLUTE_SECS, COOKIE, SIGN_IN_COOKIE,
 };
 use crate::error::Error;
+use crate::registry::tokens::Scope;
 
 /// The console's Content-Security-Policy: nothing but the console's own stylesheet and
 /// images, no script at all, forms post only to the console, never framed.
@@ -33,23 +34,8 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; for
 
 /// The console's routes, each answer carrying the security headers.
 pub fn routes() -> Router<AppState> {
-    let mut r = Router::new();
-    // The sections of the navigation whose pages are still to come.
-    for (_, path) in crate::console::html::NAV {
-        if !matches!(
-            path,
-            "/console/"
-                | "/console/ca"
-                | "/console/approvals"
-                | "/console/certificates"
-                | "/console/audit"
-                | "/console/tokens"
-                | "/console/people"
-        ) {
-            r = r.route(path, get(section));
-        }
-    }
-    r.route("/console", get(|| async { see_other("/console/") }))
+    Router::new()
+        .route("/console", get(|| async { see_other("/console/") }))
         .route("/console/", get(dashboard))
         .route("/console/sign-in", get(sign_in_page).post(sign_in))
         .route("/console/sign-out", post(sign_out))
@@ -405,16 +391,25 @@ async fn ca(State(s): State<AppState>, headers: HeaderMap) -> Response {
     .await
 }
 
-/// A section of the navigation without a page yet.
-async fn section(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    page(s, headers, move |_, session| {
-        let path = uri.path();
-        match pages::not_yet(session.lang, session, path) {
-            Some(body) => Ok(html(StatusCode::OK, body)),
-            None => Err(Error::NotFound("no such page".into())),
-        }
-    })
-    .await
+/// Refuses (403) a session without `scope`, as the admin API refuses its token.
+pub(super) fn need(session: &Session, scope: Scope) -> Result<(), Error> {
+    if session.may(scope) {
+        Ok(())
+    } else {
+        Err(Error::NotPermitted(format!("token lacks scope {scope}")))
+    }
+}
+
+/// A non-empty query value.
+pub(super) fn present(v: Option<String>) -> Option<String> {
+    v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// The query of a page that shows the notice of the action just taken (`?notice=`).
+#[derive(serde::Deserialize)]
+pub(super) struct NoticeQuery {
+    /// The notice of the action just taken.
+    pub(super) notice: Option<String>,
 }
 
 /// Anything else under `/console/`.

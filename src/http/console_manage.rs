@@ -13,12 +13,13 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::admin::blocking;
-use super::console::{error_page, field, html, page, require_csrf, see_other};
+use super::console::{
+    error_page, field, html, need, page, present, require_csrf, see_other, NoticeQuery,
+};
 use super::pickup::parse_form;
 use super::AppState;
 use crate::console::i18n::Lang;
 use crate::console::manage::{self, CertFilters, PAGE_SIZE};
-use crate::console::session::Session;
 use crate::error::Error;
 use crate::registry::inventory::CertQuery;
 use crate::registry::tokens::Scope;
@@ -34,20 +35,6 @@ pub fn routes() -> Router<AppState> {
         .route("/console/certificates/{serial}", get(certificate))
         .route("/console/certificates/{serial}/pem", get(pem))
         .route("/console/certificates/{serial}/revoke", post(revoke))
-}
-
-/// Refuses (403) a session without `scope`, as the admin API refuses its token.
-fn need(session: &Session, scope: Scope) -> Result<(), Error> {
-    if session.may(scope) {
-        Ok(())
-    } else {
-        Err(Error::NotPermitted(format!("token lacks scope {scope}")))
-    }
-}
-
-/// A non-empty query value.
-fn present(v: Option<String>) -> Option<String> {
-    v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// The query of `GET /console/approvals`.
@@ -189,13 +176,6 @@ async fn certificates(
         ))
     })
     .await
-}
-
-/// The query of a certificate's page.
-#[derive(serde::Deserialize)]
-struct NoticeQuery {
-    /// The notice of the action just taken.
-    notice: Option<String>,
 }
 
 /// `GET /console/certificates/{serial}`: a certificate's page (`read`).

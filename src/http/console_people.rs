@@ -14,13 +14,14 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::admin::blocking;
-use super::console::{error_page, field, html, page, require_csrf, see_other};
+use super::console::{
+    error_page, field, html, need, page, present, require_csrf, see_other, NoticeQuery,
+};
 use super::pickup::parse_form;
 use super::AppState;
 use crate::console::i18n::Lang;
 use crate::console::manage::query_escape;
 use crate::console::people::{self, PAGE_SIZE};
-use crate::console::session::Session;
 use crate::error::Error;
 use crate::registry::service::{NewSubjectCredential, SubjectQuery};
 use crate::registry::tokens::Scope;
@@ -34,20 +35,6 @@ pub fn routes() -> Router<AppState> {
         .route("/console/people/{id}/offboard", get(offboard))
         .route("/console/people/{id}/credentials", post(credential))
         .route("/console/people/{id}/status", post(status))
-}
-
-/// Refuses (403) a session without `scope`, as the admin API refuses its token.
-fn need(session: &Session, scope: Scope) -> Result<(), Error> {
-    if session.may(scope) {
-        Ok(())
-    } else {
-        Err(Error::NotPermitted(format!("token lacks scope {scope}")))
-    }
-}
-
-/// A non-empty query value.
-fn present(v: Option<String>) -> Option<String> {
-    v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// The query of `GET /console/people`.
@@ -101,13 +88,6 @@ async fn list(
         ))
     })
     .await
-}
-
-/// The query of a subject's page.
-#[derive(serde::Deserialize)]
-struct NoticeQuery {
-    /// The notice of the action just taken.
-    notice: Option<String>,
 }
 
 /// `GET /console/people/{id}`: a subject's page (`read`, as `GET /api/v1/subjects/{id}`).
