@@ -3,6 +3,7 @@
 //! each language writes them. Every string a page shows comes from here.
 
 mod base;
+mod register;
 
 /// One group of pages' messages in every language. A group keeps its messages in its own file
 /// under `i18n/`, so the pages of one feature and their words change together.
@@ -14,10 +15,16 @@ struct Section {
 }
 
 /// Every section of the catalogue. A key is unique across all of them (a test checks).
-static SECTIONS: &[Section] = &[Section {
-    en: base::EN,
-    ja: base::JA,
-}];
+static SECTIONS: &[Section] = &[
+    Section {
+        en: base::EN,
+        ja: base::JA,
+    },
+    Section {
+        en: register::EN,
+        ja: register::JA,
+    },
+];
 
 /// A language the console speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod manage;
 pub mod pages;
 pub mod people;
+pub mod register_page;
 pub mod session;
 pub mod tokens_page;
 

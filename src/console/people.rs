@@ -25,6 +25,9 @@ pub fn notice_key(code: &str) -> Option<&'static str> {
         "suspended" => Some("ppl.done.suspended"),
         "active" => Some("ppl.done.active"),
         "offboarded" => Some("ppl.done.offboarded"),
+        "created" => Some("ppl.done.created"),
+        "updated" => Some("ppl.done.updated"),
+        "unchanged" => Some("ppl.done.unchanged"),
         _ => None,
     }
 }
@@ -100,6 +103,13 @@ pub fn list(
     next: Option<&str>,
 ) -> String {
     let mut b = String::new();
+    if session.may(Scope::Register) {
+        let _ = write!(
+            b,
+            "<p><a href=\"/console/people/new\" id=\"register-link\">{}</a></p>",
+            escape(lang.t("reg.link"))
+        );
+    }
     let _ = write!(
         b,
         "<form method=\"get\" action=\"/console/people\" class=\"filters\">\

@@ -191,6 +191,20 @@ impl Sessions {
     }
 }
 
+/// A session of a token with `scopes`, for the unit tests of the pages.
+#[cfg(test)]
+pub fn test_session(scopes: &[Scope]) -> Session {
+    Session {
+        token_id: "tid".into(),
+        token_name: "ops".into(),
+        scopes: scopes.to_vec(),
+        created_at: 0,
+        last_seen: 0,
+        csrf: "csrf-token-of-the-session".into(),
+        lang: Lang::En,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

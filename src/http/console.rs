@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/ca", get(ca))
         .merge(super::console_manage::routes())
         .merge(super::console_people::routes())
+        .merge(super::console_register::routes())
         .route("/console/audit", get(admin_pages::audit))
         .route("/console/audit/verify", get(admin_pages::audit_verify))
         .route(

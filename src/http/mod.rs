@@ -7,6 +7,7 @@ pub mod conn;
 pub mod console;
 pub mod console_manage;
 pub mod console_people;
+pub mod console_register;
 pub mod errors;
 pub mod est;
 pub mod metrics;
