@@ -51,6 +51,7 @@ pub mod est;
 pub mod gauges;
 pub mod http;
 pub mod ids;
+pub mod mail;
 pub mod metrics;
 pub mod notify;
 pub mod registry;

@@ -387,6 +387,13 @@ pub async fn run_with_clock(
             cfg.status_base_url()
         );
     }
+    // Mail (issue 16): off without [mail] relay. A template that does not render, or a
+    // password or CA file that cannot be read, stops the start here.
+    let mailer = crate::mail::Mailer::new(&cfg.mail, init.secrets.clone(), clock.clone())?;
+    let relay = match &mailer {
+        Some(_) => Some(crate::mail::transport::Relay::new(&cfg.mail)?),
+        None => None,
+    };
     let registry = Arc::new(crate::registry::service::Registry {
         store: store.clone(),
         secrets: init.secrets.clone(),
@@ -396,6 +403,7 @@ pub async fn run_with_clock(
         audit_signer: init.audit.clone(),
         clock: clock.clone(),
         profile_signer,
+        mailer: mailer.clone(),
     });
     let gauges = Arc::new(crate::gauges::Gauges::new(
         store.clone(),
@@ -412,6 +420,23 @@ pub async fn run_with_clock(
         gauges.clone(),
         status.status.clone(),
     ));
+    let mail_tasks = match (mailer, relay) {
+        (Some(mailer), Some(relay)) => {
+            let outbox = Arc::new(crate::mail::outbox::Outbox {
+                mailer: mailer.clone(),
+                relay,
+                store: store.clone(),
+                registry: registry.clone(),
+                metrics: init.ca.metrics().clone(),
+            });
+            let reminders = Arc::new(crate::mail::reminders::Reminders {
+                mailer,
+                registry: registry.clone(),
+            });
+            vec![outbox.spawn(), reminders.spawn()]
+        }
+        _ => Vec::new(),
+    };
     let router = http::router(
         AppState {
             est,
@@ -463,6 +488,9 @@ pub async fn run_with_clock(
         n.abort();
     }
     checkpoints.abort();
+    for t in mail_tasks {
+        t.abort();
+    }
     // Requests have finished: the last entries get their checkpoint.
     sign_checkpoint(&init.audit).await?;
     store.flush()?;

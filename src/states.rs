@@ -148,6 +148,18 @@ named_states! {
     }
 }
 
+named_states! {
+    /// Where a mail in the outbox stands (`src/mail/`).
+    pub enum MailStatus {
+        /// Waiting to be sent, or to be tried again after a temporary failure.
+        Queued = "queued",
+        /// The relay accepted it.
+        Sent = "sent",
+        /// Given up: the relay refused it for good (5xx) or it failed too long.
+        Failed = "failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +214,7 @@ mod tests {
             ApprovalStatus::from_name,
         );
         round_trips(CertState::ALL, CertState::as_str, CertState::from_name);
+        round_trips(MailStatus::ALL, MailStatus::as_str, MailStatus::from_name);
     }
 
     #[test]

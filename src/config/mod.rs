@@ -9,6 +9,7 @@ mod audit;
 mod ca;
 mod est;
 mod limits;
+mod mail;
 mod registry;
 mod scep;
 pub mod scep_validation;
@@ -21,6 +22,7 @@ pub use audit::AuditConfig;
 pub use ca::CaConfig;
 pub use est::{EstConfig, EstLabel};
 pub use limits::Limits;
+pub use mail::{MailConfig, MailSecurity};
 pub use registry::RegistryConfig;
 pub use scep::{ScepConfig, ScepPath, SubjectPolicy};
 pub use scep_validation::ChallengeValidation;
@@ -101,6 +103,9 @@ pub struct Config {
     /// Outgoing webhooks (signed events on issuance, revocation, expiry); off without a URL.
     #[serde(default)]
     pub webhooks: WebhookConfig,
+    /// Pickup links and renewal reminders by e-mail; off without a relay.
+    #[serde(default)]
+    pub mail: MailConfig,
     /// Signed checkpoints of the audit log.
     #[serde(default)]
     pub audit: AuditConfig,
@@ -133,7 +138,14 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(&text)
+        let mut cfg = Self::parse(&text)?;
+        if cfg.mail.templates_dir.is_none() {
+            let beside = path.parent().unwrap_or(Path::new(".")).join("mail");
+            if beside.is_dir() {
+                cfg.mail.templates_dir = Some(beside);
+            }
+        }
+        Ok(cfg)
     }
 
     /// Parses and validates TOML text. A `[profiles.device]` or `[profiles.person]` table
@@ -272,6 +284,7 @@ impl Config {
             ));
         }
         self.webhooks.validate()?;
+        self.mail.validate()?;
         if self.audit.checkpoint_entries == 0 || self.audit.checkpoint_interval_secs == 0 {
             return Err(ConfigError::Invalid(
                 "audit: checkpoint_entries and checkpoint_interval_secs must be > 0".into(),
@@ -396,6 +409,7 @@ fn unreachable_default() -> Config {
         status: StatusConfig::default(),
         registry: RegistryConfig::default(),
         webhooks: WebhookConfig::default(),
+        mail: MailConfig::default(),
         audit: AuditConfig::default(),
         tls: TlsConfig::default(),
         ca: CaConfig::default(),

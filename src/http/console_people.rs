@@ -168,6 +168,7 @@ async fn credential(
                     uses: None,
                     label: None,
                     legacy_p12: false,
+                    deliver: None,
                 },
             )
         });

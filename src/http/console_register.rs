@@ -74,6 +74,7 @@ fn input_of(form: &[(String, String)]) -> SubjectInput {
             .collect(),
         mdm_id: None,
         windows_sid: opt("windows_sid"),
+        language: None,
     }
 }
 

@@ -26,8 +26,12 @@ use crate::registry::tokens::Scope;
 pub async fn scrape(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let token = bearer(&headers).map(str::to_owned);
     let (admin, gauges) = (s.admin.clone(), s.gauges.clone());
+    let (registry, metrics) = (s.registry.clone(), s.metrics.clone());
     let checked = blocking(move || {
         admin.authorize(token.as_deref(), Scope::Read)?;
+        if let Some(counts) = registry.mail_counts()? {
+            metrics.set_mail_outbox(counts);
+        }
         gauges.current()
     })
     .await;

@@ -53,6 +53,11 @@ pub struct Metrics {
     latency: RwLock<BTreeMap<String, Arc<Histogram>>>,
     /// The newest inventory scan, if one ran.
     inventory: Mutex<Option<Arc<Snapshot>>>,
+    /// Mail delivery attempts, by outcome (`sent`, `temporary_failure`, `permanent_failure`).
+    mail_attempts: Mutex<BTreeMap<&'static str, u64>>,
+    /// The outbox by status (queued, sent, failed), read from the store at each scrape; `None`
+    /// while mail is off.
+    mail_outbox: Mutex<Option<(u64, u64, u64)>>,
 }
 
 /// A latency histogram: per-bucket counts (not cumulative), their sum and count.
@@ -199,6 +204,26 @@ impl Metrics {
     /// The newest inventory scan, if one ran.
     pub fn inventory(&self) -> Option<Arc<Snapshot>> {
         lock(&self.inventory).clone()
+    }
+
+    /// Counts a mail delivery attempt ending in `outcome`.
+    pub fn mail_attempt(&self, outcome: &'static str) {
+        *lock(&self.mail_attempts).entry(outcome).or_default() += 1;
+    }
+
+    /// Mail delivery attempts by outcome.
+    pub fn mail_attempts(&self) -> BTreeMap<&'static str, u64> {
+        lock(&self.mail_attempts).clone()
+    }
+
+    /// Publishes the outbox's counts (queued, sent, failed).
+    pub fn set_mail_outbox(&self, counts: (u64, u64, u64)) {
+        *lock(&self.mail_outbox) = Some(counts);
+    }
+
+    /// The outbox's counts, if mail is on.
+    pub fn mail_outbox(&self) -> Option<(u64, u64, u64)> {
+        *lock(&self.mail_outbox)
     }
 
     /// Every metric in the Prometheus text exposition format, version 0.0.4.

@@ -158,6 +158,31 @@ pub(super) fn render(m: &Metrics) -> String {
         );
         let _ = writeln!(out, "enrolld_inventory_scan_timestamp_seconds {}", s.at);
     }
+    if let Some((queued, sent, failed)) = m.mail_outbox() {
+        family(
+            &mut out,
+            "enrolld_mail_outbox",
+            "gauge",
+            "Mails in the outbox by status: queued (waiting or retrying), sent, failed (given up).",
+        );
+        for (status, n) in [("queued", queued), ("sent", sent), ("failed", failed)] {
+            let _ = writeln!(out, "enrolld_mail_outbox{{status=\"{status}\"}} {n}");
+        }
+        family(
+            &mut out,
+            "enrolld_mail_attempts_total",
+            "counter",
+            "Mail delivery attempts since start, by outcome.",
+        );
+        let attempts = m.mail_attempts();
+        for outcome in ["sent", "temporary_failure", "permanent_failure"] {
+            let n = attempts.get(outcome).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "enrolld_mail_attempts_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+    }
     out
 }
 

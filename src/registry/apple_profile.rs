@@ -378,6 +378,7 @@ impl Registry {
                 uses: None,
                 label,
                 legacy_p12: false,
+                deliver: None,
             },
         )?;
         let field = |k: &str| {

@@ -10,6 +10,7 @@ pub mod approvals;
 pub mod credentials;
 pub mod inventory;
 pub mod pickup;
+pub mod pickup_mail;
 pub mod profile_signing;
 pub mod service;
 pub mod subjects;

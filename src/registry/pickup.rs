@@ -82,28 +82,41 @@ impl Registry {
         expires_in: Option<u64>,
         legacy_p12: bool,
     ) -> Result<(String, i64)> {
+        let (record, url) = self.new_pickup(s, expires_in, legacy_p12)?;
+        self.store.create_pickup(&record)?;
+        self.store.flush()?;
+        tracing::info!(%actor, pickup = %record.id, "pickup link created");
+        Ok((url, record.expires_at))
+    }
+
+    /// A new pickup link for `s` (not stored yet) and its URL, which holds the only copy of
+    /// the secret.
+    pub(crate) fn new_pickup(
+        &self,
+        s: &SubjectRecord,
+        expires_in: Option<u64>,
+        legacy_p12: bool,
+    ) -> Result<(PickupRecord, String)> {
         let id = crate::secrets::random_id_token(9)?;
         let secret = random_token(24)?;
         let t = self.clock.now();
         let expires_at = t + expires_in.unwrap_or(7 * 86400).clamp(60, 30 * 86400) as i64;
         let (common_name, sans) = subject_names(s);
-        self.store.create_pickup(&PickupRecord {
-            version: 1,
-            id: id.clone(),
-            secret_hash: self.secrets.hash(&secret),
-            subject_id: s.id.clone(),
-            created_at: t,
-            expires_at,
-            legacy_p12,
-            spent: None,
-            common_name: Some(common_name),
-            sans: Some(sans.iter().map(|n| n.to_string()).collect()),
-        })?;
-        self.store.flush()?;
-        tracing::info!(%actor, pickup = %id, "pickup link created");
+        let url = format!("{}/pickup/{id}.{secret}", self.cfg.base_url());
         Ok((
-            format!("{}/pickup/{id}.{secret}", self.cfg.base_url()),
-            expires_at,
+            PickupRecord {
+                version: 1,
+                id,
+                secret_hash: self.secrets.hash(&secret),
+                subject_id: s.id.clone(),
+                created_at: t,
+                expires_at,
+                legacy_p12,
+                spent: None,
+                common_name: Some(common_name),
+                sans: Some(sans.iter().map(|n| n.to_string()).collect()),
+            },
+            url,
         ))
     }
 

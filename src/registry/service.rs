@@ -40,6 +40,8 @@ pub struct Registry {
     pub clock: crate::clock::SharedClock,
     /// Signs Apple configuration profiles, when `[scep]` configures a signer.
     pub profile_signer: Option<super::profile_signing::ProfileSigner>,
+    /// Composes pickup and reminder mail, when `[mail]` names a relay.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 /// One row of a bulk import's answer.
@@ -90,6 +92,9 @@ pub struct NewSubjectCredential {
     /// Pickup: also offer the legacy 3DES / SHA-1 PKCS#12 format.
     #[serde(default)]
     pub legacy_p12: bool,
+    /// Pickup: `email` sends the link to the subject's address instead of answering with it.
+    #[serde(default)]
+    pub deliver: Option<String>,
 }
 
 impl Registry {
@@ -489,6 +494,14 @@ impl Registry {
                 )?;
                 serde_json::to_value(&issued)?
             }
+            "pickup" if req.deliver.as_deref() == Some("email") => serde_json::to_value(
+                self.mail_pickup(actor, &s, req.expires_in, req.legacy_p12)?,
+            )?,
+            "pickup" if req.deliver.is_some() => {
+                return Err(Error::Malformed(
+                    "deliver must be \"email\" (or absent)".into(),
+                ))
+            }
             "pickup" => {
                 let (url, expires_at) =
                     self.create_pickup(actor, &s, req.expires_in, req.legacy_p12)?;
@@ -505,6 +518,11 @@ impl Registry {
         let made = match (&v["username"], &v["kid"], &v["url"]) {
             (Value::String(u), _, _) => u.clone(),
             _ if v["challenge"].is_string() => v["id"].as_str().unwrap_or_default().to_owned(),
+            _ if v["mail"].is_string() => format!(
+                "{} by mail {}",
+                v["pickup"].as_str().unwrap_or_default(),
+                v["mail"].as_str().unwrap_or_default()
+            ),
             (_, Value::String(k), _) => k.clone(),
             (_, _, Value::String(url)) => url
                 .rsplit('/')

@@ -46,6 +46,9 @@ pub struct SubjectInput {
     /// strong certificate mapping.
     #[serde(default)]
     pub windows_sid: Option<String>,
+    /// The language mail to this subject is written in: `en` or `ja` (else `[mail] language`).
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 fn text(field: &str, v: &Option<String>, max: usize) -> Result<Option<String>> {
@@ -90,6 +93,15 @@ pub fn validate(kind: &str, i: &SubjectInput) -> Result<SubjectRecord> {
         windows_sid: text("windows_sid", &i.windows_sid, 200)?
             .map(|s| WindowsSid::parse(&s))
             .transpose()?,
+        language: match text("language", &i.language, 8)?.as_deref() {
+            None => None,
+            Some(l @ ("en" | "ja")) => Some(l.to_owned()),
+            Some(other) => {
+                return Err(Error::Malformed(format!(
+                    "language must be en or ja, not {other:?}"
+                )))
+            }
+        },
         status: SubjectStatus::Active,
         generation: 0,
         created_at: 0,
@@ -161,6 +173,7 @@ fn same_fields(a: &SubjectRecord, b: &SubjectRecord) -> bool {
         && a.dns_names == b.dns_names
         && a.mdm_id == b.mdm_id
         && a.windows_sid == b.windows_sid
+        && a.language == b.language
 }
 
 /// Registers (or updates, idempotently by external id) one subject.
@@ -204,6 +217,7 @@ pub fn register(
                 new.dns_names = rec.dns_names.clone();
                 new.mdm_id = rec.mdm_id.clone();
                 new.windows_sid = rec.windows_sid.clone();
+                new.language = rec.language.clone();
                 new.updated_at = now;
                 if store.update_subject(&existing, &new)? {
                     return Ok(Registered {
@@ -243,6 +257,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<std::result::Result<SubjectInput, Str
         "dns_names",
         "mdm_id",
         "windows_sid",
+        "language",
     ];
     for h in &header {
         if !KNOWN.contains(&h.as_str()) {
@@ -283,6 +298,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<std::result::Result<SubjectInput, Str
                         .collect()
                 }
                 "windows_sid" => i.windows_sid = opt,
+                "language" => i.language = opt,
                 _ => i.mdm_id = opt,
             }
         }

@@ -33,11 +33,13 @@ pub mod commit;
 #[cfg(test)]
 pub mod conformance;
 pub mod group_commit;
+pub mod mail_records;
 pub mod records;
 pub mod registry_records;
 pub mod sled_acme;
 pub mod sled_commit;
 mod sled_durable;
+pub mod sled_mail;
 pub mod sled_registry;
 pub mod sled_store;
 
@@ -50,6 +52,7 @@ pub use acme_records::{
     OrderRecord,
 };
 pub use commit::{AuditDraft, CertificateCommit, CommitKind, CommitTicket};
+pub use mail_records::MailRecord;
 pub use records::{
     AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialUse,
 };
@@ -112,7 +115,7 @@ pub enum InsertOutcome {
 
 /// The store. Every write that must survive a crash is followed by [`Store::flush`] before a
 /// client learns of it.
-pub trait Store: RegistryStore + Send + Sync {
+pub trait Store: RegistryStore + MailStore + Send + Sync {
     /// Inserts a certificate and its indexes, atomically with recording what it `consumes`.
     fn insert_certificate(
         &self,
@@ -308,6 +311,30 @@ pub trait RegistryStore: Send + Sync {
     fn audit_checkpoints(&self, after: u64, limit: usize) -> Result<Vec<AuditCheckpointRecord>>;
     /// The newest checkpoint.
     fn last_audit_checkpoint(&self) -> Result<Option<AuditCheckpointRecord>>;
+}
+
+/// The outbox of mail (`src/mail/`). A mail is queued in the same transaction as what causes
+/// it, once per event; the worker takes due mails in order of their next attempt.
+pub trait MailStore: Send + Sync {
+    /// Queues `mail` unless a mail for the same event exists; `false` if one does (nothing
+    /// written).
+    fn enqueue_mail(&self, mail: &MailRecord) -> Result<bool>;
+    /// Creates a pickup link and queues the mail that carries it, in one transaction: neither
+    /// exists without the other. Refused (`Conflict`) if the link id or the mail's event exists.
+    fn create_pickup_with_mail(&self, p: &PickupRecord, mail: &MailRecord) -> Result<()>;
+    /// A mail by id.
+    fn get_mail(&self, id: &str) -> Result<Option<MailRecord>>;
+    /// Whether a mail for `event` was queued (whatever became of it).
+    fn has_mail_event(&self, event: &str) -> Result<bool>;
+    /// Queued mails whose next attempt is due at `now`, soonest first, at most `limit`.
+    fn due_mails(&self, now: i64, limit: usize) -> Result<Vec<MailRecord>>;
+    /// Replaces `old` with `new` (same id) if the stored record still equals `old`; `false`
+    /// if it changed meanwhile. Keeps the due index in step with the status.
+    fn update_mail(&self, old: &MailRecord, new: &MailRecord) -> Result<bool>;
+    /// Mails by status: (queued, sent, failed).
+    fn count_mails(&self) -> Result<(u64, u64, u64)>;
+    /// The newest mails first, at most `limit`, for the console.
+    fn recent_mails(&self, limit: usize) -> Result<Vec<MailRecord>>;
 }
 
 /// Result of [`AcmeStore::create_account`].

@@ -45,6 +45,10 @@ pub struct SubjectRecord {
     /// of the stored form when absent, so records without one keep their bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows_sid: Option<WindowsSid>,
+    /// The language of mail to this subject (`en`, `ja`); the configured default if absent.
+    /// Left out of the stored form when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     /// `active`, `suspended` or `offboarded`.
     pub status: SubjectStatus,
     /// Bumped by every issuance and credential creation: off-boarding compares it inside its

@@ -29,7 +29,7 @@ pub struct SledStore {
     /// The trees a certificate write touches, shared with the committer.
     commit: CommitTrees,
     /// The database.
-    db: sled::Db,
+    pub(super) db: sled::Db,
     /// sled's flush followed by an fdatasync of its log (see `sled_durable`).
     durable: DurableFlush,
     /// serial → CertificateRecord (JSON).

@@ -11,11 +11,13 @@ use super::{AcmeStore, Store};
 
 mod acme;
 mod certificates;
+mod mail;
 pub(crate) mod records;
 mod registry;
 
 pub use acme::*;
 pub use certificates::*;
+pub use mail::*;
 pub use registry::*;
 
 /// Both store traits, as one object.
@@ -63,6 +65,7 @@ macro_rules! store_conformance {
             accounts_are_unique_by_key_and_by_eab_key,
             orders_change_by_compare_and_swap_on_status,
             only_a_ready_order_is_finalized,
+            mail_is_queued_once_per_event_and_taken_when_due,
         );
     };
 }

@@ -72,6 +72,7 @@ pub(crate) fn subject(id: &str, ext: &str) -> SubjectRecord {
         dns_names: vec![],
         mdm_id: None,
         windows_sid: None,
+        language: None,
         status: SubjectStatus::Active,
         generation: 0,
         created_at: 0,
