@@ -3,6 +3,7 @@
 //! each language writes them. Every string a page shows comes from here.
 
 mod base;
+mod pickup;
 mod register;
 
 /// One group of pages' messages in every language. A group keeps its messages in its own file
@@ -23,6 +24,10 @@ static SECTIONS: &[Section] = &[
     Section {
         en: register::EN,
         ja: register::JA,
+    },
+    Section {
+        en: pickup::EN,
+        ja: pickup::JA,
     },
 ];
 

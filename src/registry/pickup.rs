@@ -34,8 +34,15 @@ pub struct PickupView {
 pub enum PickupResult {
     /// The certificate chain (PEM) for an uploaded CSR.
     Chain(String),
-    /// A generated key and certificate: PKCS#12 bytes and the passphrase (shown once).
-    Pkcs12(Vec<u8>, String),
+    /// A generated key and certificate, shown once.
+    Pkcs12 {
+        /// The PKCS#12 file: key, certificate and chain.
+        p12: Vec<u8>,
+        /// The passphrase that protects it, shown to the person only on the answer page.
+        passphrase: String,
+        /// The certificate's end of validity, unix seconds: the page tells the person.
+        not_after: i64,
+    },
 }
 
 /// The names a subject's certificates carry.
@@ -262,7 +269,17 @@ impl Registry {
                     P12Mode::Modern
                 };
                 let p12 = pkcs12::build(&kp.serialize_der(), &chain, &cn, &pass, mode)?;
-                Ok(PickupResult::Pkcs12(p12, pass))
+                let not_after = x509_parser::parse_x509_certificate(&chain[0])
+                    .map_err(|e| Error::Internal(format!("issued certificate unreadable: {e}")))?
+                    .1
+                    .validity()
+                    .not_after
+                    .timestamp();
+                Ok(PickupResult::Pkcs12 {
+                    p12,
+                    passphrase: pass,
+                    not_after,
+                })
             }
         }
     }
