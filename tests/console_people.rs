@@ -5,6 +5,7 @@
 
 mod common;
 
+use base64ct::Encoding;
 use common::console::*;
 use common::*;
 use rcgen::KeyPair;
@@ -441,4 +442,217 @@ async fn the_people_pages_speak_japanese() {
     assert!(!p.body.contains("Suspend"));
     let p = get(&s, &c, &format!("/console/people/{}/offboard", ids[0])).await;
     assert!(p.body.contains("退役は取り消せません"));
+}
+
+/// The text of the element with `id` (a `<code>`), unescaped of `&amp;`.
+fn by_id(body: &str, id: &str) -> String {
+    let at = body
+        .find(&format!("id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no #{id} in {body}"))
+        + id.len()
+        + 6;
+    body[at..].split('<').next().unwrap().replace("&amp;", "&")
+}
+
+/// The audit entries on `target`: (actor, action).
+async fn audited(s: &Server, target: &str) -> Vec<(String, String)> {
+    let (st, log) = s
+        .api(
+            Method::GET,
+            "/api/v1/audit?limit=1000",
+            &s.admin_token(),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{log}");
+    log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == target)
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_issue_session_hands_out_an_acme_key_and_an_apple_profile() {
+    let s = Server::start("").await;
+    let ids = population(&s).await;
+    let dev = &ids[3];
+    let (issuer, issuer_id) = token_with(&s, "issuer", &["read", "issue"]).await;
+    let c = signed_in(&s, &issuer, "en").await;
+    let p = get(&s, &c, &format!("/console/people/{dev}")).await;
+    assert_eq!(p.status, 200);
+    assert!(p.body.contains("id=\"cred-acme\""), "{}", p.body);
+    assert!(p.body.contains("id=\"apple-profile\""));
+    assert!(post_actions(&p.body).contains(&format!("/console/people/{dev}/apple-profile")));
+    let token = csrf(&p.body);
+
+    // The ACME key: shown once with the directory and command lines that use it.
+    let made = post(
+        &s,
+        &c,
+        &format!("/console/people/{dev}/credentials"),
+        &[("csrf", &token), ("kind", "acme")],
+    )
+    .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert_eq!(made.headers["cache-control"], "no-store");
+    let kid = by_id(&made.body, "eab-kid");
+    let hmac = by_id(&made.body, "eab-hmac");
+    assert!(!kid.is_empty() && hmac.len() >= 32, "{kid} {hmac}");
+    let directory = by_id(&made.body, "acme-directory");
+    assert!(directory.ends_with("/acme/directory"), "{directory}");
+    let certbot = by_id(&made.body, "eab-certbot");
+    assert!(certbot.starts_with("certbot register "), "{certbot}");
+    for part in [
+        format!("--server {directory}"),
+        format!("--eab-kid={kid}"),
+        format!("--eab-hmac-key={hmac}"),
+    ] {
+        assert!(certbot.contains(&part), "{part} in {certbot}");
+    }
+    let lego = by_id(&made.body, "eab-lego");
+    for part in [
+        format!("--kid={kid}"),
+        format!("--hmac={hmac}"),
+        "--domains=laptop-1.corp.example".to_owned(),
+    ] {
+        assert!(lego.contains(&part), "{part} in {lego}");
+    }
+    let v = api_subject(&s, dev).await;
+    assert!(v["eab_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k == kid.as_str()));
+    // The values shown bind an ACME account (RFC 8555 §7.3.4).
+    let mac = base64ct::Base64UrlUnpadded::decode_vec(&hmac).unwrap();
+    let mut acme = common::acme_client::Client::new(&s).await;
+    acme.account(&kid, &mac).await;
+    // Shown once: the subject's page names the key id, never the MAC key.
+    let again = get(&s, &c, &format!("/console/people/{dev}")).await;
+    assert!(again.body.contains(&kid) && !again.body.contains(&hmac));
+
+    // The Apple profile: a download holding a fresh SCEP challenge of the subject.
+    let before: Vec<Value> = v["scep_challenges"].as_array().unwrap().clone();
+    let r = post(
+        &s,
+        &c,
+        &format!("/console/people/{dev}/apple-profile"),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.headers["content-type"],
+        "application/x-apple-aspen-config"
+    );
+    assert_eq!(
+        r.headers["content-disposition"],
+        format!("attachment; filename=\"{dev}.mobileconfig\"").as_str()
+    );
+    assert_eq!(r.headers["cache-control"], "no-store");
+    assert!(r.body.contains("<key>PayloadContent</key>"), "{}", r.body);
+    let after = api_subject(&s, dev).await["scep_challenges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(after.len(), before.len() + 1);
+    let new_id = after
+        .iter()
+        .find(|c| !before.contains(c))
+        .unwrap()
+        .as_str()
+        .unwrap();
+    assert!(
+        r.body.contains(&format!("<string>{new_id}.")),
+        "the profile's challenge is the new one"
+    );
+    // Both audited with the session's token as actor.
+    let acts = audited(&s, dev).await;
+    for action in ["credential.acme", "credential.scep"] {
+        assert!(
+            acts.contains(&(format!("token:{issuer_id}"), action.to_owned())),
+            "{action}: {acts:?}"
+        );
+    }
+    // Without the CSRF token nothing is made.
+    let r = post(&s, &c, &format!("/console/people/{dev}/apple-profile"), &[]).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        api_subject(&s, dev).await["scep_challenges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        after.len()
+    );
+}
+
+#[tokio::test]
+async fn a_read_session_gets_no_acme_key_or_apple_profile() {
+    let s = Server::start("").await;
+    let ids = population(&s).await;
+    let dev = &ids[3];
+    let (reader, _) = token_with(&s, "reader", &["read"]).await;
+    let c = signed_in(&s, &reader, "en").await;
+    let p = get(&s, &c, &format!("/console/people/{dev}")).await;
+    assert!(!p.body.contains("id=\"cred-acme\"") && !p.body.contains("id=\"apple-profile\""));
+    let token = csrf(&p.body);
+    let before = api_subject(&s, dev).await;
+    let r = post(
+        &s,
+        &c,
+        &format!("/console/people/{dev}/credentials"),
+        &[("csrf", &token), ("kind", "acme")],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let r = post(
+        &s,
+        &c,
+        &format!("/console/people/{dev}/apple-profile"),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert!(!r.headers.contains_key("content-disposition"));
+    assert_eq!(api_subject(&s, dev).await, before);
+}
+
+#[tokio::test]
+async fn the_acme_key_page_speaks_japanese() {
+    let s = Server::start("").await;
+    let ids = population(&s).await;
+    let ann = &ids[0];
+    let c = signed_in(&s, &s.admin_token(), "ja").await;
+    let p = get(&s, &c, &format!("/console/people/{ann}")).await;
+    assert!(p.body.contains("ACME 用の鍵 (EAB) を作る"));
+    assert!(p.body.contains("Apple 構成プロファイルをダウンロードする"));
+    let made = post(
+        &s,
+        &c,
+        &format!("/console/people/{ann}/credentials"),
+        &[("csrf", &csrf(&p.body)), ("kind", "acme")],
+    )
+    .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert!(made.body.contains("<html lang=\"ja\">"));
+    for w in [
+        "ACME 用の鍵を作りました",
+        "鍵 ID",
+        "HMAC 鍵",
+        "certbot でアカウントを登録する",
+    ] {
+        assert!(made.body.contains(w), "{w}");
+    }
+    // A person: certbot registers with the person's address; lego orders DNS names only.
+    assert!(by_id(&made.body, "eab-certbot").ends_with("-m ann@corp.example"));
+    assert!(!made.body.contains("id=\"eab-lego\""));
+    assert!(!made.body.contains("Key id"));
 }

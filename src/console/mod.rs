@@ -5,6 +5,7 @@
 
 pub mod audit_page;
 pub mod charts;
+pub mod eab_page;
 pub mod html;
 pub mod i18n;
 pub mod manage;

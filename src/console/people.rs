@@ -218,12 +218,12 @@ pub fn list(
 }
 
 /// A string field of a subject view.
-fn text<'a>(v: &'a Value, k: &str) -> &'a str {
+pub(super) fn text<'a>(v: &'a Value, k: &str) -> &'a str {
     v[k].as_str().unwrap_or("")
 }
 
 /// The ids of a list field of a subject view.
-fn ids(v: &Value, k: &str) -> Vec<String> {
+pub(super) fn ids(v: &Value, k: &str) -> Vec<String> {
     v[k].as_array()
         .map(|a| {
             a.iter()
@@ -246,9 +246,22 @@ fn title(v: &Value) -> String {
 
 /// A form with one submit button posting to `action` (with the CSRF token and hidden fields).
 fn button(b: &mut String, session: &Session, action: &str, fields: &[(&str, &str)], label: &str) {
+    form_button(b, session, None, action, fields, label);
+}
+
+/// [`button`] with the form's `id`, for forms that tests and guides name.
+fn form_button(
+    b: &mut String,
+    session: &Session,
+    id: Option<&str>,
+    action: &str,
+    fields: &[(&str, &str)],
+    label: &str,
+) {
+    let id = id.map_or_else(String::new, |i| format!(" id=\"{}\"", escape(i)));
     let _ = write!(
         b,
-        "<form method=\"post\" action=\"{}\">{}",
+        "<form method=\"post\" action=\"{}\"{id}>{}",
         escape(action),
         csrf_field(session)
     );
@@ -268,8 +281,15 @@ fn button(b: &mut String, session: &Session, action: &str, fields: &[(&str, &str
 }
 
 /// A subject's page: fields, certificates, credential ids, and the forms the session's scopes
-/// allow (credentials with `issue`, status changes with `revoke`).
-pub fn subject(lang: Lang, session: &Session, v: &Value, done: Option<&'static str>) -> String {
+/// allow (credentials with `issue`, status changes with `revoke`). `apple` says whether the
+/// Apple configuration profile is offered (it carries a SCEP challenge: SCEP is enabled).
+pub fn subject(
+    lang: Lang,
+    session: &Session,
+    v: &Value,
+    done: Option<&'static str>,
+    apple: bool,
+) -> String {
     let mut b = String::new();
     if let Some(k) = done {
         let _ = write!(
@@ -331,17 +351,30 @@ pub fn subject(lang: Lang, session: &Session, v: &Value, done: Option<&'static s
     let base = format!("/console/people/{}", query_escape(id));
     if status == "active" && session.may(Scope::Issue) {
         let _ = write!(b, "<h2>{}</h2>", escape(lang.t("ppl.create_heading")));
-        for (k, label) in [
-            ("est", "ppl.create_est"),
-            ("scep", "ppl.create_scep"),
-            ("pickup", "ppl.create_pickup"),
+        for (k, label, form_id) in [
+            ("est", "ppl.create_est", None),
+            ("scep", "ppl.create_scep", None),
+            ("acme", "ppl.create_acme", Some("cred-acme")),
+            ("pickup", "ppl.create_pickup", None),
         ] {
-            button(
+            form_button(
                 &mut b,
                 session,
+                form_id,
                 &format!("{base}/credentials"),
                 &[("kind", k)],
                 lang.t(label),
+            );
+        }
+        if apple {
+            let _ = write!(b, "<p>{}</p>", escape(lang.t("ppl.apple_hint")));
+            form_button(
+                &mut b,
+                session,
+                Some("apple-profile"),
+                &format!("{base}/apple-profile"),
+                &[],
+                lang.t("ppl.apple_profile"),
             );
         }
     }

@@ -1,15 +1,16 @@
 //! The console's people and devices routes (`crate::console::people` renders): the list, a
 //! subject's page, credentials shown once, status changes and off-boarding with a
-//! confirmation. They call the services the admin API calls (`Registry::list_page`,
-//! `Registry::get`, `Registry::create_credential`, `Registry::set_status`) with the session's
-//! token as actor, and ask of the session the scope the admin API's route table names for the
-//! same action (`read`, `issue` for credentials, `revoke` for status changes).
+//! confirmation, the Apple configuration profile as a download. They call the services the
+//! admin API calls (`Registry::list_page`, `Registry::get`, `Registry::create_credential`,
+//! `Registry::apple_profile`, `Registry::set_status`) with the session's token as actor, and
+//! ask of the session the scope the admin API's route table names for the same action
+//! (`read`, `issue` for credentials and the profile, `revoke` for status changes).
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -19,6 +20,7 @@ use super::console::{
 };
 use super::pickup::parse_form;
 use super::AppState;
+use crate::console::eab_page;
 use crate::console::i18n::Lang;
 use crate::console::manage::query_escape;
 use crate::console::people::{self, PAGE_SIZE};
@@ -34,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/people/{id}", get(subject))
         .route("/console/people/{id}/offboard", get(offboard))
         .route("/console/people/{id}/credentials", post(credential))
+        .route("/console/people/{id}/apple-profile", post(apple_profile))
         .route("/console/people/{id}/status", post(status))
 }
 
@@ -107,7 +110,7 @@ async fn subject(
         let v = s.registry.get(&id)?;
         Ok(html(
             StatusCode::OK,
-            people::subject(session.lang, session, &v, done),
+            people::subject(session.lang, session, &v, done, s.registry.cfg.scep.enabled),
         ))
     })
     .await
@@ -139,9 +142,10 @@ async fn offboard(
     .await
 }
 
-/// `POST /console/people/{id}/credentials` with `kind` = `est`, `scep` or `pickup`
+/// `POST /console/people/{id}/credentials` with `kind` = `est`, `scep`, `acme` or `pickup`
 /// (CSRF-checked, `issue` as `POST /api/v1/subjects/{id}/credentials`): the secret or
-/// address is shown once on the answer page.
+/// address is shown once on the answer page; an ACME key with the directory and command
+/// lines for certbot and lego.
 async fn credential(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -156,8 +160,10 @@ async fn credential(
         };
         let kind = field(&form, "kind").unwrap_or("").to_owned();
         let done = need(&session, Scope::Issue).and_then(|()| {
-            if !matches!(kind.as_str(), "est" | "scep" | "pickup") {
-                return Err(Error::Malformed("kind must be est, scep or pickup".into()));
+            if !matches!(kind.as_str(), "est" | "scep" | "acme" | "pickup") {
+                return Err(Error::Malformed(
+                    "kind must be est, scep, acme or pickup".into(),
+                ));
             }
             s.registry.create_credential(
                 &session.actor(),
@@ -172,11 +178,58 @@ async fn credential(
                 },
             )
         });
-        Ok::<_, Error>(match done {
-            Ok(made) => html(
+        let page = done.and_then(|made| {
+            if made["kid"].is_string() {
+                let v = s.registry.get(&id)?;
+                let directory = s.acme.url("/acme/directory");
+                Ok(eab_page::eab(session.lang, &session, &v, &made, &directory))
+            } else {
+                Ok(people::secret(session.lang, &session, &id, &made))
+            }
+        });
+        Ok::<_, Error>(match page {
+            Ok(body) => html(StatusCode::OK, body),
+            Err(e) => error_page(&e, session.lang, Some(&session)),
+        })
+    })
+    .await;
+    r.unwrap_or_else(|e| error_page(&e, Lang::En, None))
+}
+
+/// `POST /console/people/{id}/apple-profile` (CSRF-checked, `issue` as
+/// `GET /api/v1/subjects/{id}/apple-profile`): the subject's `.mobileconfig` as a download,
+/// with a fresh one-time SCEP challenge made and audited as the admin API makes it. A POST,
+/// not a link, because every download creates a credential.
+async fn apple_profile(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let r = blocking(move || {
+        let form = parse_form(&body)?;
+        let (_, session) = match require_csrf(&s, &headers, &form) {
+            Ok(v) => v,
+            Err(resp) => return Ok(*resp),
+        };
+        let made = need(&session, Scope::Issue)
+            .and_then(|()| s.registry.apple_profile(&session.actor(), &id, None, None));
+        Ok::<_, Error>(match made {
+            Ok(p) => (
                 StatusCode::OK,
-                people::secret(session.lang, &session, &id, &made),
-            ),
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        crate::registry::apple_profile::CONTENT_TYPE.to_owned(),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{}\"", p.file_name),
+                    ),
+                ],
+                p.body,
+            )
+                .into_response(),
             Err(e) => error_page(&e, session.lang, Some(&session)),
         })
     })

@@ -1,5 +1,7 @@
 //! The messages of the pickup page (`/pickup/<token>`: the form, the one-time result and the
-//! errors a person can meet there).
+//! errors a person can meet there), and of the credentials a subject's page hands out for
+//! the person or device to collect a certificate with: the ACME key page and the Apple
+//! configuration profile.
 
 /// English.
 pub static EN: &[(&str, &str)] = &[
@@ -29,6 +31,18 @@ pub static EN: &[(&str, &str)] = &[
     ("pickup.err.too_large", "What was sent is too large. A certificate request is a few kilobytes."),
     ("pickup.err.internal", "The server could not answer. Try again later, or tell your administrator."),
     ("pickup.err.other", "The request was refused. Go back and try again, or ask your administrator."),
+    ("ppl.create_acme", "Create an ACME key (EAB)"),
+    ("ppl.apple_hint", "An Apple configuration profile installs on an iPhone, iPad or Mac and enrols by SCEP. Each download holds a new one-time SCEP challenge."),
+    ("ppl.apple_profile", "Download the Apple configuration profile"),
+    ("ppl.eab.title", "ACME key created"),
+    ("ppl.eab.kid", "Key id (EAB kid)"),
+    ("ppl.eab.hmac", "HMAC key"),
+    ("ppl.eab.profile", "Certificate profile"),
+    ("ppl.eab.directory", "ACME directory"),
+    ("ppl.eab.certbot", "Register an account with certbot"),
+    ("ppl.eab.lego", "Register and get a certificate with lego"),
+    ("ppl.eab.lego_email", "lego needs a contact address: set EMAIL before running the line."),
+    ("ppl.eab.trust", "The client must trust this certificate authority. Its certificates are on this page:"),
 ];
 
 /// Japanese.
@@ -59,4 +73,16 @@ pub static JA: &[(&str, &str)] = &[
     ("pickup.err.too_large", "送信内容が大きすぎます。証明書要求は数キロバイト程度です。"),
     ("pickup.err.internal", "サーバーが応答できませんでした。時間をおいて再度お試しいただくか、管理者にお知らせください。"),
     ("pickup.err.other", "要求は拒否されました。戻ってもう一度お試しいただくか、管理者にお問い合わせください。"),
+    ("ppl.create_acme", "ACME 用の鍵 (EAB) を作る"),
+    ("ppl.apple_hint", "Apple 構成プロファイルは iPhone・iPad・Mac に取り込むと SCEP で証明書を申請します。ダウンロードのたびに新しい使い捨ての SCEP チャレンジが入ります。"),
+    ("ppl.apple_profile", "Apple 構成プロファイルをダウンロードする"),
+    ("ppl.eab.title", "ACME 用の鍵を作りました"),
+    ("ppl.eab.kid", "鍵 ID (EAB kid)"),
+    ("ppl.eab.hmac", "HMAC 鍵"),
+    ("ppl.eab.profile", "証明書プロファイル"),
+    ("ppl.eab.directory", "ACME ディレクトリ"),
+    ("ppl.eab.certbot", "certbot でアカウントを登録する"),
+    ("ppl.eab.lego", "lego でアカウントを登録して証明書を取得する"),
+    ("ppl.eab.lego_email", "lego には連絡先のメールアドレスが必要です。実行する前に EMAIL を設定してください。"),
+    ("ppl.eab.trust", "クライアントはこの認証局を信頼する必要があります。認証局の証明書はこちらのページにあります:"),
 ];
