@@ -88,8 +88,8 @@ fn page(status: StatusCode, lang: Lang, title: &str, nav: &str, body: &str) -> R
 }
 
 /// The catalogue key of the message a person reads for `e`. The errors a person can meet on
-/// a pickup page have their own message; any other is refused with a general one (the
-/// server's English detail stays in the log and the error counters).
+/// a pickup page have their own message; any other is refused with a general one. The
+/// server's English detail is not shown; the error counters see the error's kind.
 fn error_key(e: &Error) -> &'static str {
     match e {
         // Unknown, expired, used, or the subject no longer active: one answer for all.
