@@ -1,22 +1,23 @@
-//! The store gauges of the metrics: certificates by status and by expiry, store size, pending
-//! approvals, the age of the issuing CA's CRL. Counting a store of 100,000 certificates costs a
+//! The store gauges of the metrics: certificates by status and by expiry, issuance per day by
+//! channel group, store size, pending approvals, the age of the issuing CA's CRL. Counting a store of 100,000 certificates costs a
 //! pass over its indexes, so a scan runs at most once per [`REFRESH_SECS`] of the injected
 //! clock, whoever asks (scrapes, the dashboard); in between they get the last [`Snapshot`].
 //!
 //! The scan reads indexes only — the count of certificates, the revocation index and the expiry
-//! index — and never decodes a certificate record.
+//! index, the per-day issuance counters — and never decodes a certificate record.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::clock::SharedClock;
 use crate::error::Result;
-use crate::metrics::snapshot::{Snapshot, EXPIRY_WINDOWS, REFRESH_SECS};
+use crate::metrics::snapshot::{Snapshot, EXPIRY_WINDOWS, ISSUED_DAYS, REFRESH_SECS};
 use crate::metrics::Metrics;
 use crate::revocation::RevocationReason;
 use crate::states::ApprovalStatus;
 use crate::status::StatusService;
-use crate::store::Store;
+use crate::store::daily::utc_day;
+use crate::store::{ChannelGroup, Store};
 
 /// Seconds of a week, the buckets of the expiry chart.
 const WEEK_SECS: i64 = 7 * 86_400;
@@ -70,6 +71,27 @@ impl Gauges {
         let s = Arc::new(self.scan(self.clock.now())?);
         self.metrics.set_inventory(s.clone());
         Ok(s)
+    }
+
+    /// The per-day issuance counters of the [`ISSUED_DAYS`] days ending today (UTC), by
+    /// channel group: at most 30 × 5 counters, no certificate read.
+    fn issued_days(&self, now: i64) -> Result<Vec<(&'static str, [u64; ISSUED_DAYS])>> {
+        let today = utc_day(now);
+        let first = today - (ISSUED_DAYS as i64 - 1);
+        let mut out: Vec<(&'static str, [u64; ISSUED_DAYS])> = ChannelGroup::ALL
+            .iter()
+            .map(|g| (g.as_str(), [0; ISSUED_DAYS]))
+            .collect();
+        for d in self.store.issued_per_day(first, today)? {
+            let day = usize::try_from(d.day - first)
+                .ok()
+                .filter(|i| *i < ISSUED_DAYS);
+            let group = ChannelGroup::ALL.iter().position(|g| *g == d.group);
+            if let (Some(i), Some(g)) = (day, group) {
+                out[g].1[i] += d.count;
+            }
+        }
+        Ok(out)
     }
 
     fn scan(&self, now: i64) -> Result<Snapshot> {
@@ -126,6 +148,7 @@ impl Gauges {
             by_status,
             expiring,
             expiry_weeks,
+            issued_days: self.issued_days(now)?,
             store_bytes: self.store.size_on_disk()?,
             pending_approvals,
             crl_this_update,

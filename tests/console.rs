@@ -567,7 +567,7 @@ async fn the_dashboard_shows_the_figures_of_metrics() {
         .skip(1)
         .map(|s| s.split("</svg>").next().unwrap())
         .collect();
-    assert_eq!(svgs.len(), 2, "two charts");
+    assert_eq!(svgs.len(), 3, "three charts");
     assert!(svgs
         .iter()
         .all(|s| s.contains("role=\"img\"") && !s.contains("<script")));

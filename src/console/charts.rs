@@ -92,7 +92,7 @@ const PALETTE: [&str; 8] = [
 /// number above its column. `labels.categories` names the weeks.
 pub fn expiry_by_week(counts: &[u64; 13], labels: &ChartText) -> String {
     let columns = Columns {
-        id: "expiry-chart",
+        id: "chart-expiry",
         text: labels,
         stacks: counts.iter().map(|&c| vec![c]).collect(),
         fills: vec![BAR.to_string()],
@@ -108,7 +108,7 @@ pub fn expiry_by_week(counts: &[u64; 13], labels: &ChartText) -> String {
 /// shows each pattern with the channel's name and 30-day total, and each day's total is
 /// written above its column. Patterns repeat after eight channels.
 pub fn issuance_per_day(series: &[ChannelSeries], labels: &ChartText) -> String {
-    let id = "issuance-chart";
+    let id = "chart-issuance";
     let mut defs = String::new();
     let mut fills = Vec::new();
     let mut names = Vec::new();
@@ -137,7 +137,7 @@ pub fn issuance_per_day(series: &[ChannelSeries], labels: &ChartText) -> String 
 /// when too long) and its number written after the bar. The labels are the caller's
 /// translated status names; `labels.categories` is not used.
 pub fn status_counts(counts: &[(String, u64)], labels: &ChartText) -> String {
-    let id = "status-chart";
+    let id = "chart-status";
     let row = 28.0;
     let bar_height = 18.0;
     let top_of_rows = 56.0;
@@ -432,13 +432,14 @@ impl Columns<'_> {
     }
 }
 
-/// The opening of a chart: the `svg` element with its size, language and accessible name and
-/// description, on a white background.
+/// The opening of a chart: the `svg` element with its id (`chart-expiry`, `chart-issuance`,
+/// `chart-status`: stable, for pages and tests to find it), size, language and accessible name
+/// and description, on a white background.
 fn open(id: &str, text: &ChartText, height: f64) -> String {
     let height = num(height);
     let lang = escape(&text.lang);
     format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-labelledby="{id}-title" aria-describedby="{id}-desc" lang="{lang}" xml:lang="{lang}" font-family="sans-serif"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc><rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>"##,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" id="{id}" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-labelledby="{id}-title" aria-describedby="{id}-desc" lang="{lang}" xml:lang="{lang}" font-family="sans-serif"><title id="{id}-title">{}</title><desc id="{id}-desc">{}</desc><rect x="0" y="0" width="{WIDTH}" height="{height}" fill="#ffffff"/>"##,
         escape(&text.title),
         escape(&text.description),
     )

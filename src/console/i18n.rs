@@ -3,6 +3,7 @@
 //! each language writes them. Every string a page shows comes from here.
 
 mod base;
+mod dashboard_approvals;
 mod pickup;
 mod register;
 
@@ -28,6 +29,10 @@ static SECTIONS: &[Section] = &[
     Section {
         en: pickup::EN,
         ja: pickup::JA,
+    },
+    Section {
+        en: dashboard_approvals::EN,
+        ja: dashboard_approvals::JA,
     },
 ];
 

@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::charts::{self, ChartText};
+use super::charts::{self, ChannelSeries, ChartText};
 use super::html::{escape, layout};
 use super::i18n::Lang;
 use super::session::Session;
+use crate::metrics::snapshot::ISSUED_DAYS;
 use crate::metrics::{IssuedCount, Snapshot};
 use crate::registry::tokens::Scope;
+use crate::store::daily::{utc_day, DAY_SECS};
 
 /// Why the sign-in page is shown again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +76,9 @@ fn figure_row(h: &mut String, key: &str, label: &str, n: u64) {
     );
 }
 
-/// The dashboard: certificates by status and by expiry window, approvals waiting, and
-/// issuance by channel, from the same counters as `/metrics` (`snapshot` and `issued`).
+/// The dashboard: certificates by status and by expiry window, approvals waiting, issuance by
+/// channel since start and per day over 30 days, from the same counters as `/metrics`
+/// (`snapshot` and `issued`).
 pub fn dashboard(
     lang: Lang,
     session: &Session,
@@ -207,13 +210,57 @@ pub fn dashboard(
     let _ = write!(
         b,
         "<section aria-labelledby=\"charts\" class=\"charts\"><h2 id=\"charts\">{}</h2>\
-         <figure class=\"chart\">{}</figure><figure class=\"chart\">{}</figure><p>{}</p></section>",
+         <figure class=\"chart\">{}</figure><figure class=\"chart\">{}</figure>\
+         <figure class=\"chart\">{}</figure></section>",
         escape(lang.t("dash.charts")),
         charts::expiry_by_week(&snapshot.expiry_weeks, &expiry_text),
         charts::status_counts(&statuses, &status_text),
-        escape(lang.t("dash.charts_pending")),
+        issuance_chart(lang, snapshot),
     );
     layout(lang, lang.t("dash.title"), Some(session), "/console/", &b)
+}
+
+/// The chart of issuance per day by channel group over the snapshot's 30 days, from the
+/// store's per-day counters (the `enrolld_certificates_issued_today` and `…_30d` gauges).
+fn issuance_chart(lang: Lang, snapshot: &Snapshot) -> String {
+    let first = utc_day(snapshot.at) - (ISSUED_DAYS as i64 - 1);
+    let days = (0..ISSUED_DAYS as i64)
+        .map(|i| lang.format_day((first + i) * DAY_SECS))
+        .collect();
+    let series: Vec<ChannelSeries> = snapshot
+        .issued_days
+        .iter()
+        .map(|(group, per_day)| ChannelSeries {
+            channel: (*group).to_owned(),
+            per_day: *per_day,
+        })
+        .collect();
+    let text = ChartText {
+        lang: lang.code().to_owned(),
+        title: lang.t("chart.issued.title").to_owned(),
+        description: lang.t("chart.issued.desc").to_owned(),
+        category_caption: lang.t("chart.issued.days").to_owned(),
+        value_caption: lang.t("dash.count").to_owned(),
+        categories: days,
+        series: snapshot
+            .issued_days
+            .iter()
+            .map(|(group, _)| group_name(lang, group).to_owned())
+            .collect(),
+        ..ChartText::default()
+    };
+    charts::issuance_per_day(&series, &text)
+}
+
+/// The name of a channel group in `lang`: protocol names stay as they are.
+fn group_name(lang: Lang, group: &str) -> &'static str {
+    match group {
+        "est" => "EST",
+        "acme" => "ACME",
+        "scep" => "SCEP",
+        "pickup" => lang.t("group.pickup"),
+        _ => lang.t("group.other"),
+    }
 }
 
 /// The message id of a certificate status of the metrics.

@@ -122,6 +122,32 @@ pub(super) fn render(m: &Metrics) -> String {
         }
         family(
             &mut out,
+            "enrolld_certificates_issued_today",
+            "gauge",
+            "Certificates issued on the scan's UTC day, by channel group (kept in the store).",
+        );
+        for (group, days) in &s.issued_days {
+            let n = days.last().copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "enrolld_certificates_issued_today{{channel_group=\"{group}\"}} {n}"
+            );
+        }
+        family(
+            &mut out,
+            "enrolld_certificates_issued_30d",
+            "gauge",
+            "Certificates issued on the scan's UTC day and the 29 before, by channel group.",
+        );
+        for (group, days) in &s.issued_days {
+            let n: u64 = days.iter().sum();
+            let _ = writeln!(
+                out,
+                "enrolld_certificates_issued_30d{{channel_group=\"{group}\"}} {n}"
+            );
+        }
+        family(
+            &mut out,
             "enrolld_store_bytes",
             "gauge",
             "Bytes the store occupies on disk.",

@@ -1,5 +1,6 @@
 //! What the store holds, as counted by a scan (`crate::gauges`): certificates by status and
-//! by expiry, store size, pending approvals, the age of the issuing CA's CRL.
+//! by expiry, issuance per day by channel group, store size, pending approvals, the age of the
+//! issuing CA's CRL.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,10 @@ pub const EXPIRY_WINDOWS: [(&str, i64); 3] =
 
 /// The certificate statuses reported, each certificate in exactly one.
 pub const STATUSES: [&str; 4] = ["valid", "expired", "revoked", "on_hold"];
+
+/// Days of the issuance chart and of the `enrolld_certificates_issued_30d` gauge: the scan's
+/// UTC day and the 29 before it.
+pub const ISSUED_DAYS: usize = 30;
 
 /// One scan of the store.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +33,10 @@ pub struct Snapshot {
     /// Valid certificates whose notAfter falls in each of the next 13 weeks from `at` (the
     /// dashboard's expiry chart).
     pub expiry_weeks: [u64; 13],
+    /// Certificates issued on each of the [`ISSUED_DAYS`] UTC days ending with the day of
+    /// `at`, oldest first, by channel group (`est`, `acme`, `scep`, `pickup`, `other`, every
+    /// group present, in that order): the store's per-day counters, which survive restarts.
+    pub issued_days: Vec<(&'static str, [u64; ISSUED_DAYS])>,
     /// Bytes the store occupies on disk (`Store::size_on_disk`).
     pub store_bytes: u64,
     /// Enrolment requests waiting for an administrator's decision.

@@ -24,6 +24,8 @@
 //! - **Revocation.** A revocation and its index entry change together and bump the revocation
 //!   epoch that status caches watch; a final reason replaces a hold (RFC 5280 §5.3.1), and only
 //!   a suspension's hold is ever lifted.
+//! - **Counted issuance.** The write that records a certificate adds one to the count of its
+//!   issue day and channel group ([`Store::issued_per_day`]) in the same transaction.
 //! - **Order.** Scans run in serial order (certificates), sequence order (audit entries and
 //!   checkpoints) or soonest-first (expiry); counters only grow.
 
@@ -32,12 +34,14 @@ pub mod acme_records;
 pub mod commit;
 #[cfg(test)]
 pub mod conformance;
+pub mod daily;
 pub mod group_commit;
 pub mod mail_records;
 pub mod records;
 pub mod registry_records;
 pub mod sled_acme;
 pub mod sled_commit;
+mod sled_daily;
 mod sled_durable;
 pub mod sled_mail;
 pub mod sled_registry;
@@ -52,6 +56,7 @@ pub use acme_records::{
     OrderRecord,
 };
 pub use commit::{AuditDraft, CertificateCommit, CommitKind, CommitTicket};
+pub use daily::{ChannelGroup, DailyIssued};
 pub use mail_records::MailRecord;
 pub use records::{
     AdminTokenRecord, CertStatus, CertificateRecord, CredentialRecord, CredentialUse,
@@ -183,6 +188,13 @@ pub trait Store: RegistryStore + MailStore + Send + Sync {
         after: Option<&Serial>,
         f: &mut dyn FnMut(CertificateRecord) -> bool,
     ) -> Result<()>;
+    /// Certificates issued on each UTC day from `first_day` to `last_day` (days since
+    /// 1970-01-01, both included; see [`daily::utc_day`] of `issued_at`), by channel group
+    /// ([`ChannelGroup::of`] the record's channel): counters that every certificate write bumps
+    /// in its own transaction, so they are as durable as the certificates and reading them
+    /// costs no scan. In day order, then group order; days and groups without issuance are
+    /// left out.
+    fn issued_per_day(&self, first_day: i64, last_day: i64) -> Result<Vec<DailyIssued>>;
     /// Bytes the store occupies on disk (for the `enrolld_store_bytes` gauge): more than zero
     /// once anything was written and flushed; it need not shrink when records are deleted.
     fn size_on_disk(&self) -> Result<u64>;

@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use sled::transaction::{TransactionError, TransactionalTree, UnabortableTransactionError};
 use sled::Transactional;
 
+use super::sled_daily;
 use super::sled_registry::append_audit_in;
 use super::sled_store::{expiry_key, link_key, subject_key};
 use super::{
@@ -29,6 +30,8 @@ pub(super) struct CommitTrees {
     pub(super) orders: sled::Tree,
     pub(super) audit: sled::Tree,
     pub(super) meta: sled::Tree,
+    /// Certificates per issue day and channel group (`sled_daily`).
+    pub(super) daily: sled::Tree,
     /// The store's backup gate: writes hold it shared.
     pub(super) gate: Arc<RwLock<()>>,
 }
@@ -45,6 +48,7 @@ struct Views<'a> {
     orders: &'a TransactionalTree,
     audit: &'a TransactionalTree,
     meta: &'a TransactionalTree,
+    daily: &'a TransactionalTree,
 }
 
 /// A write's values, encoded once outside the transaction (it may run more than once).
@@ -66,7 +70,7 @@ type TxResult<T> = std::result::Result<T, UnabortableTransactionError>;
 type Write<'v> = (&'v TransactionalTree, Vec<u8>, Vec<u8>);
 
 impl CommitTrees {
-    fn trees(&self) -> [&sled::Tree; 10] {
+    fn trees(&self) -> [&sled::Tree; 11] {
         [
             &self.certs,
             &self.by_subject,
@@ -78,6 +82,7 @@ impl CommitTrees {
             &self.orders,
             &self.audit,
             &self.meta,
+            &self.daily,
         ]
     }
 
@@ -116,6 +121,7 @@ impl CommitTrees {
                 orders: &t[7],
                 audit: &t[8],
                 meta: &t[9],
+                daily: &t[10],
             };
             let mut out = Vec::with_capacity(prepared.len());
             for p in &prepared {
@@ -202,6 +208,7 @@ fn apply_one(v: &Views<'_>, p: &Prepared<'_>) -> TxResult<std::result::Result<()
         .insert(subject_key(&cert.subject, &cert.serial), &[] as &[u8])?;
     v.by_expiry
         .insert(expiry_key(cert.not_after, &cert.serial), &[] as &[u8])?;
+    sled_daily::count_in(v.daily, cert)?;
     if let Some(a) = &p.c.audit {
         if let Err(e) = append_audit_in(
             v.audit,

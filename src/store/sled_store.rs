@@ -2,7 +2,8 @@
 //!
 //! Trees: `certs` (serial → record), `certs_by_subject` (lower(CN) 0x00 serial → ()),
 //! `certs_by_expiry` (not_after as big-endian u64 ‖ serial → ()), `credentials`
-//! (id → record), `admin_tokens` (id → record). Multi-tree updates are sled transactions;
+//! (id → record), `admin_tokens` (id → record), `issued_per_day` (day ‖ channel group →
+//! count, see `sled_daily`). Multi-tree updates are sled transactions;
 //! they are durable only after [`Store::flush`].
 
 use std::path::Path;
@@ -13,10 +14,11 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use super::acme_cache::AcmeCache;
 use super::group_commit::GroupCommitter;
 use super::sled_commit::CommitTrees;
+use super::sled_daily;
 use super::sled_durable::DurableFlush;
 use super::{
     AdminTokenRecord, CertStatus, CertificateCommit, CertificateRecord, CommitKind, CommitTicket,
-    Consumes, CredentialRecord, InsertOutcome, Store,
+    Consumes, CredentialRecord, DailyIssued, InsertOutcome, Store,
 };
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, Serial, SubjectId};
@@ -152,6 +154,12 @@ impl SledStore {
             db.open_tree("credentials")?,
             db.open_tree("meta")?,
         );
+        let daily = db.open_tree(sled_daily::TREE)?;
+        // A store written before the per-day counts existed is counted once, before any
+        // write can run.
+        if meta.get(sled_daily::COUNTED)?.is_none() {
+            sled_daily::recount(&certs, &daily, &meta)?;
+        }
         // The committer's handles on the same trees (sled trees are shared handles).
         let commit = CommitTrees {
             certs: certs.clone(),
@@ -164,6 +172,7 @@ impl SledStore {
             orders: acme.orders.clone(),
             audit: reg.audit.clone(),
             meta: meta.clone(),
+            daily,
             gate: gate.clone(),
         };
         let durable = DurableFlush::new(db.clone(), dir)?;
@@ -217,7 +226,9 @@ impl SledStore {
             .collect())
     }
 
-    /// Loads an export into this (empty) store.
+    /// Loads an export into this (empty) store. The per-day issuance counts are not copied but
+    /// counted again from the restored certificates, so a backup made before they existed
+    /// restores with them too.
     pub fn import(&self, data: crate::store::Export) -> Result<()> {
         if !self.certs.is_empty() || !self.credentials.is_empty() {
             return Err(Error::Malformed("restore needs an empty store".into()));
@@ -229,6 +240,9 @@ impl SledStore {
                     "backup holds an unknown collection type".into(),
                 ));
             }
+            if name == sled_daily::TREE.as_bytes() {
+                continue;
+            }
             let tree = self.db.open_tree(name)?;
             for kv in items {
                 let [k, v]: [Vec<u8>; 2] = kv.try_into().map_err(|_| {
@@ -237,6 +251,7 @@ impl SledStore {
                 tree.insert(k, v)?;
             }
         }
+        sled_daily::recount(&self.certs, &self.commit.daily, &self.meta)?;
         self.acme_cache.invalidate();
         self.durable.flush()?;
         Ok(())
@@ -599,6 +614,10 @@ impl Store for SledStore {
             }
         }
         Ok(())
+    }
+
+    fn issued_per_day(&self, first_day: i64, last_day: i64) -> Result<Vec<DailyIssued>> {
+        sled_daily::read(&self.commit.daily, first_day, last_day)
     }
 
     fn size_on_disk(&self) -> Result<u64> {

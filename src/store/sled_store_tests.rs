@@ -342,3 +342,56 @@ fn one_time_credential_is_spent_once_and_retry_is_idempotent() {
         .is_none());
     assert_eq!(s.count_certificates().unwrap(), 1);
 }
+
+/// The per-day issuance counts are counted again from the certificates when a backup is
+/// restored (whatever the backup holds for them) and when a store without them opens.
+#[test]
+fn issuance_counts_are_recounted_on_restore_and_on_first_open() {
+    use crate::store::{ChannelGroup, DailyIssued};
+    let issued = |hex: &str, channel: &str| {
+        let mut c = cert(hex, "dev", i64::MAX);
+        c.issued_at = 3 * 86_400 + 7;
+        c.channel = channel.into();
+        c
+    };
+    let want = vec![
+        DailyIssued {
+            day: 3,
+            group: ChannelGroup::Est,
+            count: 2,
+        },
+        DailyIssued {
+            day: 3,
+            group: ChannelGroup::Scep,
+            count: 1,
+        },
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut export = {
+        let s = SledStore::open(dir.path()).unwrap();
+        for (hex, channel) in [("01", "est-simpleenroll"), ("02", "est-serverkeygen")] {
+            s.insert_certificate(&issued(hex, channel), None).unwrap();
+        }
+        s.insert_certificate(&issued("03", "scep"), None).unwrap();
+        assert_eq!(s.issued_per_day(0, 10).unwrap(), want);
+        // A store from before the counts: no tree contents, no mark.
+        s.tree_for_tests(sled_daily::TREE).clear().unwrap();
+        s.meta_tree().remove(sled_daily::COUNTED).unwrap();
+        s.flush().unwrap();
+        s.export().unwrap()
+    };
+    let s = SledStore::open(dir.path()).unwrap();
+    assert_eq!(s.issued_per_day(0, 10).unwrap(), want, "counted on open");
+    drop(s);
+
+    // A backup whose counts are wrong restores with the certificates' counts.
+    for (_, name, items) in &mut export {
+        if name.as_slice() == sled_daily::TREE.as_bytes() {
+            items.push(vec![b"garbage".to_vec(), 99u64.to_be_bytes().to_vec()]);
+        }
+    }
+    let fresh = tempfile::tempdir().unwrap();
+    let restored = SledStore::open(fresh.path()).unwrap();
+    restored.import(export).unwrap();
+    assert_eq!(restored.issued_per_day(0, 10).unwrap(), want);
+}

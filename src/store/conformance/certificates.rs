@@ -433,3 +433,83 @@ pub fn ids_of_credentials_are_unique_and_tokens_deletable(open: &Opener, dir: &P
     assert!(!s.delete_admin_token("tokd").unwrap());
     assert!(s.get_admin_token("tokd").unwrap().is_none());
 }
+
+/// Every certificate write counts its certificate on its UTC issue day under its channel
+/// group, in the same transaction: refused writes count nothing, and the counts survive a
+/// reopen.
+pub fn issuance_is_counted_per_day_and_channel_group(open: &Opener, dir: &Path) {
+    use crate::store::{ChannelGroup, DailyIssued};
+    const DAY: i64 = 20_000;
+    let at = |day: i64, secs: i64, hex: &str, channel: &str| {
+        let mut c = cert(hex, "dev", i64::MAX);
+        c.issued_at = day * 86_400 + secs;
+        c.channel = channel.into();
+        c
+    };
+    let row = |day: i64, group: ChannelGroup, count: u64| DailyIssued { day, group, count };
+    {
+        let s = open(dir);
+        for (hex, secs, channel) in [
+            ("1a01", 0, "est-simpleenroll"),
+            ("1a02", 86_399, "est-simplereenroll"),
+            ("1a03", 10, "acme"),
+        ] {
+            assert_eq!(
+                commit(&*s, at(DAY, secs, hex, channel), None),
+                InsertOutcome::Inserted
+            );
+        }
+        // The synchronous path counts too.
+        assert_eq!(
+            s.insert_certificate(&at(DAY + 1, 5, "1a04", "pickup"), None)
+                .unwrap(),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            commit(&*s, at(DAY + 1, 6, "1a05", "bulk"), None),
+            InsertOutcome::Inserted
+        );
+        assert_eq!(
+            commit(&*s, at(DAY - 1, 6, "1a06", "scep-renewal"), None),
+            InsertOutcome::Inserted
+        );
+        // Refused writes count nothing: a taken serial, a credential that pays for nothing.
+        assert_eq!(
+            commit(&*s, at(DAY, 1, "1a01", "acme"), None),
+            InsertOutcome::SerialTaken
+        );
+        assert_eq!(
+            commit(
+                &*s,
+                at(DAY, 2, "1a07", "est-simpleenroll"),
+                spend("missing", "fp", 1)
+            ),
+            InsertOutcome::CredentialUnusable
+        );
+        assert_eq!(
+            s.issued_per_day(DAY, DAY + 1).unwrap(),
+            vec![
+                row(DAY, ChannelGroup::Est, 2),
+                row(DAY, ChannelGroup::Acme, 1),
+                row(DAY + 1, ChannelGroup::Pickup, 1),
+                row(DAY + 1, ChannelGroup::Other, 1),
+            ]
+        );
+        assert_eq!(
+            s.issued_per_day(DAY - 1, DAY - 1).unwrap(),
+            vec![row(DAY - 1, ChannelGroup::Scep, 1)]
+        );
+        assert!(s.issued_per_day(DAY + 2, DAY + 40).unwrap().is_empty());
+        assert!(s.issued_per_day(DAY + 1, DAY).unwrap().is_empty());
+        s.durable().wait_blocking().unwrap();
+    }
+    let s = open(dir);
+    assert_eq!(
+        s.issued_per_day(DAY - 1, DAY).unwrap(),
+        vec![
+            row(DAY - 1, ChannelGroup::Scep, 1),
+            row(DAY, ChannelGroup::Est, 2),
+            row(DAY, ChannelGroup::Acme, 1),
+        ]
+    );
+}

@@ -54,6 +54,7 @@ macro_rules! store_conformance {
             counters_are_monotonic_and_durable,
             the_size_on_disk_is_reported,
             scans_and_indexes,
+            issuance_is_counted_per_day_and_channel_group,
             ids_of_credentials_are_unique_and_tokens_deletable,
             subjects_are_unique_and_updated_by_compare_and_swap,
             subjects_scan_in_id_order_from_a_cursor,
