@@ -280,6 +280,11 @@ fn validity(
 }
 
 impl Plan<'_> {
+    /// The algorithm and size of the key the certificate will certify (the CSR's).
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
     /// Signs with a fresh serial and builds the one commit that records it.
     fn sign(&self, ca: &Ca) -> Result<(Issued, CertificateCommit)> {
         let req = &self.req;

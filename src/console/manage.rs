@@ -10,6 +10,7 @@ use super::html::{csrf_field, escape, layout};
 use super::i18n::Lang;
 use super::session::Session;
 use crate::admin::CertificateView;
+use crate::ca::key_type::KeyType;
 use crate::registry::tokens::Scope;
 use crate::revocation::RevocationReason;
 use crate::states::{ApprovalStatus, CertState};
@@ -84,7 +85,7 @@ pub fn query_escape(s: &str) -> String {
 }
 
 /// The approvals page: the requests with `status`, the names each certificate would carry,
-/// and (for pending requests, to a session with `issue`) approve and reject buttons.
+/// the CSR's key (algorithm and size), and (for pending requests, to a session with `issue`) approve and reject buttons.
 pub fn approvals(
     lang: Lang,
     session: &Session,
@@ -134,6 +135,7 @@ pub fn approvals(
     let mut heads = vec![
         "appr.cn",
         "appr.sans",
+        "appr.key",
         "appr.profile",
         "appr.subject",
         "appr.fingerprint",
@@ -160,6 +162,10 @@ pub fn approvals(
             || escape(lang.t("common.none")),
             |s| format!("<code>{}</code>", escape(&s.to_string())),
         );
+        let key = match a.key.as_deref() {
+            Some(k) => KeyType::parse(k).map_or_else(|_| escape(k), |t| escape(t.display_name())),
+            None => escape(lang.t("appr.key_unknown")),
+        };
         let at = if status == ApprovalStatus::Pending {
             a.created_at
         } else {
@@ -167,7 +173,8 @@ pub fn approvals(
         };
         let _ = write!(
             b,
-            "<tr data-approval=\"{id}\"><th scope=\"row\">{cn}</th><td>{sans}</td><td>{profile}</td>\
+            "<tr data-approval=\"{id}\"><th scope=\"row\">{cn}</th><td>{sans}</td>\
+             <td class=\"key\">{key}</td><td>{profile}</td>\
              <td>{subject}</td><td><code>{fp}</code></td><td>{at}</td>",
             id = escape(&a.id),
             cn = escape(&a.common_name),

@@ -488,7 +488,7 @@ impl Est {
                 .clone()
                 .unwrap_or_else(|| fingerprint.clone());
             if let Some(pending) = self
-                .approval_gate(policy, &ent, &approval_fp, &plan.common_name, &plan.sans)
+                .approval_gate(policy, &ent, &approval_fp, &plan)
                 .await?
             {
                 return Ok(pending);
@@ -520,8 +520,7 @@ impl Est {
         policy: &LabelPolicy<'_>,
         ent: &Entitlement,
         fingerprint: &str,
-        cn: &str,
-        sans: &[SanName],
+        plan: &issuance::Plan<'_>,
     ) -> Result<Option<Enrolment>> {
         let Some(cred) = &ent.credential else {
             return Err(Error::NotPermitted(
@@ -531,8 +530,9 @@ impl Est {
         let req = ApprovalRequest {
             credential: &cred.id,
             csr_fingerprint: fingerprint,
-            common_name: cn,
-            sans,
+            common_name: &plan.common_name,
+            sans: &plan.sans,
+            key: plan.key_type(),
             profile: &policy.profile_name,
             subject_id: ent.subject_id.clone(),
         };

@@ -6,6 +6,7 @@
 //! API lists and decides approvals through the [`Registry`] methods here.
 
 use super::service::Registry;
+use crate::ca::key_type::KeyType;
 use crate::ca::profile::SanName;
 use crate::error::{Error, Result};
 use crate::ids::{CredentialId, ProfileName, SubjectId};
@@ -22,6 +23,8 @@ pub struct ApprovalRequest<'a> {
     pub common_name: &'a str,
     /// The SANs the certificate would carry, for the administrator.
     pub sans: &'a [SanName],
+    /// The CSR's key algorithm and size, for the administrator.
+    pub key: KeyType,
     /// The profile the certificate would be issued under.
     pub profile: &'a ProfileName,
     /// The registered subject, if the credential belongs to one.
@@ -57,6 +60,7 @@ pub async fn gate(store: &dyn Store, req: ApprovalRequest<'_>, now: i64) -> Resu
                 csr_fingerprint: req.csr_fingerprint.to_owned(),
                 common_name: req.common_name.to_owned(),
                 sans: req.sans.iter().map(|s| s.to_string()).collect(),
+                key: Some(req.key.name().to_owned()),
                 profile: req.profile.0.clone(),
                 subject_id: req.subject_id,
                 status: ApprovalStatus::Pending,

@@ -565,6 +565,7 @@ impl Scep {
                     csr_fingerprint: &fingerprint,
                     common_name: &plan.common_name,
                     sans: &plan.sans,
+                    key: plan.key_type(),
                     profile: profile_name,
                     subject_id: cred.subject_id.clone(),
                 },

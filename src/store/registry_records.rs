@@ -136,6 +136,11 @@ pub struct ApprovalRecord {
     pub common_name: String,
     /// SANs the certificate would get.
     pub sans: Vec<String>,
+    /// The CSR's key algorithm and size by its stable name (`p256`, `rsa3072`; see
+    /// `ca::KeyType::name`), so the approver sees what key the certificate would certify;
+    /// `None` in approvals recorded before the key was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// Profile.
     pub profile: String,
     /// The registered subject, if any (off-boarding rejects its pending approvals).
@@ -235,5 +240,20 @@ mod tests {
                 r#"{{"version":1,"id":"ap1","credential":"cred1","csr_fingerprint":"ab","common_name":"dev1","sans":["dns:dev1.example"],"profile":"device","subject_id":null,"status":"{status}","created_at":5,"decided_by":null,"decided_at":null}}"#
             ));
         }
+    }
+
+    /// An approval recorded before the CSR's key was kept still reads, without a key, and a
+    /// record without a key writes no `key` field.
+    #[test]
+    fn an_approval_without_a_key_reads_and_writes() {
+        let old = r#"{"version":1,"id":"a1","credential":"c1","csr_fingerprint":"fp",
+            "common_name":"dev","sans":[],"profile":"device","status":"pending","created_at":5}"#;
+        let a: ApprovalRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(a.key, None);
+        assert!(!serde_json::to_string(&a).unwrap().contains("\"key\""));
+        let with: ApprovalRecord =
+            serde_json::from_str(&old.replace("\"sans\":[]", "\"sans\":[],\"key\":\"rsa3072\""))
+                .unwrap();
+        assert_eq!(with.key.as_deref(), Some("rsa3072"));
     }
 }

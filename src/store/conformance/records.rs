@@ -188,6 +188,7 @@ pub(crate) fn approval(
         csr_fingerprint: fp.into(),
         common_name: "dev".into(),
         sans: vec![],
+        key: None,
         profile: "device".into(),
         subject_id: sid.cloned(),
         status: ApprovalStatus::Pending,
