@@ -83,3 +83,96 @@ async fn a_waiting_enrolment_shows_the_key_of_its_csr() {
     let page = get(&s, &cookie, "/console/approvals").await;
     assert!(page.body.contains("<th scope=\"col\">鍵</th>"));
 }
+
+/// The `href` of every subject link of a page.
+fn subject_links(body: &str) -> Vec<String> {
+    body.split("<a class=\"subject-link\" href=\"")
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn approvals_and_certificates_link_their_subject_to_its_page() {
+    let s = Server::start(VIP).await;
+    let admin = s.admin_token();
+    let (st, v) = s
+        .api(
+            reqwest::Method::POST,
+            "/api/v1/devices",
+            &admin,
+            Some(json!({"external_id": "kiosk-7", "name": "kiosk-7"})),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let id = v["subject"]["id"].as_str().unwrap().to_owned();
+    let (st, cred) = s
+        .api(
+            reqwest::Method::POST,
+            &format!("/api/v1/subjects/{id}/credentials"),
+            &admin,
+            Some(json!({"kind": "est", "label": "vip"})),
+        )
+        .await;
+    assert_eq!(st, 201, "{cred}");
+    let (u, p) = (
+        cred["username"].as_str().unwrap(),
+        cred["password"].as_str().unwrap(),
+    );
+    let csr_der = csr(&KeyPair::generate().unwrap(), None, &[]);
+    assert_eq!(enroll(&s, u, p, &csr_der).await, 202);
+    // A request of a credential without a subject: no link.
+    let (lu, lp) = s
+        .credential(json!({"label": "vip", "common_name": "loose.example"}))
+        .await;
+    let loose_csr = csr(&KeyPair::generate().unwrap(), None, &[]);
+    assert_eq!(enroll(&s, &lu, &lp, &loose_csr).await, 202);
+    let list = pending(&s).await;
+    let with_subject = list
+        .iter()
+        .find(|a| a["subject_id"] == id.as_str())
+        .unwrap();
+    let without = list.iter().find(|a| a["subject_id"].is_null()).unwrap();
+
+    let (token, _) = token_with(&s, "viewer", &["read"]).await;
+    let cookie = signed_in(&s, &token, "en").await;
+    let page = get(&s, &cookie, "/console/approvals").await;
+    let href = format!("/console/people/{id}");
+    assert_eq!(
+        subject_links(row(&page.body, with_subject["id"].as_str().unwrap())),
+        vec![href.clone()]
+    );
+    assert!(subject_links(row(&page.body, without["id"].as_str().unwrap())).is_empty());
+    let target = get(&s, &cookie, &href).await;
+    assert_eq!(target.status, 200);
+    assert!(target.body.contains("kiosk-7"));
+
+    // Approved and picked up by the retry: the certificate lists its subject's page.
+    for a in [with_subject, without] {
+        let (st, v) = s
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/v1/approvals/{}/approve", a["id"].as_str().unwrap()),
+                &admin,
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+    }
+    assert_eq!(enroll(&s, u, p, &csr_der).await, 200);
+    assert_eq!(enroll(&s, &lu, &lp, &loose_csr).await, 200);
+    let page = get(&s, &cookie, "/console/certificates").await;
+    assert_eq!(page.status, 200);
+    let rows: Vec<&str> = page.body.split("<tr data-serial=\"").skip(1).collect();
+    assert_eq!(rows.len(), 2);
+    let linked: Vec<&str> = rows
+        .iter()
+        .copied()
+        .filter(|r| !subject_links(r.split("</tr>").next().unwrap()).is_empty())
+        .collect();
+    assert_eq!(linked.len(), 1, "only the subject's certificate links");
+    assert_eq!(
+        subject_links(linked[0].split("</tr>").next().unwrap()),
+        vec![href]
+    );
+}

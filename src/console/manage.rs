@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 use super::html::{csrf_field, escape, layout};
 use super::i18n::Lang;
+use super::people::subject_link;
 use super::session::Session;
 use crate::admin::CertificateView;
 use crate::ca::key_type::KeyType;
@@ -160,7 +161,10 @@ pub fn approvals(
         };
         let subject = a.subject_id.as_ref().map_or_else(
             || escape(lang.t("common.none")),
-            |s| format!("<code>{}</code>", escape(&s.to_string())),
+            |s| {
+                let id = s.to_string();
+                subject_link(&id, &format!("<code>{}</code>", escape(&id)))
+            },
         );
         let key = match a.key.as_deref() {
             Some(k) => KeyType::parse(k).map_or_else(|_| escape(k), |t| escape(t.display_name())),
@@ -325,12 +329,16 @@ pub fn certificates(
                 CertState::Good => "cert.good",
                 CertState::Revoked => "cert.revoked",
             };
+            let cn = match &c.subject_id {
+                Some(id) if c.subject.is_empty() => subject_link(id, &escape(id)),
+                Some(id) => subject_link(id, &escape(&c.subject)),
+                None => escape(&c.subject),
+            };
             let _ = write!(
                 b,
                 "<tr data-serial=\"{serial}\"><td><a href=\"/console/certificates/{serial}\"><code>{serial}</code></a></td>\
                  <td>{cn}</td><td>{profile}</td><td>{channel}</td><td>{status}</td><td>{not_after}</td></tr>",
                 serial = escape(&c.serial),
-                cn = escape(&c.subject),
                 profile = escape(&c.profile),
                 channel = escape(&c.channel),
                 status = escape(lang.t(status)),

@@ -494,3 +494,13 @@ pub fn secret(lang: Lang, session: &Session, id: &str, made: &Value) -> String {
         &b,
     )
 }
+
+/// A link to the page of the person or device `id` (`/console/people/<id>`), showing `shown`
+/// (HTML, escaped by the caller): the approvals and certificates pages name a subject with it.
+/// Its class `subject-link` lets pages and tests find it.
+pub fn subject_link(id: &str, shown: &str) -> String {
+    format!(
+        "<a class=\"subject-link\" href=\"/console/people/{}\">{shown}</a>",
+        escape(&query_escape(id))
+    )
+}
