@@ -109,3 +109,11 @@ fn crash_consistency() {
 fn scep_scepclient_certmonger() {
     run_script("scep.sh");
 }
+
+/// `protocol-tests/mail.sh`: mail through Debian's aiosmtpd with the binary — a relay down at
+/// start-up is a warning; 100 mailed pickup links survive `kill -9` and arrive once each; no
+/// link in the debug log; a broken template or an unprotected remote relay stops the start.
+#[test]
+fn mail_relay_and_kill_9() {
+    run_script("mail.sh");
+}

@@ -21,7 +21,7 @@ use crate::states::MailStatus;
 use crate::store::{MailRecord, Store};
 
 /// The longest the worker sleeps when nothing wakes it.
-pub const IDLE_SECS: u64 = 5;
+pub const IDLE_SECS: u64 = 1;
 /// Mails taken per look.
 const BATCH: usize = 20;
 /// The audit log's actor for the worker.

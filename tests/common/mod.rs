@@ -5,6 +5,7 @@
 pub mod acme_client;
 pub mod console;
 pub mod ocsp;
+pub mod smtp;
 
 use std::sync::Arc;
 

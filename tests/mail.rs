@@ -1,0 +1,476 @@
+//! Mail through a real SMTP relay (`tests/support/smtpd.py`, Debian's aiosmtpd with STARTTLS
+//! on a test certificate): pickup links by mail in the subject's language, with the headers of
+//! an automatic mail and a link that gives a PKCS#12 openssl opens; renewal reminders once per
+//! threshold as the clock moves, none for revoked certificates; a relay that is down and then
+//! answers 451 delays mail and loses none; a 550 recipient is given up with an audit entry.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::smtp::{header, html_part, text_part, TestRelay};
+use common::*;
+use enrolld::clock::ManualClock;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn between<'a>(s: &'a str, a: &str, b: &str) -> &'a str {
+    let start = s.find(a).unwrap_or_else(|| panic!("{a:?} not in {s}")) + a.len();
+    &s[start..start + s[start..].find(b).unwrap()]
+}
+
+/// Registers a person; its id.
+async fn person(s: &Server, ext: &str, email: &str, lang: Option<&str>) -> String {
+    let mut body =
+        json!({"external_id": ext, "display_name": format!("Person {ext}"), "email": email});
+    if let Some(l) = lang {
+        body["language"] = json!(l);
+    }
+    let (st, v) = s
+        .api(Method::POST, "/api/v1/people", &s.admin_token(), Some(body))
+        .await;
+    assert_eq!(st, 201, "{v}");
+    v["subject"]["id"].as_str().unwrap().to_owned()
+}
+
+/// A pickup link sent by mail; the API's answer.
+async fn mail_link(s: &Server, id: &str) -> Value {
+    let (st, v) = s
+        .api(
+            Method::POST,
+            &format!("/api/v1/subjects/{id}/credentials"),
+            &s.admin_token(),
+            Some(json!({"kind": "pickup", "deliver": "email"})),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    v
+}
+
+/// Follows a pickup link: the PKCS#12 made on the server opens with the passphrase shown.
+async fn collect(s: &Server, url: &str) -> String {
+    assert_eq!(s.client().get(url).send().await.unwrap().status(), 200);
+    let html = s
+        .client()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("action=generate&key=p256")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pass = between(&html, "<code id=\"passphrase\">", "</code>").to_owned();
+    let b64 = between(&html, "data:application/x-pkcs12;base64,", "\"");
+    let p12 = enrolld::ca::decode_base64_lenient(b64).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.p12");
+    std::fs::write(&f, &p12).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["pkcs12", "-nodes", "-passin"])
+        .arg(format!("pass:{pass}"))
+        .arg("-in")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pem = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(pem.contains("PRIVATE KEY"));
+    pem
+}
+
+/// The pickup URL in a mail's text.
+fn link_in(text: &str) -> String {
+    let at = text.find("https://").expect("a link in the mail");
+    text[at..].split_whitespace().next().unwrap().to_owned()
+}
+
+async fn metrics(s: &Server) -> String {
+    s.client()
+        .get(s.url("/metrics"))
+        .bearer_auth(s.admin_token())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pickup_mail_arrives_in_the_subjects_language_and_its_link_gives_a_pkcs12() {
+    let relay = TestRelay::start("starttls");
+    let s = Server::start(&relay.config("")).await;
+    let ja = person(&s, "J-1", "hanako@corp.example", Some("ja")).await;
+    let en = person(&s, "E-1", "ann@corp.example", None).await;
+
+    let answer = mail_link(&s, &ja).await;
+    assert_eq!(answer["deliver"], "email");
+    assert_eq!(answer["to"], "hanako@corp.example");
+    assert!(
+        !answer.to_string().contains("/pickup/"),
+        "the API never shows the link: {answer}"
+    );
+    assert!(answer["url"].is_null());
+
+    let got = relay.wait_for(1, 20).await;
+    assert_eq!(got.len(), 1, "one mail");
+    let m = &got[0];
+    assert_eq!(m.meta["tls"], true, "sent under STARTTLS");
+    assert_eq!(m.meta["rcpt_tos"], json!(["hanako@corp.example"]));
+    assert_eq!(m.meta["mail_from"], "pki@corp.example");
+    assert_eq!(
+        header(&m.raw, "From").unwrap(),
+        "\"Corp PKI\" <pki@corp.example>"
+    );
+    assert_eq!(header(&m.raw, "Reply-To").unwrap(), "helpdesk@corp.example");
+    assert_eq!(header(&m.raw, "To").unwrap(), "hanako@corp.example");
+    assert_eq!(header(&m.raw, "Auto-Submitted").unwrap(), "auto-generated");
+    assert_eq!(
+        header(&m.raw, "Message-ID").unwrap(),
+        format!("<{}@corp.example>", answer["mail"].as_str().unwrap())
+    );
+    assert!(header(&m.raw, "Date").is_some());
+    let subject = header(&m.raw, "Subject").unwrap();
+    assert!(
+        subject.is_ascii() && subject.contains("=?utf-8?b?"),
+        "an RFC 2047-encoded Japanese subject: {subject}"
+    );
+    assert!(header(&m.raw, "Content-Type")
+        .unwrap()
+        .starts_with("multipart/alternative"));
+    let text = text_part(&m.raw);
+    assert!(text.contains("Person J-1 様"), "{text}");
+    assert!(text.contains("証明書"), "{text}");
+    let html = html_part(&m.raw);
+    assert!(html.contains("lang=\"ja\""), "{html}");
+    assert!(!html.contains("<img"), "no tracking images");
+    let url = link_in(&text);
+    assert!(url.starts_with(&s.url("/pickup/")), "{url}");
+    assert!(
+        html.contains(&format!("href=\"{url}\"")),
+        "the HTML carries the same link"
+    );
+
+    let pem = collect(&s, &url).await;
+    let certs = enrolld::ca::pem_certs(&pem).unwrap();
+    let (_, leaf) = x509_parser::parse_x509_certificate(&certs[0]).unwrap();
+    let san = format!(
+        "{:?}",
+        leaf.subject_alternative_name().unwrap().unwrap().value
+    );
+    assert!(san.contains("hanako@corp.example"), "{san}");
+
+    // A subject without a language gets the configured default, English.
+    mail_link(&s, &en).await;
+    let got = relay.wait_for(2, 20).await;
+    assert_eq!(got.len(), 2);
+    let text = text_part(&got[1].raw);
+    assert!(text.starts_with("Hello Person E-1,"), "{text}");
+    assert!(header(&got[1].raw, "Subject")
+        .unwrap()
+        .contains("your certificate is ready"));
+
+    // The audit log says it was sent; the outbox counts it.
+    let (_, audit) = s
+        .api(Method::GET, "/api/v1/audit", &s.admin_token(), None)
+        .await;
+    let sent = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "mail.sent" && e["actor"] == "system:mail")
+        .count();
+    assert_eq!(sent, 2, "{audit}");
+    assert!(
+        !audit.to_string().contains("/pickup/"),
+        "no link in the audit log"
+    );
+    let m = metrics(&s).await;
+    assert!(m.contains("enrolld_mail_outbox{status=\"sent\"} 2"), "{m}");
+    assert!(
+        m.contains("enrolld_mail_outbox{status=\"queued\"} 0"),
+        "{m}"
+    );
+    assert!(
+        m.contains("enrolld_mail_attempts_total{outcome=\"sent\"} 2"),
+        "{m}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_mail_or_an_address_a_mailed_link_is_refused_and_nothing_is_made() {
+    let s = Server::start("").await;
+    let id = person(&s, "N-1", "n@corp.example", None).await;
+    let (st, v) = s
+        .api(
+            Method::POST,
+            &format!("/api/v1/subjects/{id}/credentials"),
+            &s.admin_token(),
+            Some(json!({"kind": "pickup", "deliver": "email"})),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("mail is not configured"),
+        "{v}"
+    );
+
+    let relay = TestRelay::start("starttls");
+    let s = Server::start(&relay.config("")).await;
+    let (st, dev) = s
+        .api(
+            Method::POST,
+            "/api/v1/devices",
+            &s.admin_token(),
+            Some(json!({"external_id": "D-1", "name": "laptop"})),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let dev = dev["subject"]["id"].as_str().unwrap();
+    let (st, v) = s
+        .api(
+            Method::POST,
+            &format!("/api/v1/subjects/{dev}/credentials"),
+            &s.admin_token(),
+            Some(json!({"kind": "pickup", "deliver": "email"})),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap().contains("no e-mail address"),
+        "{v}"
+    );
+    let (st, v) = s
+        .api(
+            Method::POST,
+            &format!("/api/v1/subjects/{dev}/credentials"),
+            &s.admin_token(),
+            Some(json!({"kind": "pickup", "deliver": "pigeon"})),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    let (_, subj) = s
+        .api(
+            Method::GET,
+            &format!("/api/v1/subjects/{dev}"),
+            &s.admin_token(),
+            None,
+        )
+        .await;
+    assert!(
+        !subj.to_string().contains("pickup"),
+        "no link was made: {subj}"
+    );
+    let m = metrics(&s).await;
+    assert!(
+        m.contains("enrolld_mail_outbox{status=\"queued\"} 0"),
+        "{m}"
+    );
+}
+
+/// Waits until the relay holds `n` mails, then a little longer to see that no more come.
+async fn exactly(relay: &TestRelay, n: usize) -> Vec<common::smtp::Received> {
+    let got = relay.wait_for(n, 20).await;
+    assert!(got.len() >= n, "expected {n} mails, got {}", got.len());
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let got = relay.received();
+    assert_eq!(got.len(), n, "no more than {n} mails");
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_arrive_once_per_threshold_as_the_clock_moves_and_not_for_revoked_certificates() {
+    let relay = TestRelay::start("starttls");
+    let clock = Arc::new(ManualClock::starting_now());
+    let s =
+        Server::start_with_clock(&relay.config("reminder_scan_secs = 1\n"), clock.clone()).await;
+    let keep = person(&s, "R-1", "keep@corp.example", None).await;
+    let gone = person(&s, "R-2", "gone@corp.example", Some("ja")).await;
+    let mut serials = Vec::new();
+    for id in [&keep, &gone] {
+        let (st, v) = s
+            .api(
+                Method::POST,
+                &format!("/api/v1/subjects/{id}/credentials"),
+                &s.admin_token(),
+                Some(json!({"kind": "pickup"})),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        let pem = collect(&s, v["url"].as_str().unwrap()).await;
+        let der = enrolld::ca::pem_certs(&pem).unwrap().remove(0);
+        serials.push(serial_hex(&der));
+    }
+    let (st, v) = s
+        .api(
+            Method::POST,
+            &format!("/api/v1/certificates/{}/revoke", serials[1]),
+            &s.admin_token(),
+            Some(json!({"reason": "keyCompromise"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let rec = s.cert_record(&serials[0]).await;
+    let not_after = rec["not_after"].as_i64().unwrap_or_else(|| {
+        time::OffsetDateTime::parse(
+            rec["not_after"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp()
+    });
+
+    // Nothing is due yet.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(relay.received().is_empty());
+
+    let mut seen = 0;
+    for days in [30, 7, 1] {
+        clock.set(not_after - days * 86_400 + 60);
+        seen += 1;
+        let got = exactly(&relay, seen).await;
+        let m = &got[seen - 1];
+        assert_eq!(
+            m.meta["rcpt_tos"],
+            json!(["keep@corp.example"]),
+            "only the good certificate"
+        );
+        let text = text_part(&m.raw);
+        assert!(text.contains(&format!("in {days} days")), "{days}: {text}");
+        assert!(text.contains(&serials[0]), "{text}");
+        // A person's certificate from a pickup link: the reminder carries a fresh link.
+        let url = link_in(&text);
+        assert!(url.contains("/pickup/"), "{url}");
+        assert_eq!(
+            s.client().get(&url).send().await.unwrap().status(),
+            200,
+            "the fresh link works"
+        );
+        // A day later, still within the same threshold: nothing more.
+        clock.advance(86_400 / 2);
+        exactly(&relay, seen).await;
+    }
+    // Expired: no more reminders.
+    clock.set(not_after + 60);
+    exactly(&relay, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_down_then_answering_451_delays_mail_and_loses_none() {
+    let mut relay = TestRelay::start("starttls");
+    relay.stop();
+    let clock = Arc::new(ManualClock::starting_now());
+    let s = Server::start_with_clock(&relay.config(""), clock.clone()).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let id = person(&s, &format!("Q-{i}"), &format!("q{i}@corp.example"), None).await;
+        ids.push(
+            mail_link(&s, &id).await["mail"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    // Connection refused: every mail fails its first attempt and waits.
+    let mut tries = 0;
+    loop {
+        let m = metrics(&s).await;
+        if m.contains("enrolld_mail_attempts_total{outcome=\"temporary_failure\"} 3") {
+            assert!(
+                m.contains("enrolld_mail_outbox{status=\"queued\"} 3"),
+                "{m}"
+            );
+            break;
+        }
+        tries += 1;
+        assert!(tries < 100, "no failed attempts seen: {m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The relay is back but answers 451: the retry (after 60 s of the clock) fails again.
+    relay.restart();
+    relay.tempfail(true);
+    clock.advance(61);
+    let mut tries = 0;
+    loop {
+        let m = metrics(&s).await;
+        if m.contains("enrolld_mail_attempts_total{outcome=\"temporary_failure\"} 6") {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 100, "no 451 seen: {m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(relay.received().is_empty());
+    // Before the doubled wait (120 s) nothing is tried.
+    clock.advance(60);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(metrics(&s)
+        .await
+        .contains("enrolld_mail_attempts_total{outcome=\"temporary_failure\"} 6"));
+    // Then the relay takes mail: all three arrive, once each.
+    relay.tempfail(false);
+    clock.advance(61);
+    let got = exactly(&relay, 3).await;
+    let mut message_ids: Vec<String> = got
+        .iter()
+        .map(|m| header(&m.raw, "Message-ID").unwrap())
+        .collect();
+    message_ids.sort();
+    let mut want: Vec<String> = ids.iter().map(|i| format!("<{i}@corp.example>")).collect();
+    want.sort();
+    assert_eq!(message_ids, want);
+    let m = metrics(&s).await;
+    assert!(m.contains("enrolld_mail_outbox{status=\"sent\"} 3"), "{m}");
+    assert!(
+        m.contains("enrolld_mail_outbox{status=\"queued\"} 0"),
+        "{m}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipient_refused_with_550_is_given_up_with_an_audit_entry() {
+    let relay = TestRelay::start("starttls");
+    relay.reject("nobody@corp.example");
+    let s = Server::start(&relay.config("")).await;
+    let bad = person(&s, "X-1", "nobody@corp.example", None).await;
+    let good = person(&s, "X-2", "somebody@corp.example", None).await;
+    let failed = mail_link(&s, &bad).await["mail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    mail_link(&s, &good).await;
+    let got = exactly(&relay, 1).await;
+    assert_eq!(got[0].meta["rcpt_tos"], json!(["somebody@corp.example"]));
+    let (_, audit) = s
+        .api(Method::GET, "/api/v1/audit", &s.admin_token(), None)
+        .await;
+    let entry = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "mail.failed")
+        .unwrap_or_else(|| panic!("no mail.failed entry: {audit}"))
+        .clone();
+    assert_eq!(entry["target"], failed.as_str());
+    assert_eq!(entry["outcome"], "error");
+    assert!(entry["detail"].as_str().unwrap().contains("550"), "{entry}");
+    let m = metrics(&s).await;
+    assert!(
+        m.contains("enrolld_mail_outbox{status=\"failed\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("enrolld_mail_attempts_total{outcome=\"permanent_failure\"} 1"),
+        "{m}"
+    );
+}
