@@ -474,3 +474,51 @@ async fn a_recipient_refused_with_550_is_given_up_with_an_audit_entry() {
         "{m}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_sends_a_pickup_link_by_mail_and_shows_only_where_it_went() {
+    use common::console::{csrf, get, post, signed_in};
+    let relay = TestRelay::start("starttls");
+    let s = Server::start(&relay.config("")).await;
+    let id = person(&s, "C-1", "carol@corp.example", Some("ja")).await;
+    let cookie = signed_in(&s, &s.admin_token(), "en").await;
+    let page = get(&s, &cookie, &format!("/console/people/{id}")).await;
+    assert!(
+        page.body.contains("id=\"cred-pickup-mail\""),
+        "{}",
+        page.body
+    );
+    let sent = post(
+        &s,
+        &cookie,
+        &format!("/console/people/{id}/credentials"),
+        &[
+            ("csrf", &csrf(&page.body)),
+            ("kind", "pickup"),
+            ("deliver", "email"),
+        ],
+    )
+    .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    assert!(sent.body.contains("carol@corp.example"), "{}", sent.body);
+    assert!(
+        sent.body.contains("only the recipient sees it"),
+        "{}",
+        sent.body
+    );
+    assert!(
+        !sent.body.contains("/pickup/"),
+        "the page never shows the link"
+    );
+    let got = relay.wait_for(1, 20).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].meta["rcpt_tos"], json!(["carol@corp.example"]));
+    assert!(text_part(&got[0].raw).contains("/pickup/"));
+
+    // Without mail, the button is not offered.
+    let plain = Server::start("").await;
+    let id = person(&plain, "C-2", "dan@corp.example", None).await;
+    let cookie = signed_in(&plain, &plain.admin_token(), "en").await;
+    let page = get(&plain, &cookie, &format!("/console/people/{id}")).await;
+    assert!(!page.body.contains("cred-pickup-mail"));
+}

@@ -140,6 +140,7 @@ impl AdminCmd {
                         uses,
                         label,
                         legacy_p12,
+                        mail,
                     },
             } => {
                 let kind = match kind {
@@ -155,6 +156,9 @@ impl AdminCmd {
                 put(&mut m, "label", label.as_ref().map(|v| json!(v)));
                 if *legacy_p12 {
                     m.insert("legacy_p12".into(), json!(true));
+                }
+                if *mail {
+                    m.insert("deliver".into(), json!("email"));
                 }
                 Call::post(
                     format!("/api/v1/subjects/{}/credentials", encode(subject_id)),
@@ -433,6 +437,8 @@ mod tests {
             body(&c),
             json!({"kind": "pickup", "expires_in": 259200, "legacy_p12": true})
         );
+        let c = call(&["credentials", "create", "s1", "pickup", "--mail"]);
+        assert_eq!(body(&c), json!({"kind": "pickup", "deliver": "email"}));
         let c = call(&["credentials", "create", "s1", "scep", "--label", "mdm"]);
         assert_eq!(body(&c), json!({"kind": "scep", "label": "mdm"}));
         let c = call(&["certificates", "list", "--status", "good", "--limit", "10"]);

@@ -231,6 +231,10 @@ pub enum CredentialsCmd {
         /// Pickup: also offer the legacy 3DES / SHA-1 PKCS#12 format.
         #[arg(long)]
         legacy_p12: bool,
+        /// Pickup: send the link to the subject's e-mail address (`[mail]`) instead of
+        /// printing it.
+        #[arg(long)]
+        mail: bool,
     },
 }
 

@@ -4,6 +4,7 @@
 
 mod base;
 mod dashboard_approvals;
+mod mail;
 mod pickup;
 mod register;
 
@@ -33,6 +34,10 @@ static SECTIONS: &[Section] = &[
     Section {
         en: dashboard_approvals::EN,
         ja: dashboard_approvals::JA,
+    },
+    Section {
+        en: mail::EN,
+        ja: mail::JA,
     },
 ];
 

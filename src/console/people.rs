@@ -289,6 +289,7 @@ pub fn subject(
     v: &Value,
     done: Option<&'static str>,
     apple: bool,
+    mail: bool,
 ) -> String {
     let mut b = String::new();
     if let Some(k) = done {
@@ -364,6 +365,16 @@ pub fn subject(
                 &format!("{base}/credentials"),
                 &[("kind", k)],
                 lang.t(label),
+            );
+        }
+        if mail && !text(v, "email").is_empty() {
+            form_button(
+                &mut b,
+                session,
+                Some("cred-pickup-mail"),
+                &format!("{base}/credentials"),
+                &[("kind", "pickup"), ("deliver", "email")],
+                lang.t("ppl.create_pickup_mail"),
             );
         }
         if apple {
@@ -453,17 +464,24 @@ pub fn offboard(lang: Lang, session: &Session, v: &Value, good_certs: usize) -> 
 }
 
 /// The page that shows a new credential once: the registry's answer's user name and
-/// password (EST), challenge and address (SCEP) or pickup address, and its expiry.
+/// password (EST), challenge and address (SCEP) or pickup address, and its expiry; for a
+/// pickup link sent by mail, the address it went to (the link itself is only in the mail).
 pub fn secret(lang: Lang, session: &Session, id: &str, made: &Value) -> String {
+    let notice = if made["deliver"] == "email" {
+        "ppl.mailed_notice"
+    } else {
+        "ppl.secret_once"
+    };
     let mut b = format!(
         "<p class=\"notice\" role=\"status\">{}</p><dl class=\"secret\">",
-        escape(lang.t("ppl.secret_once"))
+        escape(lang.t(notice))
     );
     for (field, key) in [
         ("username", "ppl.username"),
         ("password", "ppl.password"),
         ("challenge", "ppl.challenge"),
         ("url", "ppl.url"),
+        ("to", "ppl.mailed_to"),
         ("expires_at", "ppl.expires"),
     ] {
         let val = match &made[field] {

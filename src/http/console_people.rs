@@ -110,7 +110,14 @@ async fn subject(
         let v = s.registry.get(&id)?;
         Ok(html(
             StatusCode::OK,
-            people::subject(session.lang, session, &v, done, s.registry.cfg.scep.enabled),
+            people::subject(
+                session.lang,
+                session,
+                &v,
+                done,
+                s.registry.cfg.scep.enabled,
+                s.registry.mailer.is_some(),
+            ),
         ))
     })
     .await
@@ -159,6 +166,7 @@ async fn credential(
             Err(resp) => return Ok(*resp),
         };
         let kind = field(&form, "kind").unwrap_or("").to_owned();
+        let deliver = field(&form, "deliver").map(str::to_owned);
         let done = need(&session, Scope::Issue).and_then(|()| {
             if !matches!(kind.as_str(), "est" | "scep" | "acme" | "pickup") {
                 return Err(Error::Malformed(
@@ -174,7 +182,7 @@ async fn credential(
                     uses: None,
                     label: None,
                     legacy_p12: false,
-                    deliver: None,
+                    deliver,
                 },
             )
         });
