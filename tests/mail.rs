@@ -473,6 +473,21 @@ async fn a_recipient_refused_with_550_is_given_up_with_an_audit_entry() {
         m.contains("enrolld_mail_attempts_total{outcome=\"permanent_failure\"} 1"),
         "{m}"
     );
+    // The console shows it too: the dashboard counts it, the audit page names the reason.
+    let cookie = common::console::signed_in(&s, &s.admin_token(), "en").await;
+    let dash = common::console::get(&s, &cookie, "/console/").await;
+    assert!(
+        dash.body.contains("<td data-key=\"mail.failed\">1</td>"),
+        "{}",
+        dash.body
+    );
+    assert!(
+        dash.body.contains("<td data-key=\"mail.queued\">0</td>"),
+        "{}",
+        dash.body
+    );
+    let log = common::console::get(&s, &cookie, "/console/audit?action=mail.failed").await;
+    assert!(log.body.contains("550"), "{}", log.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -140,6 +140,7 @@ impl Console {
             s,
             &snapshot,
             &self.metrics.issued(),
+            self.registry.mail_counts()?,
         ))
     }
 

@@ -84,6 +84,7 @@ pub fn dashboard(
     session: &Session,
     snapshot: &Snapshot,
     issued: &[IssuedCount],
+    mail: Option<(u64, u64, u64)>,
 ) -> String {
     let mut b = String::new();
     let _ = write!(
@@ -156,6 +157,19 @@ pub fn dashboard(
         escape(lang.t("dash.pending")),
         snapshot.pending_approvals
     );
+    if let Some((queued, _sent, failed)) = mail {
+        let _ = write!(
+            b,
+            "<section aria-labelledby=\"mail\"><h2 id=\"mail\">{}</h2><table><tbody>\
+             <tr><th scope=\"row\">{}</th><td data-key=\"mail.queued\">{queued}</td></tr>\
+             <tr><th scope=\"row\">{}</th><td data-key=\"mail.failed\">{failed}</td></tr>\
+             </tbody></table><p><a href=\"/console/audit?action=mail.\">{}</a></p></section>",
+            escape(lang.t("dash.mail")),
+            escape(lang.t("dash.mail_queued")),
+            escape(lang.t("dash.mail_failed")),
+            escape(lang.t("dash.mail_log")),
+        );
+    }
     let mut by_channel: BTreeMap<&str, u64> = BTreeMap::new();
     for i in issued {
         *by_channel.entry(i.channel.as_str()).or_default() += i.count;

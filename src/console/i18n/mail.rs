@@ -1,7 +1,12 @@
-//! The messages of the console's mail actions: a pickup link sent by mail.
+//! The messages of the console's mail parts: a pickup link sent by mail, the outbox on the
+//! dashboard.
 
 /// English.
 pub static EN: &[(&str, &str)] = &[
+    ("dash.mail", "Mail"),
+    ("dash.mail_queued", "Waiting to be sent"),
+    ("dash.mail_failed", "Given up"),
+    ("dash.mail_log", "Mail in the audit log"),
     ("ppl.create_pickup_mail", "Send a pickup link by e-mail"),
     ("ppl.mailed_to", "Sent to"),
     (
@@ -12,6 +17,10 @@ pub static EN: &[(&str, &str)] = &[
 
 /// Japanese.
 pub static JA: &[(&str, &str)] = &[
+    ("dash.mail", "メール"),
+    ("dash.mail_queued", "送信待ち"),
+    ("dash.mail_failed", "送信を断念"),
+    ("dash.mail_log", "監査ログのメール記録"),
     ("ppl.create_pickup_mail", "受け取りリンクをメールで送る"),
     ("ppl.mailed_to", "送信先"),
     (
