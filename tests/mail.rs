@@ -289,15 +289,18 @@ async fn exactly(relay: &TestRelay, n: usize) -> Vec<common::smtp::Received> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reminders_arrive_once_per_threshold_as_the_clock_moves_and_not_for_revoked_certificates() {
+async fn reminders_arrive_once_per_threshold_as_the_clock_moves_and_not_for_revoked_or_replaced_certificates(
+) {
     let relay = TestRelay::start("starttls");
     let clock = Arc::new(ManualClock::starting_now());
     let s =
         Server::start_with_clock(&relay.config("reminder_scan_secs = 1\n"), clock.clone()).await;
     let keep = person(&s, "R-1", "keep@corp.example", None).await;
     let gone = person(&s, "R-2", "gone@corp.example", Some("ja")).await;
+    let twice = person(&s, "R-3", "twice@corp.example", None).await;
+    // R-1 keeps one certificate, R-2's is revoked, R-3's first is replaced by a second.
     let mut serials = Vec::new();
-    for id in [&keep, &gone] {
+    for id in [&keep, &gone, &twice, &twice] {
         let (st, v) = s
             .api(
                 Method::POST,
@@ -310,6 +313,8 @@ async fn reminders_arrive_once_per_threshold_as_the_clock_moves_and_not_for_revo
         let pem = collect(&s, v["url"].as_str().unwrap()).await;
         let der = enrolld::ca::pem_certs(&pem).unwrap().remove(0);
         serials.push(serial_hex(&der));
+        // The replacement must end later than the certificate it replaces.
+        clock.advance(2);
     }
     let (st, v) = s
         .api(
@@ -337,32 +342,49 @@ async fn reminders_arrive_once_per_threshold_as_the_clock_moves_and_not_for_revo
     let mut seen = 0;
     for days in [30, 7, 1] {
         clock.set(not_after - days * 86_400 + 60);
-        seen += 1;
+        seen += 2;
         let got = exactly(&relay, seen).await;
-        let m = &got[seen - 1];
-        assert_eq!(
-            m.meta["rcpt_tos"],
-            json!(["keep@corp.example"]),
-            "only the good certificate"
-        );
-        let text = text_part(&m.raw);
-        assert!(text.contains(&format!("in {days} days")), "{days}: {text}");
-        assert!(text.contains(&serials[0]), "{text}");
-        // A person's certificate from a pickup link: the reminder carries a fresh link.
-        let url = link_in(&text);
-        assert!(url.contains("/pickup/"), "{url}");
-        assert_eq!(
-            s.client().get(&url).send().await.unwrap().status(),
-            200,
-            "the fresh link works"
-        );
-        // A day later, still within the same threshold: nothing more.
+        let mut new: Vec<(String, String)> = got[seen - 2..]
+            .iter()
+            .map(|m| {
+                (
+                    m.meta["rcpt_tos"][0].as_str().unwrap().to_owned(),
+                    text_part(&m.raw),
+                )
+            })
+            .collect();
+        new.sort();
+        let want = [
+            ("keep@corp.example", &serials[0]),
+            ("twice@corp.example", &serials[3]),
+        ];
+        for ((to, text), (want_to, serial)) in new.iter().zip(want) {
+            assert_eq!(
+                to, want_to,
+                "not for the revoked or the replaced certificate"
+            );
+            assert!(text.contains(&format!("in {days} days")), "{days}: {text}");
+            assert!(text.contains(serial.as_str()), "{text}");
+            assert!(
+                !text.contains(&serials[2]),
+                "the replaced certificate: {text}"
+            );
+            // A person's certificate from a pickup link: the reminder carries a fresh link.
+            let url = link_in(text);
+            assert!(url.contains("/pickup/"), "{url}");
+            assert_eq!(
+                s.client().get(&url).send().await.unwrap().status(),
+                200,
+                "the fresh link works"
+            );
+        }
+        // Half a day later, still within the same threshold: nothing more.
         clock.advance(86_400 / 2);
         exactly(&relay, seen).await;
     }
     // Expired: no more reminders.
-    clock.set(not_after + 60);
-    exactly(&relay, 3).await;
+    clock.set(not_after + 86_400);
+    exactly(&relay, 6).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
