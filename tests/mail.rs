@@ -559,3 +559,102 @@ async fn the_console_sends_a_pickup_link_by_mail_and_shows_only_where_it_went() 
     let page = get(&plain, &cookie, &format!("/console/people/{id}")).await;
     assert!(!page.body.contains("cred-pickup-mail"));
 }
+
+/// An EST enrolment for the registered subject `id`; the certificate's serial.
+async fn enrolled(s: &Server, id: &str) -> String {
+    let (st, cred) = s
+        .api(
+            Method::POST,
+            &format!("/api/v1/subjects/{id}/credentials"),
+            &s.admin_token(),
+            Some(json!({"kind": "est"})),
+        )
+        .await;
+    assert_eq!(st, 201, "{cred}");
+    let r = s
+        .client()
+        .post(s.url("/.well-known/est/simpleenroll"))
+        .basic_auth(
+            cred["username"].as_str().unwrap(),
+            cred["password"].as_str(),
+        )
+        .header("content-type", "application/pkcs10")
+        .body(b64(&csr(&rcgen::KeyPair::generate().unwrap(), None, &[])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    serial_hex(&certs_from_pkcs7(&r.text().await.unwrap()).remove(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_devices_reminder_goes_to_its_owner_else_to_operations_without_a_link() {
+    let relay = TestRelay::start("starttls");
+    let clock = Arc::new(ManualClock::starting_now());
+    let s = Server::start_with_clock(
+        &relay.config("reminder_scan_secs = 1\noperations_address = \"it-ops@corp.example\"\n"),
+        clock.clone(),
+    )
+    .await;
+    person(&s, "O-1", "owner@corp.example", Some("ja")).await;
+    let mut ids = Vec::new();
+    for (ext, owner) in [("DEV-1", Some("O-1")), ("DEV-2", None)] {
+        let mut body = json!({"external_id": ext, "name": format!("laptop {ext}")});
+        if let Some(o) = owner {
+            body["owner"] = json!(o);
+        }
+        let (st, v) = s
+            .api(
+                Method::POST,
+                "/api/v1/devices",
+                &s.admin_token(),
+                Some(body),
+            )
+            .await;
+        assert_eq!(st, 201, "{v}");
+        ids.push(v["subject"]["id"].as_str().unwrap().to_owned());
+    }
+    let owned = enrolled(&s, &ids[0]).await;
+    let ownerless = enrolled(&s, &ids[1]).await;
+    let rec = s.cert_record(&owned).await;
+    let not_after = rec["not_after"].as_i64().unwrap_or_else(|| {
+        time::OffsetDateTime::parse(
+            rec["not_after"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp()
+    });
+    clock.set(not_after - 7 * 86_400 + 60);
+    let got = exactly(&relay, 2).await;
+    let mut by_to: Vec<(String, String)> = got
+        .iter()
+        .map(|m| {
+            (
+                m.meta["rcpt_tos"][0].as_str().unwrap().to_owned(),
+                text_part(&m.raw),
+            )
+        })
+        .collect();
+    by_to.sort();
+    assert_eq!(by_to[0].0, "it-ops@corp.example");
+    assert!(by_to[0].1.contains(&ownerless), "{}", by_to[0].1);
+    assert!(
+        by_to[0].1.contains("in 7 days"),
+        "English, the default: {}",
+        by_to[0].1
+    );
+    assert_eq!(by_to[1].0, "owner@corp.example");
+    assert!(by_to[1].1.contains(&owned), "{}", by_to[1].1);
+    assert!(
+        by_to[1].1.contains("あと7日"),
+        "the owner's language: {}",
+        by_to[1].1
+    );
+    for (_, text) in &by_to {
+        assert!(
+            !text.contains("/pickup/"),
+            "a device renews itself: no link"
+        );
+    }
+}
