@@ -658,3 +658,44 @@ async fn a_devices_reminder_goes_to_its_owner_else_to_operations_without_a_link(
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_auth_reads_the_password_file_and_implicit_tls_works() {
+    let relay = TestRelay::start_with_auth("starttls", Some(("pki", "s3cret-relay-pass")));
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good");
+    std::fs::write(&good, "s3cret-relay-pass\n").unwrap();
+    let s = Server::start(&relay.config(&format!(
+        "username = \"pki\"\npassword_file = {:?}\n",
+        good.to_str().unwrap()
+    )))
+    .await;
+    let id = person(&s, "A-1", "auth@corp.example", None).await;
+    mail_link(&s, &id).await;
+    let got = exactly(&relay, 1).await;
+    assert_eq!(got[0].meta["tls"], true);
+
+    // Without the credentials the same relay refuses the mail for good (530).
+    let s2 = Server::start(&relay.config("")).await;
+    let id = person(&s2, "A-2", "auth2@corp.example", None).await;
+    mail_link(&s2, &id).await;
+    let mut tries = 0;
+    loop {
+        let m = metrics(&s2).await;
+        if m.contains("enrolld_mail_outbox{status=\"failed\"} 1") {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 100, "not given up: {m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(relay.received().len(), 1, "nothing more arrived");
+
+    // Implicit TLS (RFC 8314) to a relay that speaks TLS from the first byte.
+    let implicit = TestRelay::start("implicit");
+    let s3 = Server::start(&implicit.config("")).await;
+    let id = person(&s3, "A-3", "tls@corp.example", None).await;
+    mail_link(&s3, &id).await;
+    let got = exactly(&implicit, 1).await;
+    assert_eq!(got[0].meta["rcpt_tos"], json!(["tls@corp.example"]));
+}

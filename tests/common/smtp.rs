@@ -22,12 +22,19 @@ pub struct TestRelay {
     pub dir: tempfile::TempDir,
     pub port: u16,
     pub tls: &'static str,
+    /// SMTP AUTH the relay asks for: (user, password).
+    pub auth: Option<(String, String)>,
     child: Option<Child>,
 }
 
 impl TestRelay {
     /// Starts a relay with `tls` = `starttls`, `implicit` or `none` on a port the kernel picks.
     pub fn start(tls: &'static str) -> TestRelay {
+        Self::start_with_auth(tls, None)
+    }
+
+    /// Starts a relay that asks for SMTP AUTH with `auth` = (user, password).
+    pub fn start_with_auth(tls: &'static str, auth: Option<(&str, &str)>) -> TestRelay {
         let dir = tempfile::tempdir().unwrap();
         let key = KeyPair::generate().unwrap();
         let mut ca = CertificateParams::default();
@@ -50,6 +57,7 @@ impl TestRelay {
             dir,
             port: 0,
             tls,
+            auth: auth.map(|(u, p)| (u.to_owned(), p.to_owned())),
             child: None,
         };
         r.spawn();
@@ -59,8 +67,17 @@ impl TestRelay {
     fn spawn(&mut self) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtpd.py");
         let d = self.dir.path();
-        let mut child = Command::new(PYTHON)
-            .arg(&script)
+        let mut cmd = Command::new(PYTHON);
+        if let Some((u, p)) = &self.auth {
+            cmd.arg(&script)
+                .arg("--auth-user")
+                .arg(u)
+                .arg("--auth-password")
+                .arg(p);
+        } else {
+            cmd.arg(&script);
+        }
+        let mut child = cmd
             .arg("--dir")
             .arg(d.join("mail"))
             .arg("--port")

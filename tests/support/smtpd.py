@@ -2,12 +2,14 @@
 """A real SMTP server for enrolld's mail tests: Debian's aiosmtpd on 127.0.0.1.
 
     smtpd.py --dir DIR [--port N] [--tls starttls|implicit|none] [--cert PEM --key PEM]
+             [--auth-user USER --auth-password PASSWORD]
 
 Prints "listening <port>" once it accepts connections. Every accepted message is written to
 DIR/<n>.eml (the bytes as received) and DIR/<n>.json (envelope: sender, recipients, whether
 the session was under TLS), each first to a temporary name and then renamed, so a reader never
 sees half a mail. While DIR/tempfail exists every DATA is answered 451 (a temporary failure);
-recipients listed one per line in DIR/reject are refused with 550 (a permanent one).
+recipients listed one per line in DIR/reject are refused with 550 (a permanent one). With
+--auth-user, a client must authenticate (AUTH PLAIN or LOGIN, under TLS) before MAIL FROM.
 """
 
 import argparse
@@ -17,7 +19,7 @@ import os
 import ssl
 import sys
 
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Handler:
@@ -67,6 +69,8 @@ async def main():
     ap.add_argument("--tls", choices=["starttls", "implicit", "none"], default="starttls")
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--auth-user")
+    ap.add_argument("--auth-password")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     ctx = None
@@ -75,10 +79,22 @@ async def main():
         ctx.load_cert_chain(a.cert, a.key)
     handler = Handler(a.dir)
 
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == a.auth_user
+            and auth_data.password.decode() == a.auth_password
+        )
+        return AuthResult(success=ok)
+
+    auth = {}
+    if a.auth_user:
+        auth = {"authenticator": authenticator, "auth_required": True}
+
     def factory():
         if a.tls == "starttls":
-            return SMTP(handler, hostname="localhost", tls_context=ctx, require_starttls=True)
-        return SMTP(handler, hostname="localhost")
+            return SMTP(handler, hostname="localhost", tls_context=ctx, require_starttls=True, **auth)
+        return SMTP(handler, hostname="localhost", **auth)
 
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
