@@ -7,6 +7,7 @@
 pub mod admin_credentials;
 pub mod apple_profile;
 pub mod approvals;
+pub mod bulk;
 pub mod credentials;
 pub mod inventory;
 pub mod pickup;

@@ -2,7 +2,8 @@
 //! subject and the audit log (no HTTP here). Its other operations live beside it: the
 //! certificate inventory (`inventory.rs`), admin tokens (`tokens.rs`), approvals
 //! (`approvals.rs`), loose credentials and EAB keys (`admin_credentials.rs`), pickup links
-//! (`pickup.rs`), Apple configuration profiles with a SCEP challenge (`apple_profile.rs`).
+//! (`pickup.rs`), Apple configuration profiles with a SCEP challenge (`apple_profile.rs`),
+//! bulk import and its dry run (`bulk.rs`).
 
 use std::sync::Arc;
 
@@ -141,63 +142,6 @@ impl Registry {
             )?;
         }
         Ok(r)
-    }
-
-    /// Registers many subjects; a bad row does not stop the others.
-    pub fn bulk(
-        &self,
-        actor: &str,
-        rows: Vec<std::result::Result<SubjectInput, String>>,
-    ) -> Result<Vec<RowResult>> {
-        if rows.len() > 100_000 {
-            return Err(Error::TooLarge("at most 100,000 rows".into()));
-        }
-        let mut out = Vec::with_capacity(rows.len());
-        let mut changed = 0;
-        for (i, row) in rows.into_iter().enumerate() {
-            // Failed rows still name their external id, so integrators can match them.
-            let row_external_id = row
-                .as_ref()
-                .ok()
-                .map(|r| r.external_id.clone())
-                .filter(|e| !e.is_empty());
-            let res = row.map_err(Error::Malformed).and_then(|input| {
-                let kind = input.kind.clone().ok_or_else(|| {
-                    Error::Malformed("kind is required (person or device)".into())
-                })?;
-                subjects::register(&*self.store, &kind, &input, self.clock.now())
-                    .map(|r| (input, r))
-            });
-            out.push(match res {
-                Ok((input, r)) => {
-                    if r.result != "unchanged" {
-                        changed += 1;
-                    }
-                    RowResult {
-                        row: i + 1,
-                        external_id: Some(input.external_id),
-                        result: r.result.into(),
-                        id: Some(r.subject.id.to_string()),
-                        error: None,
-                    }
-                }
-                Err(e) => RowResult {
-                    row: i + 1,
-                    external_id: row_external_id,
-                    result: "error".into(),
-                    id: None,
-                    error: Some(e.public_message().to_owned()),
-                },
-            });
-        }
-        self.audit(
-            actor,
-            "subject.bulk",
-            "-",
-            "ok",
-            &format!("{} rows, {changed} changed", out.len()),
-        )?;
-        Ok(out)
     }
 
     /// A subject by id, or NotFound.

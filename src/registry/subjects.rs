@@ -176,6 +176,37 @@ fn same_fields(a: &SubjectRecord, b: &SubjectRecord) -> bool {
         && a.language == b.language
 }
 
+/// What registering `rec` does when `existing` has its kind and external id: `created` when
+/// none does, `unchanged` when the fields are the same, `updated` otherwise; an off-boarded
+/// subject cannot change (Conflict). The one rule behind [`register`] and [`check`].
+fn decide(existing: Option<&SubjectRecord>, rec: &SubjectRecord) -> Result<&'static str> {
+    match existing {
+        None => Ok("created"),
+        Some(e) if same_fields(e, rec) => Ok("unchanged"),
+        Some(e) if e.status == SubjectStatus::Offboarded => Err(Error::Conflict(
+            "an off-boarded subject cannot be changed".into(),
+        )),
+        Some(_) => Ok("updated"),
+    }
+}
+
+/// `existing` with the registrable fields of `rec` (what an update writes).
+fn updated(existing: &SubjectRecord, rec: &SubjectRecord, now: i64) -> SubjectRecord {
+    let mut new = existing.clone();
+    new.email = rec.email.clone();
+    new.display_name = rec.display_name.clone();
+    new.department = rec.department.clone();
+    new.name = rec.name.clone();
+    new.serial_number = rec.serial_number.clone();
+    new.owner = rec.owner.clone();
+    new.dns_names = rec.dns_names.clone();
+    new.mdm_id = rec.mdm_id.clone();
+    new.windows_sid = rec.windows_sid.clone();
+    new.language = rec.language.clone();
+    new.updated_at = now;
+    new
+}
+
 /// Registers (or updates, idempotently by external id) one subject.
 pub fn register(
     store: &dyn Store,
@@ -196,34 +227,22 @@ pub fn register(
             }
             CreateSubject::Exists(existing) => {
                 let existing = *existing;
-                if same_fields(&existing, &rec) {
-                    return Ok(Registered {
-                        result: "unchanged",
-                        subject: existing,
-                    });
-                }
-                if existing.status == SubjectStatus::Offboarded {
-                    return Err(Error::Conflict(
-                        "an off-boarded subject cannot be changed".into(),
-                    ));
-                }
-                let mut new = existing.clone();
-                new.email = rec.email.clone();
-                new.display_name = rec.display_name.clone();
-                new.department = rec.department.clone();
-                new.name = rec.name.clone();
-                new.serial_number = rec.serial_number.clone();
-                new.owner = rec.owner.clone();
-                new.dns_names = rec.dns_names.clone();
-                new.mdm_id = rec.mdm_id.clone();
-                new.windows_sid = rec.windows_sid.clone();
-                new.language = rec.language.clone();
-                new.updated_at = now;
-                if store.update_subject(&existing, &new)? {
-                    return Ok(Registered {
-                        result: "updated",
-                        subject: new,
-                    });
+                match decide(Some(&existing), &rec)? {
+                    "unchanged" => {
+                        return Ok(Registered {
+                            result: "unchanged",
+                            subject: existing,
+                        })
+                    }
+                    _ => {
+                        let new = updated(&existing, &rec, now);
+                        if store.update_subject(&existing, &new)? {
+                            return Ok(Registered {
+                                result: "updated",
+                                subject: new,
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -231,6 +250,36 @@ pub fn register(
     Err(Error::Conflict(
         "subject changed concurrently; retry".into(),
     ))
+}
+
+/// What [`register`] would do with `input`, writing nothing: the same validation and the same
+/// decision against the subject the store holds, or against the one an earlier row of the same
+/// run would have left (`earlier`, keyed by kind and external id, which this call updates), so
+/// a file that names a subject twice is judged as importing it would judge it. The subject of
+/// a would-be creation has a fresh id that no store holds.
+pub fn check(
+    store: &dyn Store,
+    kind: &str,
+    input: &SubjectInput,
+    now: i64,
+    earlier: &mut std::collections::HashMap<(String, String), SubjectRecord>,
+) -> Result<Registered> {
+    let mut rec = validate(kind, input)?;
+    rec.created_at = now;
+    rec.updated_at = now;
+    let key = (rec.kind.clone(), rec.external_id.clone());
+    let existing = match earlier.get(&key) {
+        Some(e) => Some(e.clone()),
+        None => store.get_subject_by_external(&rec.kind, &rec.external_id)?,
+    };
+    let result = decide(existing.as_ref(), &rec)?;
+    let subject = match (result, existing) {
+        ("unchanged", Some(e)) => e,
+        (_, Some(e)) => updated(&e, &rec, now),
+        (_, None) => rec,
+    };
+    earlier.insert(key, subject.clone());
+    Ok(Registered { result, subject })
 }
 
 /// Parses CSV (RFC 4180: quoted fields, doubled quotes) with a header row naming the
@@ -361,6 +410,7 @@ pub fn token_id(s: &str) -> Result<TokenId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::RegistryStore;
 
     #[test]
     fn csv_quotes_and_errors() {
@@ -439,5 +489,73 @@ mod tests {
                 .unwrap();
         let row = rows[0].as_ref().unwrap();
         assert_eq!(row.windows_sid.as_deref(), Some("S-1-5-21-1-2-3-1104"));
+    }
+
+    fn person(ext: &str, name: &str) -> SubjectInput {
+        SubjectInput {
+            external_id: ext.into(),
+            email: Some(format!("{ext}@example.com")),
+            display_name: Some(name.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn check_judges_as_register_would_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sled_store::SledStore::open(dir.path()).unwrap();
+        register(&store, "person", &person("e1", "Ann"), 10).unwrap();
+        let mut earlier = std::collections::HashMap::new();
+        let judge =
+            |i: &SubjectInput, e: &mut _| check(&store, "person", i, 20, e).map(|r| r.result);
+        assert_eq!(
+            judge(&person("e1", "Ann"), &mut earlier).unwrap(),
+            "unchanged"
+        );
+        assert_eq!(judge(&person("e2", "Bo"), &mut earlier).unwrap(), "created");
+        // The same new subject again, as a later row of the same file: what importing it
+        // would find then.
+        assert_eq!(
+            judge(&person("e2", "Bo"), &mut earlier).unwrap(),
+            "unchanged"
+        );
+        assert_eq!(
+            judge(&person("e2", "Bob"), &mut earlier).unwrap(),
+            "updated"
+        );
+        assert_eq!(
+            judge(&person("e1", "Ann B"), &mut earlier).unwrap(),
+            "updated"
+        );
+        assert!(judge(&person("", "Nobody"), &mut earlier).is_err());
+        assert!(store
+            .get_subject_by_external("person", "e2")
+            .unwrap()
+            .is_none());
+        let e1 = store
+            .get_subject_by_external("person", "e1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(e1.display_name.as_deref(), Some("Ann"));
+    }
+
+    #[test]
+    fn check_refuses_to_change_an_offboarded_subject_as_register_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sled_store::SledStore::open(dir.path()).unwrap();
+        let r = register(&store, "person", &person("e1", "Ann"), 10).unwrap();
+        let mut gone = r.subject.clone();
+        gone.status = SubjectStatus::Offboarded;
+        assert!(store.update_subject(&r.subject, &gone).unwrap());
+        let changed = person("e1", "Ann B");
+        let mut earlier = std::collections::HashMap::new();
+        assert!(matches!(
+            check(&store, "person", &changed, 20, &mut earlier),
+            Err(Error::Conflict(_))
+        ));
+        assert!(matches!(
+            register(&store, "person", &changed, 20),
+            Err(Error::Conflict(_))
+        ));
     }
 }

@@ -1,0 +1,113 @@
+//! Bulk registration: many subjects in one call (the admin API's `POST /api/v1/subjects/bulk`,
+//! the console's import), row by row so a bad row does not stop the others, with a report per
+//! row as it goes; and its dry run, which judges every row the same way and writes nothing.
+
+use std::collections::HashMap;
+
+use super::service::{Registry, RowResult};
+use super::subjects::{self, Registered, SubjectInput};
+use crate::error::{Error, Result};
+
+/// Most rows one bulk call takes.
+pub const MAX_ROWS: usize = 100_000;
+
+/// Whether a bulk call writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Registers every good row and writes one `subject.bulk` audit entry.
+    Apply,
+    /// Judges every row as `Apply` would (validation, and created / updated / unchanged
+    /// against the store and the rows before it) and writes nothing, audit included.
+    DryRun,
+}
+
+impl Registry {
+    /// Registers many subjects; a bad row does not stop the others.
+    pub fn bulk(
+        &self,
+        actor: &str,
+        rows: Vec<std::result::Result<SubjectInput, String>>,
+    ) -> Result<Vec<RowResult>> {
+        self.bulk_with(actor, rows, Mode::Apply, &mut |_| {})
+    }
+
+    /// What [`Registry::bulk`] would answer for `rows`, writing nothing and auditing nothing.
+    pub fn bulk_dry_run(
+        &self,
+        rows: Vec<std::result::Result<SubjectInput, String>>,
+    ) -> Result<Vec<RowResult>> {
+        self.bulk_with("-", rows, Mode::DryRun, &mut |_| {})
+    }
+
+    /// The bulk call behind both: each row's result goes to `progress` as soon as it is known
+    /// (the console's import job counts them), then all of them are returned. With
+    /// [`Mode::Apply`] the call is audited once, as `subject.bulk` by `actor`.
+    pub fn bulk_with(
+        &self,
+        actor: &str,
+        rows: Vec<std::result::Result<SubjectInput, String>>,
+        mode: Mode,
+        progress: &mut dyn FnMut(&RowResult),
+    ) -> Result<Vec<RowResult>> {
+        if rows.len() > MAX_ROWS {
+            return Err(Error::TooLarge("at most 100,000 rows".into()));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        let mut changed = 0;
+        let mut earlier = HashMap::new();
+        for (i, row) in rows.into_iter().enumerate() {
+            // Failed rows still name their external id, so integrators can match them.
+            let row_external_id = row
+                .as_ref()
+                .ok()
+                .map(|r| r.external_id.clone())
+                .filter(|e| !e.is_empty());
+            let res = row.map_err(Error::Malformed).and_then(|input| {
+                let kind = input.kind.clone().ok_or_else(|| {
+                    Error::Malformed("kind is required (person or device)".into())
+                })?;
+                let now = self.clock.now();
+                let r: Result<Registered> = match mode {
+                    Mode::Apply => subjects::register(&*self.store, &kind, &input, now),
+                    Mode::DryRun => subjects::check(&*self.store, &kind, &input, now, &mut earlier),
+                };
+                r.map(|r| (input, r))
+            });
+            let result = match res {
+                Ok((input, r)) => {
+                    if r.result != "unchanged" {
+                        changed += 1;
+                    }
+                    RowResult {
+                        row: i + 1,
+                        external_id: Some(input.external_id),
+                        result: r.result.into(),
+                        // A dry run's creation has no id yet.
+                        id: (mode == Mode::Apply || r.result != "created")
+                            .then(|| r.subject.id.to_string()),
+                        error: None,
+                    }
+                }
+                Err(e) => RowResult {
+                    row: i + 1,
+                    external_id: row_external_id,
+                    result: "error".into(),
+                    id: None,
+                    error: Some(e.public_message().to_owned()),
+                },
+            };
+            progress(&result);
+            out.push(result);
+        }
+        if mode == Mode::Apply {
+            self.audit(
+                actor,
+                "subject.bulk",
+                "-",
+                "ok",
+                &format!("{} rows, {changed} changed", out.len()),
+            )?;
+        }
+        Ok(out)
+    }
+}
