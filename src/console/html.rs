@@ -24,9 +24,10 @@ pub fn escape(s: &str) -> String {
 }
 
 /// The sections of the console, as (message id, path), in the navigation's order.
-pub const NAV: [(&str, &str); 7] = [
+pub const NAV: [(&str, &str); 8] = [
     ("nav.dashboard", "/console/"),
     ("nav.people", "/console/people"),
+    ("nav.import", "/console/import"),
     ("nav.approvals", "/console/approvals"),
     ("nav.certificates", "/console/certificates"),
     ("nav.audit", "/console/audit"),
@@ -52,11 +53,24 @@ pub fn layout(
     path: &str,
     body: &str,
 ) -> String {
+    layout_with_head(lang, title, session, path, "", body)
+}
+
+/// [`layout`] with `head` (trusted markup, such as a `<meta http-equiv="refresh">` of a page
+/// that follows a job without script) added to the page's `<head>`.
+pub fn layout_with_head(
+    lang: Lang,
+    title: &str,
+    session: Option<&Session>,
+    path: &str,
+    head: &str,
+    body: &str,
+) -> String {
     let mut h = String::with_capacity(4096 + body.len());
     let _ = write!(
         h,
         "<!doctype html>\n<html lang=\"{code}\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{head}\
          <title>{title} — {app}</title>\
          <link rel=\"stylesheet\" href=\"/console/static/console.css\"></head><body>\
          <header><p class=\"app\">{app}</p>",

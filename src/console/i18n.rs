@@ -4,6 +4,7 @@
 
 mod base;
 mod dashboard_approvals;
+mod import;
 mod mail;
 mod pickup;
 mod register;
@@ -38,6 +39,10 @@ static SECTIONS: &[Section] = &[
     Section {
         en: mail::EN,
         ja: mail::JA,
+    },
+    Section {
+        en: import::EN,
+        ja: import::JA,
     },
 ];
 

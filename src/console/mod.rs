@@ -8,6 +8,8 @@ pub mod charts;
 pub mod eab_page;
 pub mod html;
 pub mod i18n;
+pub mod import;
+pub mod import_page;
 pub mod manage;
 pub mod pages;
 pub mod people;
@@ -46,6 +48,8 @@ pub struct Console {
     gauges: Arc<Gauges>,
     /// The issuing CA's CRL times for the CA page.
     status: Arc<StatusService>,
+    /// Bulk import: files waiting after their dry run, and the import jobs.
+    pub imports: import::Imports,
 }
 
 impl Console {
@@ -59,6 +63,7 @@ impl Console {
     ) -> Self {
         Console {
             sessions: Sessions::new(registry.secrets.clone(), registry.clock.clone()),
+            imports: import::Imports::new(registry.clock.clone()),
             throttle,
             registry,
             metrics,

@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .merge(super::console_manage::routes())
         .merge(super::console_people::routes())
         .merge(super::console_register::routes())
+        .merge(super::console_import::routes())
         .route("/console/audit", get(admin_pages::audit))
         .route("/console/audit/verify", get(admin_pages::audit_verify))
         .route(
@@ -138,7 +139,10 @@ fn client_ip(conn: &Option<Extension<Arc<ConnInfo>>>) -> IpAddr {
 
 /// What a page handler gets: the session (with its cookie's id), or the answer to give
 /// instead — to sign-in (the notice says a session ended if a cookie came), or an error.
-fn require_session(s: &AppState, headers: &HeaderMap) -> Result<(String, Session), Box<Response>> {
+pub(super) fn require_session(
+    s: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, Session), Box<Response>> {
     let Some(id) = session_cookie(headers) else {
         return Err(Box::new(see_other("/console/sign-in")));
     };

@@ -46,7 +46,7 @@ pub struct Registry {
 }
 
 /// One row of a bulk import's answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RowResult {
     /// Row number (1 = first data row).
     pub row: usize,
