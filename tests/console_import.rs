@@ -133,6 +133,25 @@ fn admin_id(s: &Server) -> String {
     s.admin_token().split('.').next().unwrap().to_owned()
 }
 
+/// The job page at `path` once the job has ended (polled; the test fails rather than hangs).
+async fn finished(s: &Server, cookie: &str, path: &str) -> Page {
+    for _ in 0..3000 {
+        let page = get(s, cookie, path).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        if page.body.contains("data-state=\"finished\"") {
+            return page;
+        }
+        assert!(
+            page.body
+                .contains("<meta http-equiv=\"refresh\" content=\"1\">"),
+            "{}",
+            page.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the import did not finish");
+}
+
 #[tokio::test]
 async fn a_dry_run_judges_every_row_and_writes_nothing() {
     let s = Server::start("").await;
@@ -164,7 +183,8 @@ async fn a_dry_run_judges_every_row_and_writes_nothing() {
                person,e1,ann@corp.example,Ann Lee,\n\
                person,e3,not-an-address,Cy,\n\
                device,d1,,,kiosk-1\n\
-               robot,x1,,,r2\n";
+               robot,x1,,,r2\n\
+               person,e2,bo@corp.example,Bo B,\n";
     let p = dry_run(&s, &cookie, csv).await;
     assert_eq!(p.status, 200, "{}", p.body);
     let got: Vec<(usize, String)> = rows(&p.body, "import-dryrun")
@@ -178,6 +198,7 @@ async fn a_dry_run_judges_every_row_and_writes_nothing() {
         (4, "error"),
         (5, "created"),
         (6, "error"),
+        (7, "updated"),
     ];
     assert_eq!(
         got,
@@ -207,20 +228,38 @@ async fn a_dry_run_judges_every_row_and_writes_nothing() {
         table[0].2
     );
     assert!(!table[1].2.contains("/console/people/"), "{}", table[1].2);
+    // A later row about a would-be subject is judged against it, and has no page either.
+    assert!(!table[6].2.contains("/console/people/"), "{}", table[6].2);
     for (what, n) in [
-        ("rows", 6),
+        ("rows", 7),
         ("created", 2),
-        ("updated", 1),
+        ("updated", 2),
         ("unchanged", 1),
         ("error", 2),
     ] {
         assert_eq!(count(&p.body, "import-dryrun", what), n, "{what}");
     }
     assert!(p.body.contains("id=\"import-start\""), "{}", p.body);
-    assert!(!hidden(&p.body, "upload").is_empty());
+    let upload = hidden(&p.body, "upload");
     // Nothing was written: the same subjects, unchanged, and not one more audit entry.
     assert_eq!(subjects(&s).await, before.0);
     assert_eq!(audit(&s).await.len(), before.1);
+    // The import of the same file does what the dry run said, row by row.
+    let started = post(
+        &s,
+        &cookie,
+        "/console/import/start",
+        &[("csrf", &csrf(&p.body)), ("upload", &upload)],
+    )
+    .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let done = finished(&s, &cookie, started.headers["location"].to_str().unwrap()).await;
+    let did: Vec<(usize, String)> = rows(&done.body, "import-results")
+        .into_iter()
+        .map(|(n, r, _)| (n, r))
+        .collect();
+    assert_eq!(did, got, "{}", done.body);
+    assert_eq!(subjects(&s).await.len(), 3);
     // A file with a header and no rows offers nothing to start.
     let p = dry_run(&s, &cookie, "kind,external_id\n").await;
     assert_eq!(p.status, 200);

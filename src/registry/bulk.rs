@@ -2,7 +2,7 @@
 //! the console's import), row by row so a bad row does not stop the others, with a report per
 //! row as it goes; and its dry run, which judges every row the same way and writes nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::service::{Registry, RowResult};
 use super::subjects::{self, Registered, SubjectInput};
@@ -55,6 +55,8 @@ impl Registry {
         let mut out = Vec::with_capacity(rows.len());
         let mut changed = 0;
         let mut earlier = HashMap::new();
+        // A dry run's would-be subjects: ids no store holds, never shown.
+        let mut unborn = HashSet::new();
         for (i, row) in rows.into_iter().enumerate() {
             // Failed rows still name their external id, so integrators can match them.
             let row_external_id = row
@@ -78,13 +80,14 @@ impl Registry {
                     if r.result != "unchanged" {
                         changed += 1;
                     }
+                    if mode == Mode::DryRun && r.result == "created" {
+                        unborn.insert(r.subject.id.clone());
+                    }
                     RowResult {
                         row: i + 1,
                         external_id: Some(input.external_id),
                         result: r.result.into(),
-                        // A dry run's creation has no id yet.
-                        id: (mode == Mode::Apply || r.result != "created")
-                            .then(|| r.subject.id.to_string()),
+                        id: (!unborn.contains(&r.subject.id)).then(|| r.subject.id.to_string()),
                         error: None,
                     }
                 }
