@@ -200,17 +200,25 @@ pub fn job(lang: Lang, session: &Session, p: &Progress) -> String {
             escape(f)
         );
     }
+    // The catalogue orders the two numbers as the language does.
+    let count = escape(lang.t("imp.count_of"))
+        .replace(
+            "{done}",
+            &format!("<span id=\"import-done\">{}</span>", p.done),
+        )
+        .replace(
+            "{total}",
+            &format!("<span id=\"import-total\">{}</span>", p.total),
+        );
     let _ = write!(
         b,
         "<p><label for=\"import-progress\">{label}</label> \
          <progress id=\"import-progress\" value=\"{done}\" max=\"{total}\">{pct} %</progress> \
-         <span id=\"import-percent\">{pct} %</span> \
-         (<span id=\"import-done\">{done}</span> {of} <span id=\"import-total\">{total}</span>)</p>",
+         <span id=\"import-percent\">{pct} %</span> ({count})</p>",
         label = escape(lang.t("imp.progress")),
         done = p.done,
         total = p.total,
         pct = p.percent(),
-        of = escape(lang.t("imp.of")),
     );
     if !running {
         results(
@@ -233,4 +241,95 @@ pub fn job(lang: Lang, session: &Session, p: &Progress) -> String {
         ""
     };
     layout_with_head(lang, lang.t("imp.job_title"), Some(session), PATH, head, &b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::service::RowResult;
+    use crate::registry::tokens::Scope;
+
+    fn session(lang: Lang) -> Session {
+        Session {
+            token_id: "tid".into(),
+            token_name: "ops".into(),
+            scopes: vec![Scope::Register],
+            created_at: 0,
+            last_seen: 0,
+            csrf: "csrf-token".into(),
+            lang,
+        }
+    }
+
+    #[test]
+    fn a_running_job_refreshes_itself_and_a_finished_one_lists_its_rows() {
+        let running = Progress {
+            total: 8,
+            done: 2,
+            ..Progress::default()
+        };
+        let page = job(Lang::En, &session(Lang::En), &running);
+        assert!(page.contains("<head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"refresh\" content=\"1\">"), "{page}");
+        assert!(
+            page.contains("<progress id=\"import-progress\" value=\"2\" max=\"8\">25 %</progress>")
+        );
+        assert!(
+            page.contains(
+                "<span id=\"import-done\">2</span> of <span id=\"import-total\">8</span> rows"
+            ),
+            "{page}"
+        );
+        assert!(!page.contains("import-results"));
+        let ja = job(Lang::Ja, &session(Lang::Ja), &running);
+        assert!(
+            ja.contains(
+                "<span id=\"import-total\">8</span> 行中 <span id=\"import-done\">2</span> 行"
+            ),
+            "{ja}"
+        );
+        let finished = Progress {
+            total: 1,
+            done: 1,
+            rows: vec![ImportRow {
+                result: RowResult {
+                    row: 1,
+                    external_id: Some("e<1>".into()),
+                    result: "created".into(),
+                    id: Some("sub-1".into()),
+                    error: None,
+                },
+                name: Some("Ann & Bo".into()),
+            }],
+            finished_at: Some(5),
+            failed: None,
+        };
+        let page = job(Lang::En, &session(Lang::En), &finished);
+        assert!(!page.contains("http-equiv"), "{page}");
+        assert!(page.contains("<table id=\"import-results\">"));
+        assert!(
+            page.contains("<a href=\"/console/people/sub-1\">Ann &amp; Bo</a>"),
+            "{page}"
+        );
+        assert!(page.contains("<code>e&lt;1&gt;</code>"), "{page}");
+    }
+
+    #[test]
+    fn the_form_carries_the_csrf_token_and_a_problem_when_there_is_one() {
+        let p = Problem {
+            key: "imp.err.csv",
+            detail: Some("CSV: unknown column \"<x>\"".into()),
+        };
+        let page = form(Lang::En, &session(Lang::En), Some(&p));
+        assert!(page.contains("name=\"csrf\" value=\"csrf-token\""));
+        assert!(page.contains("role=\"alert\""));
+        assert!(
+            page.contains("unknown column &quot;&lt;x&gt;&quot;"),
+            "{page}"
+        );
+        let page = dry_run(Lang::En, &session(Lang::En), &[], Some("u1"));
+        assert!(
+            !page.contains("import-start"),
+            "no rows, nothing to start: {page}"
+        );
+    }
 }
