@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 
 secs=${1:-60}
 shift || true
-if [ $# -gt 0 ]; then targets=("$@"); else targets=(csr est_body jws acme_payload admin_json ocsp form dns san scep); fi
+if [ $# -gt 0 ]; then targets=("$@"); else targets=(csr est_body jws acme_payload admin_json ocsp form dns san scep multipart); fi
 export RUSTC_BOOTSTRAP=1
 flags=(-a -s "${FUZZ_SANITIZER:-address}")
 
