@@ -21,7 +21,7 @@ use crate::secrets::random_token;
 use super::session::Session;
 use super::Console;
 
-/// Largest CSV file the console takes (bytes): a larger one is refused before it is read.
+/// Largest CSV file the console takes (bytes).
 pub const MAX_CSV_BYTES: usize = 5 * 1024 * 1024;
 /// How long a judged CSV file waits for its import to be started (seconds).
 pub const UPLOAD_SECS: i64 = 30 * 60;
