@@ -95,7 +95,7 @@ fn assert_security_headers(p: &Page, what: &str) {
     };
     assert_eq!(
         h("content-security-policy"),
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         "{what}"
     );
     assert_eq!(h("x-content-type-options"), "nosniff", "{what}");

@@ -143,7 +143,7 @@ async fn finished(s: &Server, cookie: &str, path: &str) -> Page {
         }
         assert!(
             page.body
-                .contains("<meta http-equiv=\"refresh\" content=\"1\">"),
+                .contains("<script src=\"/console/static/progress.js\" defer></script>"),
             "{}",
             page.body
         );
@@ -337,13 +337,23 @@ async fn an_import_of_1000_rows_runs_as_a_job_to_the_end() {
         assert_eq!(page.status, 200);
         assert!(
             page.body
-                .contains("<meta http-equiv=\"refresh\" content=\"1\">"),
+                .contains("<script src=\"/console/static/progress.js\" defer></script>"),
             "{}",
             page.body
+        );
+        assert!(page.body.contains("id=\"import-reload\""), "{}", page.body);
+        assert!(
+            !page.body.contains("http-equiv=\"refresh\""),
+            "no automatic refresh"
         );
         assert!(page
             .body
             .contains("<progress id=\"import-progress\" value=\""));
+        let status = get(&s, &cookie, &format!("{job_path}/status")).await;
+        assert_eq!(status.status, 200, "{}", status.body);
+        let v: serde_json::Value = serde_json::from_str(&status.body).unwrap();
+        assert_eq!(v["total"], 1000, "{v}");
+        assert!(v["done"].as_u64().unwrap() <= 1000);
         assert!(page.body.contains("max=\"1000\""), "{}", page.body);
         polls += 1;
         assert!(polls < 3000, "the import did not finish");
@@ -356,10 +366,13 @@ async fn an_import_of_1000_rows_runs_as_a_job_to_the_end() {
         "{}",
         page.body
     );
-    assert!(
-        !page.body.contains("http-equiv=\"refresh\""),
-        "{}",
-        page.body
+    assert!(!page.body.contains("progress.js"), "{}", page.body);
+    let status = get(&s, &cookie, &format!("{job_path}/status")).await;
+    let v: serde_json::Value = serde_json::from_str(&status.body).unwrap();
+    assert_eq!(
+        (v["done"].as_u64(), v["finished"].as_bool()),
+        (Some(1000), Some(true)),
+        "{v}"
     );
     assert!(
         page.body

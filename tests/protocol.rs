@@ -2,7 +2,7 @@
 //! openssl for EST, certbot and lego for ACME, scepclient and certmonger for SCEP) against the
 //! binary cargo just built, so `cargo test` exercises them.
 //!
-//! Nothing is skipped: a missing `bash`, `curl`, `openssl`, `certbot`, `lego`, `scepclient` or
+//! Nothing is skipped: a missing `bash`, `curl`, `openssl`, `certbot`, `lego`, `scepclient`, `chromium` or
 //! `certmonger` makes the test fail, because a protocol test that silently does not run proves
 //! nothing (`.ci/run` installs them). The scripts run one at a time (see `SERIAL`); each binds
 //! its server and its http-01 responder to ports the kernel picks, so a second `cargo test`
@@ -116,4 +116,14 @@ fn scep_scepclient_certmonger() {
 #[test]
 fn mail_relay_and_kill_9() {
     run_script("mail.sh");
+}
+
+/// `protocol-tests/console-browser.sh`: the console in Debian's chromium with playwright-core —
+/// sign-in, registration, a pickup link downloaded in a second browser (opened with openssl),
+/// revocation seen by OCSP, an approval a polling curl client waits for, a bulk import of 1,000
+/// rows, off-boarding, the audit chain, both languages, a read token's pages and forged POSTs,
+/// CSRF; axe-core on every page; screenshots to docs/images/console/.
+#[test]
+fn console_in_chromium() {
+    run_script("console-browser.sh");
 }

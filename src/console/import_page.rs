@@ -1,7 +1,7 @@
 //! The bulk import pages: the upload form (a file or pasted CSV), the dry run's per-row table
-//! with its counts and the button that starts the import, and the job's page (a `<progress>`
-//! that the page follows by refreshing itself, no script, then the per-row results with links
-//! to the subjects). Element ids and field names are stable for browser tests: `import-form`,
+//! with its counts and the button that starts the import, and the job's page: a `<progress>`
+//! that the console's one small script moves (a reload link without it), then the per-row
+//! results with links to the subjects. Element ids and field names are stable for browser tests: `import-form`,
 //! `csv`, `file`, `import-dryrun`, `import-start`, `import-progress`, `import-results`.
 
 use std::fmt::Write;
@@ -175,10 +175,10 @@ pub fn dry_run(lang: Lang, session: &Session, rows: &[ImportRow], upload: Option
     layout(lang, lang.t("imp.dryrun_title"), Some(session), PATH, &b)
 }
 
-/// A job's page: its progress bar and counts; while it runs the page reloads itself every
-/// second (`<meta http-equiv="refresh">`, which the console's CSP allows: it is no script);
-/// once it has ended, every row's result.
-pub fn job(lang: Lang, session: &Session, p: &Progress) -> String {
+/// A job's page: its progress bar and counts; while it runs, the console's script
+/// (`/console/static/progress.js`) polls `status_url` and moves the bar, and a link reloads the
+/// page without it (no automatic refresh: WCAG 2.2.1); once it has ended, every row's result.
+pub fn job(lang: Lang, session: &Session, p: &Progress, status_url: &str) -> String {
     let running = p.finished_at.is_none();
     let mut b = String::new();
     let state = if running {
@@ -213,13 +213,25 @@ pub fn job(lang: Lang, session: &Session, p: &Progress) -> String {
     let _ = write!(
         b,
         "<p><label for=\"import-progress\">{label}</label> \
-         <progress id=\"import-progress\" value=\"{done}\" max=\"{total}\">{pct} %</progress> \
+         <progress id=\"import-progress\" value=\"{done}\" max=\"{total}\"{status}>{pct} %</progress> \
          <span id=\"import-percent\">{pct} %</span> ({count})</p>",
         label = escape(lang.t("imp.progress")),
         done = p.done,
         total = p.total,
         pct = p.percent(),
+        status = if running {
+            format!(" data-status=\"{}\"", escape(status_url))
+        } else {
+            String::new()
+        },
     );
+    if running {
+        let _ = write!(
+            b,
+            "<p><a id=\"import-reload\" href=\"\">{}</a></p>",
+            escape(lang.t("imp.reload"))
+        );
+    }
     if !running {
         results(
             &mut b,
@@ -236,7 +248,7 @@ pub fn job(lang: Lang, session: &Session, p: &Progress) -> String {
         );
     }
     let head = if running {
-        "<meta http-equiv=\"refresh\" content=\"1\">"
+        "<script src=\"/console/static/progress.js\" defer></script>"
     } else {
         ""
     };
@@ -262,16 +274,26 @@ mod tests {
     }
 
     #[test]
-    fn a_running_job_refreshes_itself_and_a_finished_one_lists_its_rows() {
+    fn a_running_job_is_followed_by_the_script_and_a_finished_one_lists_its_rows() {
         let running = Progress {
             total: 8,
             done: 2,
             ..Progress::default()
         };
-        let page = job(Lang::En, &session(Lang::En), &running);
-        assert!(page.contains("<head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta http-equiv=\"refresh\" content=\"1\">"), "{page}");
+        let page = job(
+            Lang::En,
+            &session(Lang::En),
+            &running,
+            "/console/import/j1/status",
+        );
+        assert!(page.contains("<head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><script src=\"/console/static/progress.js\" defer></script>"), "{page}");
+        assert!(!page.contains("http-equiv"), "no automatic refresh: {page}");
+        assert!(page.contains(
+            "<progress id=\"import-progress\" value=\"2\" max=\"8\" data-status=\"/console/import/j1/status\">25 %</progress>"
+        ), "{page}");
         assert!(
-            page.contains("<progress id=\"import-progress\" value=\"2\" max=\"8\">25 %</progress>")
+            page.contains("<a id=\"import-reload\" href=\"\">"),
+            "{page}"
         );
         assert!(
             page.contains(
@@ -280,7 +302,7 @@ mod tests {
             "{page}"
         );
         assert!(!page.contains("import-results"));
-        let ja = job(Lang::Ja, &session(Lang::Ja), &running);
+        let ja = job(Lang::Ja, &session(Lang::Ja), &running, "/s");
         assert!(
             ja.contains(
                 "<span id=\"import-total\">8</span> 行中 <span id=\"import-done\">2</span> 行"
@@ -303,8 +325,9 @@ mod tests {
             finished_at: Some(5),
             failed: None,
         };
-        let page = job(Lang::En, &session(Lang::En), &finished);
-        assert!(!page.contains("http-equiv"), "{page}");
+        let page = job(Lang::En, &session(Lang::En), &finished, "/s");
+        assert!(!page.contains("progress.js"), "{page}");
+        assert!(!page.contains("data-status"), "{page}");
         assert!(page.contains("<table id=\"import-results\">"));
         assert!(
             page.contains("<a href=\"/console/people/sub-1\">Ann &amp; Bo</a>"),

@@ -32,6 +32,9 @@ use session::{Session, Sessions};
 
 /// The stylesheet, served at `/console/static/console.css`.
 pub const CSS: &str = include_str!("console.css");
+/// The console's one script, served at `/console/static/progress.js`: it follows a running
+/// bulk import. Every page works without it.
+pub const PROGRESS_JS: &str = include_str!("progress.js");
 
 /// The console's services.
 pub struct Console {

@@ -30,7 +30,7 @@ use crate::registry::tokens::Scope;
 
 /// The console's Content-Security-Policy: nothing but the console's own stylesheet and
 /// images, no script at all, forms post only to the console, never framed.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The console's routes, each answer carrying the security headers.
 pub fn routes() -> Router<AppState> {
@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/tokens/revoke", post(admin_pages::revoke_token))
         .route("/console/static/console.css", get(css))
+        .route("/console/static/progress.js", get(progress_js))
         .route("/console/{*rest}", any(not_found))
         .layer(middleware::from_fn(security_headers))
 }
@@ -432,6 +433,16 @@ async fn css() -> Response {
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         crate::console::CSS,
+    )
+        .into_response()
+}
+
+/// `GET /console/static/progress.js`: the one script of the console (the import's progress).
+async fn progress_js() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        crate::console::PROGRESS_JS,
     )
         .into_response()
 }

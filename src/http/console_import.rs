@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/console/import/start", post(start))
         .route("/console/import/{job}", get(job))
+        .route("/console/import/{job}/status", get(job_status))
 }
 
 /// The form again after a refused file, with `status`.
@@ -248,8 +249,44 @@ async fn job(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<Strin
             .ok_or_else(|| Error::NotFound("no such import".into()))?;
         Ok(html(
             StatusCode::OK,
-            import_page::job(session.lang, session, &job.progress()),
+            import_page::job(
+                session.lang,
+                session,
+                &job.progress(),
+                &format!("/console/import/{}/status", query_escape(&id)),
+            ),
         ))
+    })
+    .await
+}
+
+/// `GET /console/import/{job}/status`: the job's progress as JSON (`done`, `total`, `percent`,
+/// `finished`), for the console's script on the job page; the same visibility as the page.
+async fn job_status(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    page(s, headers, move |s, session| {
+        let job = s
+            .console
+            .imports
+            .job(&id)
+            .filter(|j| j.visible_to(session))
+            .ok_or_else(|| Error::NotFound("no such import".into()))?;
+        let p = job.progress();
+        Ok((
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            serde_json::json!({
+                "done": p.done,
+                "total": p.total,
+                "percent": p.percent(),
+                "finished": p.finished_at.is_some(),
+            })
+            .to_string(),
+        )
+            .into_response())
     })
     .await
 }
