@@ -609,3 +609,101 @@ async fn bad_files_get_a_page_that_says_what_is_wrong() {
     );
     assert!(subjects(&s).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_can_mail_every_person_a_pickup_link_and_so_can_the_api() {
+    let relay = common::smtp::TestRelay::start("starttls");
+    let s = Server::start(&relay.config("")).await;
+    let cookie = signed_in(&s, &s.admin_token(), "en").await;
+    let p = dry_run(
+        &s,
+        &cookie,
+        "kind,external_id,display_name,email,name\n\
+         person,IM-1,Ann,ann@corp.example,\n\
+         person,IM-2,Bob,bob@corp.example,\n\
+         device,IM-3,,,laptop\n",
+    )
+    .await;
+    assert!(p.body.contains("id=\"import-mail\""), "{}", p.body);
+    let upload = hidden(&p.body, "upload");
+    let started = post(
+        &s,
+        &cookie,
+        "/console/import/start",
+        &[
+            ("csrf", &csrf(&p.body)),
+            ("upload", &upload),
+            ("deliver", "email"),
+        ],
+    )
+    .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let done = finished(&s, &cookie, started.headers["location"].to_str().unwrap()).await;
+    assert_eq!(
+        done.body.matches("Pickup link queued for mail.").count(),
+        2,
+        "{}",
+        done.body
+    );
+    assert!(
+        done.body
+            .contains("No link mailed: a device gets no pickup link"),
+        "{}",
+        done.body
+    );
+    let got = relay.wait_for(2, 20).await;
+    let mut to: Vec<&str> = got
+        .iter()
+        .map(|m| m.meta["rcpt_tos"][0].as_str().unwrap())
+        .collect();
+    to.sort();
+    assert_eq!(to, ["ann@corp.example", "bob@corp.example"]);
+
+    // The API: ?deliver=email on the bulk call; each row names its mail.
+    let r = s
+        .client()
+        .post(s.url("/api/v1/subjects/bulk?deliver=email"))
+        .bearer_auth(s.admin_token())
+        .json(&serde_json::json!([
+            {"kind": "person", "external_id": "IM-4", "display_name": "Cy", "email": "cy@corp.example"},
+            {"kind": "device", "external_id": "IM-5", "name": "printer"}
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["results"][0]["mail"].is_string(), "{v}");
+    assert!(
+        v["results"][1]["mail_error"]
+            .as_str()
+            .unwrap()
+            .contains("a device gets no pickup link"),
+        "{v}"
+    );
+    assert!(
+        !v.to_string().contains("/pickup/"),
+        "no link in the answer: {v}"
+    );
+    assert_eq!(relay.wait_for(3, 20).await.len(), 3);
+
+    // Without mail the dry run offers no such box, and the API refuses the option.
+    let plain = Server::start("").await;
+    let cookie = signed_in(&plain, &plain.admin_token(), "en").await;
+    let p = dry_run(
+        &plain,
+        &cookie,
+        "kind,external_id,display_name,email\nperson,X,Xi,x@corp.example\n",
+    )
+    .await;
+    assert!(!p.body.contains("import-mail"));
+    let r = plain
+        .client()
+        .post(plain.url("/api/v1/subjects/bulk?deliver=email"))
+        .bearer_auth(plain.admin_token())
+        .json(&serde_json::json!([{"kind": "person", "external_id": "Y", "display_name": "Y", "email": "y@corp.example"}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}

@@ -315,6 +315,7 @@ impl Console {
         session_id: &str,
         session: &Session,
         upload: &str,
+        mail_links: bool,
     ) -> Result<Arc<Job>> {
         let csv = self
             .imports
@@ -332,7 +333,7 @@ impl Console {
         runtime.spawn_blocking(move || {
             let job = guard.job.clone();
             let mut names = names.into_iter();
-            let done = registry.bulk_with(&actor, rows, Mode::Apply, &mut |r| {
+            let done = registry.bulk_with(&actor, rows, Mode::Apply, mail_links, &mut |r| {
                 job.record(ImportRow {
                     result: r.clone(),
                     name: names.next().flatten(),
@@ -369,6 +370,8 @@ mod tests {
                 result: result.into(),
                 id: None,
                 error: None,
+                mail: None,
+                mail_error: None,
             },
             name: None,
         }

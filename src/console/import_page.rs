@@ -129,7 +129,13 @@ fn results(b: &mut String, lang: Lang, rows: &[ImportRow], would: bool, id: &str
             kind = escape(&res.result),
             ext = escape(res.external_id.as_deref().unwrap_or("")),
             word = escape(lang.t(result_key(&res.result, would))),
-            msg = escape(res.error.as_deref().unwrap_or("")),
+            msg = match (&res.error, &res.mail, &res.mail_error) {
+                (Some(e), _, _) => escape(e),
+                (None, Some(_), _) => escape(lang.t("imp.mailed")),
+                (None, None, Some(e)) =>
+                    format!("{} {}", escape(lang.t("imp.not_mailed")), escape(e)),
+                _ => String::new(),
+            },
         );
     }
     b.push_str("</tbody></table>");
@@ -137,7 +143,13 @@ fn results(b: &mut String, lang: Lang, rows: &[ImportRow], would: bool, id: &str
 
 /// The dry run: counts, every row's would-be result, and (when there are rows) the form that
 /// starts the import of the file kept as `upload`.
-pub fn dry_run(lang: Lang, session: &Session, rows: &[ImportRow], upload: Option<&str>) -> String {
+pub fn dry_run(
+    lang: Lang,
+    session: &Session,
+    rows: &[ImportRow],
+    upload: Option<&str>,
+    mail_on: bool,
+) -> String {
     let mut b = format!(
         "<p class=\"notice\" role=\"status\">{}</p>",
         escape(lang.t("imp.dryrun_intro"))
@@ -156,11 +168,20 @@ pub fn dry_run(lang: Lang, session: &Session, rows: &[ImportRow], upload: Option
                 b,
                 "<form method=\"post\" action=\"{PATH}/start\" id=\"import-start-form\">{csrf}\
                  <input type=\"hidden\" name=\"upload\" value=\"{u}\">\
-                 <p>{hint}</p><p><button type=\"submit\" id=\"import-start\">{start}</button></p></form>",
+                 <p>{hint}</p>{mail}<p><button type=\"submit\" id=\"import-start\">{start}</button></p></form>",
                 csrf = csrf_field(session),
                 u = escape(u),
                 hint = escape(lang.t("imp.start_hint")),
                 start = escape(lang.t("imp.start")),
+                mail = if mail_on {
+                    format!(
+                        "<p><input type=\"checkbox\" id=\"import-mail\" name=\"deliver\" value=\"email\"> \
+                         <label for=\"import-mail\">{}</label></p>",
+                        escape(lang.t("imp.mail_links"))
+                    )
+                } else {
+                    String::new()
+                },
             );
         }
         _ => {
@@ -319,6 +340,8 @@ mod tests {
                     result: "created".into(),
                     id: Some("sub-1".into()),
                     error: None,
+                    mail: None,
+                    mail_error: None,
                 },
                 name: Some("Ann & Bo".into()),
             }],
@@ -349,7 +372,7 @@ mod tests {
             page.contains("unknown column &quot;&lt;x&gt;&quot;"),
             "{page}"
         );
-        let page = dry_run(Lang::En, &session(Lang::En), &[], Some("u1"));
+        let page = dry_run(Lang::En, &session(Lang::En), &[], Some("u1"), false);
         assert!(
             !page.contains("import-start"),
             "no rows, nothing to start: {page}"

@@ -192,7 +192,7 @@ pub fn routes() -> Vec<ApiRoute> {
             "Register many subjects (JSON array or text/csv)",
             Some((JSON, "SubjectArray")),
             200,
-            &[],
+            &["deliver"],
             post(registry::bulk)
         ),
         r!(

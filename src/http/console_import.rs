@@ -192,7 +192,13 @@ async fn dry_run(
         Ok::<_, Error>(match s.console.import_dry_run(&id, text) {
             Ok((rows, upload)) => html(
                 StatusCode::OK,
-                import_page::dry_run(session.lang, &session, &rows, upload.as_deref()),
+                import_page::dry_run(
+                    session.lang,
+                    &session,
+                    &rows,
+                    upload.as_deref(),
+                    s.registry.mailer.is_some(),
+                ),
             ),
             Err(e @ Error::Malformed(_)) => problem(
                 StatusCode::BAD_REQUEST,
@@ -217,8 +223,9 @@ async fn start(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
             Err(resp) => return Ok(*resp),
         };
         let upload = field(&form, "upload").unwrap_or("");
+        let mail_links = field(&form, "deliver") == Some("email");
         let started = need(&session, Scope::Register)
-            .and_then(|()| s.console.start_import(&id, &session, upload));
+            .and_then(|()| s.console.start_import(&id, &session, upload, mail_links));
         Ok::<_, Error>(match started {
             Ok(job) => see_other(&format!("/console/import/{}", query_escape(&job.id))),
             Err(Error::NotFound(_)) => {

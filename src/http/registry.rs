@@ -2,7 +2,7 @@
 //! inventory, bulk revocation, tokens and the audit log.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -64,14 +64,31 @@ async fn register(
     reply(status, r)
 }
 
-/// `POST /api/v1/subjects/bulk`: a JSON array of subjects, or `text/csv` with a header row.
+/// The query of `POST /api/v1/subjects/bulk`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkQuery {
+    /// `email`: every person imported gets a pickup link by mail.
+    #[serde(default)]
+    deliver: Option<String>,
+}
+
+/// `POST /api/v1/subjects/bulk`: a JSON array of subjects, or `text/csv` with a header row;
+/// `?deliver=email` mails every person imported a pickup link.
 pub async fn bulk(
     State(s): State<AppState>,
     Actor(who): Actor,
     headers: HeaderMap,
+    q: Result<Query<BulkQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let r = blocking(move || {
+        let Query(q) = q.map_err(|e| Error::Malformed(e.body_text()))?;
+        let mail_links = match q.deliver.as_deref() {
+            None => false,
+            Some("email") => true,
+            Some(_) => return Err(Error::Malformed("deliver must be \"email\"".into())),
+        };
         let ct = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -91,7 +108,13 @@ pub async fn bulk(
                 })
                 .collect()
         };
-        let results = s.registry.bulk(&who, rows)?;
+        let results = s.registry.bulk_with(
+            &who,
+            rows,
+            crate::registry::bulk::Mode::Apply,
+            mail_links,
+            &mut |_| {},
+        )?;
         let errors = results.iter().filter(|r| r.result == "error").count();
         Ok(json!({"rows": results.len(), "errors": errors, "results": results}))
     })

@@ -28,7 +28,7 @@ impl Registry {
         actor: &str,
         rows: Vec<std::result::Result<SubjectInput, String>>,
     ) -> Result<Vec<RowResult>> {
-        self.bulk_with(actor, rows, Mode::Apply, &mut |_| {})
+        self.bulk_with(actor, rows, Mode::Apply, false, &mut |_| {})
     }
 
     /// What [`Registry::bulk`] would answer for `rows`, writing nothing and auditing nothing.
@@ -36,19 +36,28 @@ impl Registry {
         &self,
         rows: Vec<std::result::Result<SubjectInput, String>>,
     ) -> Result<Vec<RowResult>> {
-        self.bulk_with("-", rows, Mode::DryRun, &mut |_| {})
+        self.bulk_with("-", rows, Mode::DryRun, false, &mut |_| {})
     }
 
     /// The bulk call behind both: each row's result goes to `progress` as soon as it is known
     /// (the console's import job counts them), then all of them are returned. With
-    /// [`Mode::Apply`] the call is audited once, as `subject.bulk` by `actor`.
+    /// [`Mode::Apply`] the call is audited once, as `subject.bulk` by `actor`. With
+    /// `mail_links` (and `Mode::Apply`), every person a row registers, updates or finds
+    /// unchanged, active and with an address, gets a pickup link by mail
+    /// ([`Registry::mail_pickup`]); the row says which mail, or why none.
     pub fn bulk_with(
         &self,
         actor: &str,
         rows: Vec<std::result::Result<SubjectInput, String>>,
         mode: Mode,
+        mail_links: bool,
         progress: &mut dyn FnMut(&RowResult),
     ) -> Result<Vec<RowResult>> {
+        if mail_links && mode == Mode::Apply && self.mailer.is_none() {
+            return Err(Error::Malformed(
+                "mail is not configured ([mail] relay): links cannot be sent".into(),
+            ));
+        }
         if rows.len() > MAX_ROWS {
             return Err(Error::TooLarge("at most 100,000 rows".into()));
         }
@@ -89,6 +98,8 @@ impl Registry {
                         result: r.result.into(),
                         id: (!unborn.contains(&r.subject.id)).then(|| r.subject.id.to_string()),
                         error: None,
+                        mail: None,
+                        mail_error: None,
                     }
                 }
                 Err(e) => RowResult {
@@ -97,8 +108,14 @@ impl Registry {
                     result: "error".into(),
                     id: None,
                     error: Some(e.public_message().to_owned()),
+                    mail: None,
+                    mail_error: None,
                 },
             };
+            let mut result = result;
+            if mail_links && mode == Mode::Apply && result.result != "error" {
+                self.mail_row(actor, &mut result);
+            }
             progress(&result);
             out.push(result);
         }
@@ -112,5 +129,31 @@ impl Registry {
             )?;
         }
         Ok(out)
+    }
+
+    /// Mails a pickup link to the person of a registered row; the row says which mail or why
+    /// none.
+    fn mail_row(&self, actor: &str, row: &mut RowResult) {
+        let subject = row
+            .id
+            .as_deref()
+            .and_then(|id| crate::ids::SubjectId::parse(id).ok())
+            .map(|id| self.store.get_subject(&id));
+        let outcome = match subject {
+            Some(Ok(Some(s))) if s.kind != "person" => Err("a device gets no pickup link".into()),
+            Some(Ok(Some(s))) if s.status != crate::states::SubjectStatus::Active => {
+                Err(format!("the subject is {}", s.status))
+            }
+            Some(Ok(Some(s))) => self
+                .mail_pickup(actor, &s, None, false)
+                .map(|m| m.mail)
+                .map_err(|e| e.public_message().to_owned()),
+            Some(Err(e)) => Err(e.public_message().to_owned()),
+            _ => Err("the subject is not registered".into()),
+        };
+        match outcome {
+            Ok(mail) => row.mail = Some(mail),
+            Err(e) => row.mail_error = Some(e),
+        }
     }
 }

@@ -58,6 +58,12 @@ pub struct RowResult {
     pub id: Option<String>,
     /// Why the row failed.
     pub error: Option<String>,
+    /// The mail that carries the subject's pickup link, when the import sends them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail: Option<String>,
+    /// Why no link was mailed to this row's subject, when the import sends them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_error: Option<String>,
 }
 
 /// The filters of a page of subjects (`Registry::list_page`); absent fields match everything.

@@ -3,6 +3,12 @@
 
 /// English.
 pub static EN: &[(&str, &str)] = &[
+    (
+        "imp.mail_links",
+        "Send a pickup link by e-mail to every person imported (active, with an address)",
+    ),
+    ("imp.mailed", "Pickup link queued for mail."),
+    ("imp.not_mailed", "No link mailed:"),
     ("dash.mail", "Mail"),
     ("dash.mail_queued", "Waiting to be sent"),
     ("dash.mail_failed", "Given up"),
@@ -17,6 +23,12 @@ pub static EN: &[(&str, &str)] = &[
 
 /// Japanese.
 pub static JA: &[(&str, &str)] = &[
+    (
+        "imp.mail_links",
+        "登録した利用者全員（有効でメールアドレスのある人）に受け取りリンクをメールで送る",
+    ),
+    ("imp.mailed", "受け取りリンクをメール送信待ちにしました。"),
+    ("imp.not_mailed", "リンクは送っていません:"),
     ("dash.mail", "メール"),
     ("dash.mail_queued", "送信待ち"),
     ("dash.mail_failed", "送信を断念"),
