@@ -247,12 +247,73 @@ fn store(c: &mut Criterion) {
     g.finish();
 }
 
+/// The console's people list over 100,000 subjects: one page of 100 read at the start of the
+/// id order and deep into it (the cursor starts the scan there: no reading of the subjects
+/// before it), and a search whose only match is the last subject (the list filters while it
+/// scans, so a rare match reads every subject once).
+fn subjects(c: &mut Criterion) {
+    use enrolld::registry::subjects::{register, SubjectInput};
+    use enrolld::store::RegistryStore;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SledStore::open(dir.path()).expect("store");
+    for i in 0..100_000 {
+        let input = SubjectInput {
+            external_id: format!("E{i:06}"),
+            email: Some(format!("p{i}@corp.example")),
+            display_name: Some(format!("Person {i}")),
+            department: Some(format!("Dept {}", i % 50)),
+            ..SubjectInput::default()
+        };
+        register(&store, "person", &input, 1).expect("register");
+    }
+    let mut ids = Vec::new();
+    store
+        .scan_subjects(&mut |s| {
+            ids.push(s.id);
+            true
+        })
+        .expect("scan");
+    let deep = ids[ids.len() - 200].clone();
+    let page = |after: Option<&enrolld::ids::SubjectId>| {
+        let mut n = 0;
+        store
+            .scan_subjects_after(after, &mut |_| {
+                n += 1;
+                n <= 100
+            })
+            .expect("scan");
+        n
+    };
+    let mut g = c.benchmark_group("subjects (100,000)");
+    g.bench_function("page of 100, first", |b| {
+        b.iter(|| assert_eq!(page(None), 101))
+    });
+    g.bench_function("page of 100, after the 99,800th", |b| {
+        b.iter(|| assert_eq!(page(Some(&deep)), 101))
+    });
+    g.bench_function("search with one match, the last subject", |b| {
+        b.iter(|| {
+            let mut found = 0;
+            store
+                .scan_subjects_after(None, &mut |s| {
+                    if s.external_id.to_lowercase().contains("e099999") {
+                        found += 1;
+                    }
+                    true
+                })
+                .expect("scan");
+            assert_eq!(found, 1)
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(20)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = issuance, jws, store
+    targets = issuance, jws, store, subjects
 }
 criterion_main!(benches);
