@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use super::csr::Csr;
 use super::profile::{check_san_kinds, SanName};
+use super::smime::{self, PersonName, Validation};
 use super::windows_sid;
 use super::{serial, Ca, IssueParams};
 use crate::ca::{KeyType, Profile};
@@ -140,6 +141,8 @@ pub struct Plan<'a> {
     /// The registry SID for the szOID_NTDS_CA_SECURITY_EXT extension, when the profile puts
     /// one there.
     extension_sid: Option<WindowsSid>,
+    /// The person's registry names, for an individual-validated S/MIME subject.
+    person: Option<PersonName>,
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
 }
@@ -221,6 +224,28 @@ pub fn plan<'a>(store: &dyn Store, req: IssueRequest<'a>) -> Result<Plan<'a>> {
     sans.extend(sid_uri);
     let extension_sid = sid.filter(|_| req.profile.windows_sid.in_extension());
     let (not_before, not_after) = validity(req.profile, req.not_before, req.not_after, req.now)?;
+    // An S/MIME profile decides the subject itself (S/MIME BR §7.1.4.2): fixed here, so a
+    // person without the names an individual certificate needs is refused before anything
+    // is spent, and the record keeps the commonName the certificate carries.
+    let (common_name, person) = match &req.profile.smime {
+        None => (common_name, None),
+        Some(s) => {
+            let person = match s.validation {
+                Validation::Mailbox => None,
+                Validation::Individual => registry_person(store, &req)?,
+            };
+            s.key_usages(key_type)?;
+            let dn = s.subject(&sans, person.as_ref())?;
+            let cn = dn
+                .get(&rcgen::DnType::CommonName)
+                .map(|v| match v {
+                    rcgen::DnValue::Utf8String(t) => t.clone(),
+                    other => format!("{other:?}"),
+                })
+                .unwrap_or_default();
+            (cn, person)
+        }
+    };
     Ok(Plan {
         req,
         spki_der,
@@ -228,9 +253,24 @@ pub fn plan<'a>(store: &dyn Store, req: IssueRequest<'a>) -> Result<Plan<'a>> {
         common_name,
         sans,
         extension_sid,
+        person,
         not_before,
         not_after,
     })
+}
+
+/// The person's names for an individual-validated S/MIME certificate, from the registry
+/// record, never from the request. Without a registered subject there are none (and
+/// [`smime::Smime::subject`] refuses); a subject gone from the registry is left to [`commit`].
+fn registry_person(store: &dyn Store, req: &IssueRequest<'_>) -> Result<Option<PersonName>> {
+    let Some(id) = req.subject_id.as_ref() else {
+        return Ok(None);
+    };
+    Ok(store.get_subject(id)?.map(|s| PersonName {
+        given_name: s.given_name,
+        family_name: s.family_name,
+        pseudonym: s.pseudonym,
+    }))
 }
 
 /// The subject's SID when the profile maps certificates to Windows accounts: from the registry
@@ -272,10 +312,14 @@ fn validity(
         Some(t) => (at(t)?, at(t)? + lifetime),
         None => (now - time::Duration::minutes(5), now + lifetime),
     };
-    let end = match not_after {
+    let mut end = match not_after {
         Some(t) => at(t)?,
         None => default_end,
     };
+    if profile.smime.is_some() {
+        // S/MIME BR §6.3.2: whatever was asked, never past the generation's maximum.
+        end = end.min(start + time::Duration::seconds(smime::MAX_VALIDITY_SECS));
+    }
     Ok((start, end))
 }
 
@@ -301,6 +345,7 @@ impl Plan<'_> {
             not_before,
             not_after,
             windows_sid: self.extension_sid.as_ref(),
+            person: self.person.as_ref(),
         })?;
         let cert = CertificateRecord {
             version: 1,

@@ -37,6 +37,7 @@ fn issue(ca: &Ca, csr: &Csr, profile: &Profile, sans: &[SanName]) -> Vec<u8> {
         not_before: now,
         not_after: now + Duration::days(90),
         windows_sid: None,
+        person: None,
     })
     .unwrap()
 }
@@ -224,6 +225,7 @@ fn no_certificate_outlives_its_issuing_ca() {
             not_before: later,
             not_after: later + Duration::days(1),
             windows_sid: None,
+            person: None,
         })
         .is_err());
 }

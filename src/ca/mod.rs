@@ -14,6 +14,7 @@ pub mod profile;
 pub mod ra;
 pub mod serial;
 pub mod signer;
+pub mod smime;
 pub mod windows_sid;
 
 use std::path::{Path, PathBuf};
@@ -77,6 +78,9 @@ pub struct IssueParams<'a> {
     /// The subject's registry SID, for the szOID_NTDS_CA_SECURITY_EXT extension (Windows
     /// strong mapping); `None` leaves the extension out.
     pub windows_sid: Option<&'a WindowsSid>,
+    /// The person's registry names, for the subject of an individual-validated S/MIME
+    /// profile ([`smime::Smime::subject`]); an S/MIME profile ignores `common_name`.
+    pub person: Option<&'a smime::PersonName>,
 }
 
 /// Paths of the CA material inside the data directory.
@@ -297,11 +301,16 @@ impl Ca {
         params.serial_number = Some(serial_number(p.serial));
         params.not_before = not_before;
         params.not_after = not_after;
-        let mut name = DistinguishedName::new();
-        if !p.common_name.is_empty() {
-            name.push(DnType::CommonName, p.common_name);
-        }
-        params.distinguished_name = name;
+        params.distinguished_name = match &p.profile.smime {
+            Some(smime) => smime.subject(p.sans, p.person)?,
+            None => {
+                let mut name = DistinguishedName::new();
+                if !p.common_name.is_empty() {
+                    name.push(DnType::CommonName, p.common_name);
+                }
+                name
+            }
+        };
         params.subject_alt_names = p
             .sans
             .iter()
@@ -336,6 +345,9 @@ impl Ca {
                     OID_AIA,
                     pkcs7::authority_info_access(ocsp, issuers),
                 ));
+        }
+        if let Some(smime) = &p.profile.smime {
+            params.custom_extensions.push(smime.certificate_policies()?);
         }
         if let Some(sid) = p.windows_sid {
             // Non-critical (the default of from_oid_content), as ADCS issues it.

@@ -10,13 +10,15 @@ use rcgen::{ExtendedKeyUsagePurpose, KeyUsagePurpose, SanType};
 use serde::Deserialize;
 
 use super::key_type::KeyType;
+use super::smime::Smime;
 use super::windows_sid::WindowsSidMapping;
 use crate::error::{Error, Result};
 
 /// A subject alternative name (RFC 5280 §4.2.1.6) of the kinds enrolld issues.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SanName {
-    /// rfc822Name: a person's mail address (S/MIME, RFC 8550).
+    /// A person's mail address (S/MIME, RFC 8550): an rfc822Name, or an otherName
+    /// SmtpUTF8Mailbox (RFC 9598) when the local part is not ASCII.
     Email(String),
     /// dNSName: a machine or device name.
     Dns(String),
@@ -37,7 +39,11 @@ impl SanName {
             _ if s.parse::<IpAddr>().is_ok() => ("ip", s),
             _ => ("dns", s),
         };
-        if value.is_empty() || value.len() > 253 || !value.is_ascii() {
+        // Only a mail address's local part may be non-ASCII (RFC 6531); the domain stays in
+        // its ASCII (A-label) form.
+        let ascii_ok = value.is_ascii()
+            || (kind == "email" && value.rsplit_once('@').is_some_and(|(_, d)| d.is_ascii()));
+        if value.is_empty() || value.len() > 253 || !ascii_ok {
             return Err(bad());
         }
         match kind {
@@ -59,9 +65,7 @@ impl SanName {
                 let (local, domain) = value.rsplit_once('@').ok_or_else(bad)?;
                 if local.is_empty()
                     || domain.is_empty()
-                    || value
-                        .bytes()
-                        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+                    || value.chars().any(|c| c.is_whitespace() || c.is_control())
                 {
                     return Err(bad());
                 }
@@ -98,6 +102,11 @@ impl SanName {
                 .map_err(|_| Error::Malformed(format!("name {s:?} is not IA5")))
         };
         Ok(match self {
+            // RFC 9598 §3: never an rfc822Name for a non-ASCII local part.
+            SanName::Email(e) if !e.is_ascii() => SanType::OtherName((
+                super::smime::OID_SMTP_UTF8_MAILBOX.to_vec(),
+                rcgen::OtherNameValue::Utf8String(e.clone()),
+            )),
             SanName::Email(e) => SanType::Rfc822Name(ia5(e)?),
             SanName::Dns(d) => SanType::DnsName(ia5(d)?),
             SanName::Uri(u) => SanType::URI(ia5(u)?),
@@ -150,7 +159,11 @@ pub fn parse_eku(s: &str) -> Result<ExtendedKeyUsagePurpose> {
 
 /// The key usages of `profile` that make sense for a subject key of `key`: keyEncipherment
 /// needs RSA, keyAgreement needs an EC key, Ed25519 only signs (RFC 8410 §5).
+/// An S/MIME profile's key usages come from its settings instead (S/MIME BR §7.1.2.3 e).
 pub fn key_usages_for(profile: &Profile, key: KeyType) -> Result<Vec<KeyUsagePurpose>> {
+    if let Some(smime) = &profile.smime {
+        return smime.key_usages(key);
+    }
     let mut out = Vec::new();
     for name in &profile.key_usage {
         let ku = parse_key_usage(name)?;
@@ -225,6 +238,11 @@ pub struct Profile {
     /// both. When on, only subjects with a SID get certificates of this profile.
     #[serde(default)]
     pub windows_sid: WindowsSidMapping,
+    /// Makes the profile issue certificates of the CA/Browser Forum S/MIME Baseline
+    /// Requirements: validation type, generation, key use, policies ([`Smime`]). The subject,
+    /// the key usages and the certificatePolicies then come from these settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smime: Option<Smime>,
 }
 
 impl Profile {
@@ -242,10 +260,12 @@ impl Profile {
             ca_issuers_url: None,
             require_approval: false,
             windows_sid: WindowsSidMapping::Off,
+            smime: None,
         }
     }
 
-    /// The built-in `person` profile: client authentication and S/MIME, rfc822Name SANs.
+    /// The built-in `person` profile: an S/MIME BR mailbox-validated multipurpose certificate
+    /// (signing and encryption, client authentication beside S/MIME), mailbox SANs.
     pub fn person() -> Self {
         Profile {
             key_usage: vec![
@@ -255,6 +275,7 @@ impl Profile {
             ],
             extended_key_usage: vec!["clientAuth".into(), "emailProtection".into()],
             san_types: vec!["email".into()],
+            smime: Some(Smime::default()),
             ..Profile::device()
         }
     }

@@ -254,6 +254,19 @@ impl Config {
                     )));
                 }
             }
+            if let Some(smime) = &p.smime {
+                smime
+                    .check(&p.extended_key_usage, &p.san_types, p.validity_days)
+                    .map_err(|e| {
+                        ConfigError::Invalid(format!("profile {name}: {}", e.public_message()))
+                    })?;
+                if p.windows_sid.in_san() {
+                    return Err(ConfigError::Invalid(format!(
+                        "profile {name}: an S/MIME profile carries mailbox names only; \
+                         windows_sid may be \"extension\", not \"san\" or \"both\""
+                    )));
+                }
+            }
         }
         let l = &self.limits;
         if l.handshake_timeout_secs == 0
@@ -452,6 +465,53 @@ mod tests {
         assert_eq!(p.validity_days, 30);
         assert_eq!(p.san_types, vec!["email".to_owned()]);
         assert!(p.extended_key_usage.contains(&"emailProtection".to_owned()));
+    }
+
+    #[test]
+    fn smime_settings_of_profiles() {
+        use crate::ca::smime::{Generation, KeyUse, Validation};
+        let cfg = Config::parse("").unwrap();
+        let person = cfg.profiles[&ProfileName("person".into())]
+            .smime
+            .clone()
+            .unwrap();
+        assert_eq!(
+            (person.validation, person.generation, person.key_use),
+            (Validation::Mailbox, Generation::Multipurpose, KeyUse::Dual)
+        );
+        assert!(cfg.profiles[&ProfileName("device".into())].smime.is_none());
+        // Strict allows emailProtection only: the person profile's clientAuth must go too.
+        assert!(Config::parse("[profiles.person]\nsmime = { generation = \"strict\" }\n").is_err());
+        let cfg = Config::parse(
+            "[profiles.person]\nextended_key_usage = [\"emailProtection\"]\n\
+             smime = { generation = \"strict\", validation = \"individual\", \
+             policy_oids = [\"1.3.6.1.4.1.99999.1\"], cps_uri = \"http://pki.example/cps\" }\n\
+             [profiles.person-sign]\nextended_key_usage = [\"emailProtection\"]\n\
+             san_types = [\"email\"]\nsmime = { key_use = \"signing\" }\n",
+        )
+        .unwrap();
+        let p = cfg.profiles[&ProfileName("person".into())]
+            .smime
+            .clone()
+            .unwrap();
+        assert_eq!(p.validation, Validation::Individual);
+        assert_eq!(p.policy_oids, vec!["1.3.6.1.4.1.99999.1".to_owned()]);
+        let sign = cfg.profiles[&ProfileName("person-sign".into())]
+            .smime
+            .clone()
+            .unwrap();
+        assert_eq!(sign.key_use, KeyUse::Signing);
+        for bad in [
+            "[profiles.person]\nvalidity_days = 826\n",
+            "[profiles.person]\nsan_types = [\"email\", \"uri\"]\n",
+            "[profiles.person]\nwindows_sid = \"san\"\n",
+            "[profiles.person]\nsmime = { validation = \"sponsor\" }\n",
+            "[profiles.person]\nsmime = { generation = \"legacy\" }\n",
+            "[profiles.x]\nsan_types = [\"email\"]\nsmime = {}\n",
+        ] {
+            assert!(Config::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Config::parse("[profiles.person]\nvalidity_days = 825\n").is_ok());
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod import;
 mod mail;
 mod pickup;
 mod register;
+mod smime;
 
 /// One group of pages' messages in every language. A group keeps its messages in its own file
 /// under `i18n/`, so the pages of one feature and their words change together.
@@ -43,6 +44,10 @@ static SECTIONS: &[Section] = &[
     Section {
         en: import::EN,
         ja: import::JA,
+    },
+    Section {
+        en: smime::EN,
+        ja: smime::JA,
     },
 ];
 

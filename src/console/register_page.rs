@@ -113,6 +113,20 @@ pub fn page(lang: Lang, session: &Session, form: &RegisterForm<'_>) -> String {
     );
     let _ = write!(
         b,
+        "<fieldset><legend>{}</legend><p><small id=\"reg-smime-hint\">{}</small></p>",
+        escape(lang.t("smime.names")),
+        escape(lang.t("smime.names_hint"))
+    );
+    for (name, label, value) in [
+        ("given_name", "smime.given_name", &i.given_name),
+        ("family_name", "smime.family_name", &i.family_name),
+        ("pseudonym", "smime.pseudonym", &i.pseudonym),
+    ] {
+        text_field(&mut b, lang, name, label, &v(value), None);
+    }
+    b.push_str("</fieldset>");
+    let _ = write!(
+        b,
         "</fieldset><fieldset><legend>{}</legend>",
         escape(lang.t("reg.device_fields"))
     );
@@ -180,6 +194,7 @@ mod tests {
         let input = SubjectInput {
             external_id: "E<1>".into(),
             display_name: Some("\"Ann\"".into()),
+            family_name: Some("Lee<".into()),
             dns_names: vec!["a.example".into(), "b.example".into()],
             ..SubjectInput::default()
         };
@@ -203,6 +218,9 @@ mod tests {
                 "owner",
                 "dns_names",
                 "windows_sid",
+                "given_name",
+                "family_name",
+                "pseudonym",
             ] {
                 assert!(
                     html.contains(&format!("<label for=\"reg-{name}\">")),
@@ -212,12 +230,15 @@ mod tests {
             }
             assert!(html.contains("value=\"E&lt;1&gt;\""));
             assert!(html.contains("value=\"&quot;Ann&quot;\""));
+            assert!(html.contains(
+                "id=\"reg-family_name\" name=\"family_name\" type=\"text\" value=\"Lee&lt;\""
+            ));
             assert!(html.contains("value=\"a.example, b.example\""));
             assert!(html.contains("value=\"device\" checked"));
             assert!(html.contains("<code>external_id &lt;x&gt;</code>"));
             assert!(html.contains(&format!("value=\"{}\"", session.csrf)));
             assert!(
-                !html.contains("reg."),
+                !html.contains("reg.") && !html.contains("smime."),
                 "a message key is missing in {lang:?}"
             );
         }

@@ -75,6 +75,9 @@ fn input_of(form: &[(String, String)]) -> SubjectInput {
         mdm_id: None,
         windows_sid: opt("windows_sid"),
         language: None,
+        given_name: opt("given_name"),
+        family_name: opt("family_name"),
+        pseudonym: opt("pseudonym"),
     }
 }
 

@@ -49,6 +49,17 @@ pub struct SubjectInput {
     /// The language mail to this subject is written in: `en` or `ja` (else `[mail] language`).
     #[serde(default)]
     pub language: Option<String>,
+    /// Person: given name as HR verified it, for individual-validated S/MIME certificates
+    /// (the certificate's givenName).
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// Person: family name as HR verified it (the certificate's surname).
+    #[serde(default)]
+    pub family_name: Option<String>,
+    /// Person: a pseudonym, used by individual-validated S/MIME certificates when neither
+    /// name is given.
+    #[serde(default)]
+    pub pseudonym: Option<String>,
 }
 
 fn text(field: &str, v: &Option<String>, max: usize) -> Result<Option<String>> {
@@ -102,6 +113,9 @@ pub fn validate(kind: &str, i: &SubjectInput) -> Result<SubjectRecord> {
                 )))
             }
         },
+        given_name: text("given_name", &i.given_name, 64)?,
+        family_name: text("family_name", &i.family_name, 64)?,
+        pseudonym: text("pseudonym", &i.pseudonym, 64)?,
         status: SubjectStatus::Active,
         generation: 0,
         created_at: 0,
@@ -118,6 +132,12 @@ pub fn validate(kind: &str, i: &SubjectInput) -> Result<SubjectRecord> {
             if r.display_name.is_none() {
                 return Err(Error::Malformed("a person needs a display_name".into()));
             }
+            if r.pseudonym.is_some() && (r.given_name.is_some() || r.family_name.is_some()) {
+                return Err(Error::Malformed(
+                    "a pseudonym stands in for given_name and family_name: give one or the other"
+                        .into(),
+                ));
+            }
             if !i.dns_names.is_empty() || i.serial_number.is_some() {
                 return Err(Error::Malformed(
                     "dns_names and serial_number are device fields".into(),
@@ -128,9 +148,15 @@ pub fn validate(kind: &str, i: &SubjectInput) -> Result<SubjectRecord> {
             if r.name.is_none() {
                 return Err(Error::Malformed("a device needs a name".into()));
             }
-            if i.email.is_some() || i.display_name.is_some() {
+            if i.email.is_some()
+                || i.display_name.is_some()
+                || r.given_name.is_some()
+                || r.family_name.is_some()
+                || r.pseudonym.is_some()
+            {
                 return Err(Error::Malformed(
-                    "email and display_name are person fields".into(),
+                    "email, display_name, given_name, family_name and pseudonym are person fields"
+                        .into(),
                 ));
             }
             if i.dns_names.len() > 50 {
@@ -174,6 +200,9 @@ fn same_fields(a: &SubjectRecord, b: &SubjectRecord) -> bool {
         && a.mdm_id == b.mdm_id
         && a.windows_sid == b.windows_sid
         && a.language == b.language
+        && a.given_name == b.given_name
+        && a.family_name == b.family_name
+        && a.pseudonym == b.pseudonym
 }
 
 /// What registering `rec` does when `existing` has its kind and external id: `created` when
@@ -203,6 +232,9 @@ fn updated(existing: &SubjectRecord, rec: &SubjectRecord, now: i64) -> SubjectRe
     new.mdm_id = rec.mdm_id.clone();
     new.windows_sid = rec.windows_sid.clone();
     new.language = rec.language.clone();
+    new.given_name = rec.given_name.clone();
+    new.family_name = rec.family_name.clone();
+    new.pseudonym = rec.pseudonym.clone();
     new.updated_at = now;
     new
 }
@@ -307,6 +339,9 @@ pub fn parse_csv(text: &str) -> Result<Vec<std::result::Result<SubjectInput, Str
         "mdm_id",
         "windows_sid",
         "language",
+        "given_name",
+        "family_name",
+        "pseudonym",
     ];
     for h in &header {
         if !KNOWN.contains(&h.as_str()) {
@@ -348,6 +383,9 @@ pub fn parse_csv(text: &str) -> Result<Vec<std::result::Result<SubjectInput, Str
                 }
                 "windows_sid" => i.windows_sid = opt,
                 "language" => i.language = opt,
+                "given_name" => i.given_name = opt,
+                "family_name" => i.family_name = opt,
+                "pseudonym" => i.pseudonym = opt,
                 _ => i.mdm_id = opt,
             }
         }
@@ -480,6 +518,46 @@ mod tests {
             ..d
         };
         assert_eq!(validate("device", &empty).unwrap().windows_sid, None);
+    }
+
+    #[test]
+    fn csv_and_validation_carry_the_person_names() {
+        let rows = parse_csv(
+            "kind,external_id,email,display_name,given_name,family_name,pseudonym\n\
+             person,e1,ann@x.example,Ann Lee,Ann,Lee,\n\
+             person,e2,pen@x.example,Pen,,,Penguin\n",
+        )
+        .unwrap();
+        let ann = validate("person", rows[0].as_ref().unwrap()).unwrap();
+        assert_eq!(
+            (
+                ann.given_name.as_deref(),
+                ann.family_name.as_deref(),
+                ann.pseudonym
+            ),
+            (Some("Ann"), Some("Lee"), None)
+        );
+        let pen = validate("person", rows[1].as_ref().unwrap()).unwrap();
+        assert_eq!(pen.pseudonym.as_deref(), Some("Penguin"));
+        assert_eq!(pen.given_name, None);
+        let both = SubjectInput {
+            given_name: Some("Ann".into()),
+            ..rows[1].clone().unwrap()
+        };
+        assert!(matches!(
+            validate("person", &both),
+            Err(Error::Malformed(_))
+        ));
+        let device = SubjectInput {
+            external_id: "d1".into(),
+            name: Some("laptop".into()),
+            given_name: Some("Ann".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            validate("device", &device),
+            Err(Error::Malformed(_))
+        ));
     }
 
     #[test]

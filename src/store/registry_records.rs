@@ -49,6 +49,17 @@ pub struct SubjectRecord {
     /// Left out of the stored form when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// Person: given name, verified by HR: the givenName of individual-validated S/MIME
+    /// certificates (S/MIME BR §7.1.4.2.6). Left out of the stored form when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    /// Person: family name: the surname of individual-validated S/MIME certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    /// Person: a pseudonym, for an individual-validated S/MIME certificate of a person who
+    /// has neither name on record (S/MIME BR §7.1.4.2.2 a).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pseudonym: Option<String>,
     /// `active`, `suspended` or `offboarded`.
     pub status: SubjectStatus,
     /// Bumped by every issuance and credential creation: off-boarding compares it inside its

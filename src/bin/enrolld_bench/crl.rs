@@ -150,6 +150,7 @@ fn run_in(dir: &Path, entries: usize, revoked: usize) -> Result<Value, String> {
                 not_before: now - time::Duration::minutes(5),
                 not_after: now + time::Duration::days(365),
                 windows_sid: None,
+                person: None,
             })
             .map_err(err)?;
         der_bytes.fetch_add(der.len(), Ordering::Relaxed);

@@ -63,6 +63,7 @@ fn enrol_once(ca: &Ca, csr_der: &[u8], profile: &Profile) -> Result<(), String> 
         not_before: now,
         not_after: now + time::Duration::days(365),
         windows_sid: None,
+        person: None,
     })
     .map(drop)
     .map_err(|e| e.to_string())
@@ -95,6 +96,7 @@ pub fn run(secs: f64) -> Result<Value, String> {
             not_before: now,
             not_after: now + time::Duration::days(365),
             windows_sid: None,
+            person: None,
         })
         .map(drop)
         .map_err(|e| e.to_string())

@@ -47,6 +47,7 @@ fn issue(ca: &Ca, spki: &[u8], profile: &enrolld::ca::Profile) -> Result<Vec<u8>
         not_before: now,
         not_after: now + time::Duration::days(365),
         windows_sid: None,
+        person: None,
     })
     .map_err(|e| e.to_string())
 }
