@@ -60,6 +60,7 @@ fn sign(ca: &Ca, csr: &Csr, profile: &Profile) -> (enrolld::ids::Serial, Vec<u8>
             not_before: now,
             not_after: now + time::Duration::days(90),
             windows_sid: None,
+            person: None,
         })
         .expect("issue");
     (serial, der)

@@ -62,7 +62,8 @@ async fn register_enrol_inventory_and_offboard() {
     assert_eq!(st, 200);
     let cert = cert.unwrap();
     let (_, c) = x509_parser::parse_x509_certificate(&cert).unwrap();
-    assert_eq!(c.subject().to_string(), "CN=Ann Example");
+    // The person profile is S/MIME BR mailbox-validated: the CN is the address (docs/smime.md).
+    assert_eq!(c.subject().to_string(), "CN=ann@corp.example");
     assert!(
         c.extended_key_usage()
             .unwrap()

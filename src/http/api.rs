@@ -348,7 +348,7 @@ fn schemas() -> Value {
         "RenewalWindow": obj(&[("serials", "string[]"), ("start", "string"), ("end", "string")], &["serials"]),
         "BulkRevoke": obj(&[("query", "object"), ("reason", "string")], &["query"]),
         "Revoke": obj(&[("reason", "string")], &[]),
-        "Person": obj(&[("external_id", "string"), ("email", "string"), ("display_name", "string"), ("department", "string"), ("windows_sid", "string"), ("language", "string")], &["external_id", "email", "display_name"]),
+        "Person": obj(&[("external_id", "string"), ("email", "string"), ("display_name", "string"), ("department", "string"), ("windows_sid", "string"), ("language", "string"), ("given_name", "string"), ("family_name", "string"), ("pseudonym", "string")], &["external_id", "email", "display_name"]),
         "Device": obj(&[("external_id", "string"), ("name", "string"), ("serial_number", "string"), ("owner", "string"), ("dns_names", "string[]"), ("mdm_id", "string"), ("windows_sid", "string"), ("language", "string")], &["external_id", "name"]),
         "SubjectArray": {"type": "array", "items": {"type": "object"}},
         "StatusChange": obj(&[("status", "string")], &["status"]),

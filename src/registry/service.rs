@@ -104,6 +104,34 @@ pub struct NewSubjectCredential {
     pub deliver: Option<String>,
 }
 
+/// Refuses a credential that could never yield a certificate: an individual-validated S/MIME
+/// profile puts the person's given and family name (or pseudonym) in the subject, so a person
+/// without them on record gets a clear refusal now rather than at enrolment.
+fn individual_names_present(
+    cfg: &crate::config::Config,
+    profile: &ProfileName,
+    s: &SubjectRecord,
+) -> Result<()> {
+    use crate::ca::smime::{PersonName, Validation};
+    let individual = cfg
+        .profiles
+        .get(profile)
+        .and_then(|p| p.smime.as_ref())
+        .is_some_and(|sm| sm.validation == Validation::Individual);
+    let names = PersonName {
+        given_name: s.given_name.clone(),
+        family_name: s.family_name.clone(),
+        pseudonym: s.pseudonym.clone(),
+    };
+    if individual && !names.is_complete() {
+        return Err(Error::Malformed(format!(
+            "profile {profile} issues individual-validated S/MIME certificates: the person \
+             needs a given_name and family_name (or a pseudonym) in the registry first"
+        )));
+    }
+    Ok(())
+}
+
 impl Registry {
     /// The EAB keys of the registry's stores.
     pub fn eab_keys(&self) -> crate::acme::eab::EabKeys<'_> {
@@ -351,6 +379,7 @@ impl Registry {
             return Err(Error::NotPermitted(format!("the subject is {}", s.status)));
         }
         let profile = ProfileName(s.kind.clone());
+        individual_names_present(&self.cfg, &profile, &s)?;
         let (cn, names) = super::pickup::subject_names(&s);
         let sans: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut allowed: Vec<AllowedIdentifier> = names
