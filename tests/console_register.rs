@@ -180,3 +180,65 @@ async fn registration_needs_the_register_scope_and_the_csrf_token() {
     assert_eq!(no_csrf.status, 403, "{}", no_csrf.body);
     assert!(subjects(&s).await.is_empty());
 }
+
+/// The names an individual-validated S/MIME certificate carries (docs/smime.md) are fields of
+/// the form and reach the registry record; a pseudonym beside them is refused with the form.
+#[tokio::test]
+async fn the_form_sets_given_and_family_name() {
+    let s = Server::start("").await;
+    let (token, _) = token_with(&s, "hr", &["read", "register"]).await;
+    let cookie = signed_in(&s, &token, "ja").await;
+    let form = get(&s, &cookie, "/console/people/new").await;
+    for name in ["given_name", "family_name", "pseudonym"] {
+        assert!(form.body.contains(&format!("name=\"{name}\"")), "{name}");
+    }
+    assert!(form.body.contains("S/MIME 証明書に記載する氏名"));
+    let csrf = csrf(&form.body);
+    let p = post(
+        &s,
+        &cookie,
+        "/console/people/new",
+        &[
+            ("csrf", &csrf),
+            ("kind", "person"),
+            ("external_id", "E-200"),
+            ("display_name", "山田 花子"),
+            ("email", "hanako@example.com"),
+            ("given_name", "花子"),
+            ("family_name", "山田"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, 303, "{}", p.body);
+    let hanako = subjects(&s)
+        .await
+        .into_iter()
+        .find(|v| v["external_id"] == "E-200")
+        .unwrap();
+    assert_eq!(hanako["given_name"], "花子");
+    assert_eq!(hanako["family_name"], "山田");
+    let refused = post(
+        &s,
+        &cookie,
+        "/console/people/new",
+        &[
+            ("csrf", &csrf),
+            ("kind", "person"),
+            ("external_id", "E-201"),
+            ("display_name", "Taro"),
+            ("email", "taro@example.com"),
+            ("given_name", "Taro"),
+            ("pseudonym", "T"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains("value=\"T\""),
+        "typed values shown again"
+    );
+    assert!(subjects(&s)
+        .await
+        .iter()
+        .all(|v| v["external_id"] != "E-201"));
+}

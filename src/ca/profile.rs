@@ -63,8 +63,15 @@ impl SanName {
             }
             "email" => {
                 let (local, domain) = value.rsplit_once('@').ok_or_else(bad)?;
+                // RFC 9598 §3 writes an SmtpUTF8Mailbox's domain in U-labels; enrolld keeps
+                // ASCII domains only, so it refuses A-labels beside a non-ASCII local part.
+                let a_labels = !local.is_ascii()
+                    && domain
+                        .split('.')
+                        .any(|l| l.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("xn--")));
                 if local.is_empty()
                     || domain.is_empty()
+                    || a_labels
                     || value.chars().any(|c| c.is_whitespace() || c.is_control())
                 {
                     return Err(bad());

@@ -385,6 +385,8 @@ fn non_ascii_local_part_is_an_smtp_utf8_mailbox() {
     );
     // A non-ASCII domain is refused: the registry keeps the A-label form.
     assert!(SanName::parse("email:ann@bücher.example").is_err());
+    assert!(SanName::parse("email:пользователь@xn--bcher-kva.example").is_err());
+    assert!(SanName::parse("email:ann@xn--bcher-kva.example").is_ok());
 }
 
 #[test]

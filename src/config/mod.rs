@@ -512,6 +512,14 @@ mod tests {
             assert!(Config::parse(bad).is_err(), "{bad}");
         }
         assert!(Config::parse("[profiles.person]\nvalidity_days = 825\n").is_ok());
+        // The example file's person profile, S/MIME table included, equals the built-in one.
+        let example = Config::parse(include_str!("../../config/enrolld.example.toml")).unwrap();
+        let (ex, builtin) = (
+            &example.profiles[&ProfileName("person".into())],
+            crate::ca::Profile::person(),
+        );
+        assert_eq!(ex.smime, builtin.smime);
+        assert_eq!(ex.extended_key_usage, builtin.extended_key_usage);
     }
 
     #[test]
