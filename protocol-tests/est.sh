@@ -271,7 +271,13 @@ est_person_label() {
   assert_eq "TLS Web Client Authentication, E-mail Protection" "$(ext_values "$d/alice.pem" extendedKeyUsage)" \
     "person certificate: EKU clientAuth + emailProtection"
   assert_eq "email:$email" "$(ext_values "$d/alice.pem" subjectAltName)" "person certificate: email SAN"
-  check_record "$(serial_of "$d/alice.pem")" good person "$cn"
+  # The person profile is S/MIME BR mailbox-validated (docs/smime.md): the subject is the
+  # address, whatever CN the credential and the CSR name; the reserved policy OID is there.
+  assert_eq "CN=$email" "$(openssl x509 -in "$d/alice.pem" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')" \
+    "person certificate: subject is the address"
+  assert_contains "$(openssl x509 -in "$d/alice.pem" -noout -text)" "Policy: 2.23.140.1.5.1.2" \
+    "person certificate: S/MIME BR mailbox-validated multipurpose policy"
+  check_record "$(serial_of "$d/alice.pem")" good person "$email"
 }
 
 # ca_variant KEY_TYPE EXPECTED_ALGORITHM: a CA made by `enrolld init --key-type`, then the main
