@@ -236,13 +236,11 @@ pub fn plan<'a>(store: &dyn Store, req: IssueRequest<'a>) -> Result<Plan<'a>> {
             };
             s.key_usages(key_type)?;
             let dn = s.subject(&sans, person.as_ref())?;
-            let cn = dn
-                .get(&rcgen::DnType::CommonName)
-                .map(|v| match v {
-                    rcgen::DnValue::Utf8String(t) => t.clone(),
-                    other => format!("{other:?}"),
-                })
-                .unwrap_or_default();
+            // The subject holds UTF8Strings only (pushed as text by `Smime::subject`).
+            let cn = match dn.get(&rcgen::DnType::CommonName) {
+                Some(rcgen::DnValue::Utf8String(t)) => t.clone(),
+                _ => String::new(),
+            };
             (cn, person)
         }
     };

@@ -84,6 +84,9 @@ impl AdminCmd {
                         display_name,
                         department,
                         windows_sid,
+                        given_name,
+                        family_name,
+                        pseudonym,
                     },
             } => {
                 let mut m = Map::new();
@@ -96,6 +99,13 @@ impl AdminCmd {
                     "windows_sid",
                     windows_sid.as_ref().map(|v| json!(v)),
                 );
+                for (k, v) in [
+                    ("given_name", given_name),
+                    ("family_name", family_name),
+                    ("pseudonym", pseudonym),
+                ] {
+                    put(&mut m, k, v.as_ref().map(|v| json!(v)));
+                }
                 Call::post("/api/v1/people".into(), Value::Object(m))
             }
             AdminCmd::Devices {
@@ -383,6 +393,24 @@ mod tests {
         assert_eq!(
             body(&c),
             json!({"external_id": "e1", "email": "a@x.example", "display_name": "A"})
+        );
+        let c = call(&[
+            "people",
+            "add",
+            "--external-id",
+            "e2",
+            "--email",
+            "b@x.example",
+            "--display-name",
+            "B",
+            "--given-name",
+            "Bea",
+            "--family-name",
+            "Lee",
+        ]);
+        assert_eq!(
+            body(&c),
+            json!({"external_id": "e2", "email": "b@x.example", "display_name": "B", "given_name": "Bea", "family_name": "Lee"})
         );
         let c = call(&[
             "devices",

@@ -70,10 +70,10 @@ pub enum PeopleCmd {
         /// The HR system's id (idempotency key).
         #[arg(long)]
         external_id: String,
-        /// Mail address: the certificate's rfc822Name.
+        /// Mail address: the certificate's rfc822Name (an SmtpUTF8Mailbox when not ASCII).
         #[arg(long)]
         email: String,
-        /// Display name: the certificate's commonName.
+        /// Display name: pages and mail; the commonName only of a profile without `smime`.
         #[arg(long)]
         display_name: String,
         /// Department (a filter for listing and bulk revocation).
@@ -82,6 +82,16 @@ pub enum PeopleCmd {
         /// The Active Directory account's SID (S-1-5-21-…), for Windows strong mapping.
         #[arg(long)]
         windows_sid: Option<String>,
+        /// Given name, as HR verified it: the givenName of individual-validated S/MIME
+        /// certificates.
+        #[arg(long)]
+        given_name: Option<String>,
+        /// Family name: the surname of individual-validated S/MIME certificates.
+        #[arg(long)]
+        family_name: Option<String>,
+        /// Pseudonym, instead of both names, for individual-validated S/MIME certificates.
+        #[arg(long)]
+        pseudonym: Option<String>,
     },
 }
 

@@ -16,10 +16,10 @@ pub struct SubjectRecord {
     pub kind: String,
     /// The HR or MDM system's id (unique; bulk imports are idempotent on it).
     pub external_id: String,
-    /// Person: mail address (rfc822Name SAN).
+    /// Person: mail address (the rfc822Name or SmtpUTF8Mailbox SAN).
     #[serde(default)]
     pub email: Option<String>,
-    /// Person: display name (certificate CN).
+    /// Person: display name (pages, mail; the certificate CN of a profile without `smime`).
     #[serde(default)]
     pub display_name: Option<String>,
     /// Person: department (bulk queries).
