@@ -217,6 +217,13 @@ async fn the_form_sets_given_and_family_name() {
         .unwrap();
     assert_eq!(hanako["given_name"], "花子");
     assert_eq!(hanako["family_name"], "山田");
+    let page = get(&s, &cookie, p.headers["location"].to_str().unwrap()).await;
+    assert!(
+        page.body.contains("<dt>名</dt><dd>花子</dd>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("<dt>姓</dt><dd>山田</dd>"));
     let refused = post(
         &s,
         &cookie,

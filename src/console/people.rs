@@ -304,7 +304,7 @@ pub fn subject(
     let status = text(v, "status");
     b.push_str("<dl class=\"fields\">");
     let dns = ids(v, "dns_names").join(", ");
-    let rows: [(&str, String); 10] = [
+    let rows: [(&str, String); 13] = [
         ("ppl.id", escape(id)),
         ("ppl.kind", word(lang, kind_key(kind), kind)),
         ("ppl.status", word(lang, status_key(status), status)),
@@ -315,6 +315,9 @@ pub fn subject(
         ("ppl.serial_number", escape(text(v, "serial_number"))),
         ("ppl.owner", escape(text(v, "owner"))),
         ("ppl.dns_names", escape(&dns)),
+        ("smime.given_name", escape(text(v, "given_name"))),
+        ("smime.family_name", escape(text(v, "family_name"))),
+        ("smime.pseudonym", escape(text(v, "pseudonym"))),
     ];
     for (k, val) in rows {
         if !val.is_empty() {
