@@ -609,7 +609,8 @@ async fn a_non_ascii_mailbox_is_an_smtp_utf8_mailbox_other_name() {
 
 /// pkilint (`lint_cabf_smime_cert`, the DigiCert S/MIME BR linter from PyPI, installed pinned
 /// by .ci/run; `ENROLLD_PKILINT` may name the executable) finds nothing at WARNING or above in
-/// a certificate of each type and key, the type detected from the reserved policy OID; skipped
+/// a certificate of each type and key (and of a non-ASCII address), the type detected from the
+/// reserved policy OID; skipped
 /// where pkilint is not installed.
 #[tokio::test]
 async fn pkilint_finds_no_warnings_or_errors() {
@@ -642,8 +643,14 @@ async fn pkilint_finds_no_warnings_or_errors() {
             json!({"given_name": "Ann", "family_name": "Lee"}),
         )
         .await;
-        for kt in [KeyType::P256, KeyType::Rsa2048] {
-            let der = via_pickup(&s, &id, &key(kt)).await;
+        // And an internationalised address (SmtpUTF8Mailbox, RFC 9598) with a P-256 key.
+        let intl = person(&s, "hr-2", "δοκιμή@example.com", json!({"pseudonym": "Δ"})).await;
+        for (id, kt) in [
+            (&id, KeyType::P256),
+            (&id, KeyType::Rsa2048),
+            (&intl, KeyType::P256),
+        ] {
+            let der = via_pickup(&s, id, &key(kt)).await;
             let d = tempfile::tempdir().unwrap();
             let f = d.path().join("cert.pem");
             std::fs::write(&f, pem(&der)).unwrap();
