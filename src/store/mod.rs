@@ -37,6 +37,7 @@ pub mod conformance;
 pub mod daily;
 pub mod group_commit;
 pub mod mail_records;
+pub mod pg;
 pub mod records;
 pub mod registry_records;
 pub mod sled_acme;

@@ -1,0 +1,72 @@
+//! Tests of the PostgreSQL schema's versions against a private cluster (`test_cluster`).
+
+use super::migrate;
+use super::test_cluster::cluster;
+
+/// A fresh database for a schema test.
+fn fresh(name: &str) -> postgres::Config {
+    let mut admin = cluster()
+        .config("postgres")
+        .connect(postgres::NoTls)
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    cluster().config(name)
+}
+
+#[test]
+fn migrations_apply_once_and_are_recorded() {
+    let config = fresh("schema_once");
+    let mut c = config.connect(postgres::NoTls).unwrap();
+    let err = migrate::check(&mut c).unwrap_err().to_string();
+    assert!(err.contains("enrolld migrate"), "{err}");
+    assert_eq!(migrate::migrate(&config).unwrap(), vec![migrate::latest()]);
+    assert_eq!(migrate::migrate(&config).unwrap(), Vec::<i32>::new());
+    let versions: Vec<i32> = c
+        .query("SELECT version FROM schema_version ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, (1..=migrate::latest()).collect::<Vec<_>>());
+    migrate::check(&mut c).unwrap();
+}
+
+/// A test directory's database is migrated on first use and is the same one on the next.
+#[test]
+fn a_test_directory_has_its_own_migrated_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = cluster().database_for(dir.path());
+    let mut c = config.connect(postgres::NoTls).unwrap();
+    migrate::check(&mut c).unwrap();
+    c.execute("INSERT INTO counters (name, value) VALUES ('x', 7)", &[])
+        .unwrap();
+    let again = cluster().database_for(dir.path());
+    let mut c = again.connect(postgres::NoTls).unwrap();
+    let row = c
+        .query_one("SELECT value FROM counters WHERE name = 'x'", &[])
+        .unwrap();
+    assert_eq!(row.get::<_, i64>(0), 7);
+    let other = tempfile::tempdir().unwrap();
+    assert_ne!(
+        cluster().database_for(other.path()).get_dbname(),
+        config.get_dbname()
+    );
+}
+
+#[test]
+fn a_schema_newer_than_the_code_is_refused() {
+    let config = fresh("schema_newer");
+    migrate::migrate(&config).unwrap();
+    let mut c = config.connect(postgres::NoTls).unwrap();
+    c.execute(
+        "INSERT INTO schema_version (version) VALUES ($1)",
+        &[&(migrate::latest() + 1)],
+    )
+    .unwrap();
+    let err = migrate::check(&mut c).unwrap_err().to_string();
+    assert!(err.contains("newer than this enrolld knows"), "{err}");
+    let err = migrate::migrate(&config).unwrap_err().to_string();
+    assert!(err.contains("newer than this enrolld knows"), "{err}");
+}
