@@ -1,7 +1,20 @@
-//! Tests of the PostgreSQL schema's versions against a private cluster (`test_cluster`).
+//! Tests of the PostgreSQL store against a private cluster (`test_cluster`): the store
+//! conformance suite, the schema versions, and calls from an async worker.
 
-use super::migrate;
 use super::test_cluster::cluster;
+use super::*;
+
+fn open(dir: &std::path::Path) -> Arc<dyn crate::store::conformance::FullStore> {
+    Arc::new(
+        PgStore::open(&PgOptions {
+            config: cluster().database_for(dir),
+            pool_size: 4,
+        })
+        .unwrap(),
+    )
+}
+
+crate::store_conformance!(open);
 
 /// A fresh database for a schema test.
 fn fresh(name: &str) -> postgres::Config {
@@ -15,14 +28,24 @@ fn fresh(name: &str) -> postgres::Config {
     cluster().config(name)
 }
 
+fn error_of(r: Result<PgStore>) -> String {
+    match r {
+        Ok(_) => panic!("the store opened"),
+        Err(e) => e.to_string(),
+    }
+}
+
 #[test]
 fn migrations_apply_once_and_are_recorded() {
     let config = fresh("schema_once");
-    let mut c = config.connect(postgres::NoTls).unwrap();
-    let err = migrate::check(&mut c).unwrap_err().to_string();
-    assert!(err.contains("enrolld migrate"), "{err}");
+    let opts = PgOptions {
+        config: config.clone(),
+        pool_size: 1,
+    };
+    assert!(error_of(PgStore::open(&opts)).contains("enrolld migrate"));
     assert_eq!(migrate::migrate(&config).unwrap(), vec![migrate::latest()]);
     assert_eq!(migrate::migrate(&config).unwrap(), Vec::<i32>::new());
+    let mut c = config.connect(postgres::NoTls).unwrap();
     let versions: Vec<i32> = c
         .query("SELECT version FROM schema_version ORDER BY version", &[])
         .unwrap()
@@ -30,7 +53,7 @@ fn migrations_apply_once_and_are_recorded() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(versions, (1..=migrate::latest()).collect::<Vec<_>>());
-    migrate::check(&mut c).unwrap();
+    PgStore::open(&opts).unwrap();
 }
 
 /// A test directory's database is migrated on first use and is the same one on the next.
@@ -65,8 +88,29 @@ fn a_schema_newer_than_the_code_is_refused() {
         &[&(migrate::latest() + 1)],
     )
     .unwrap();
-    let err = migrate::check(&mut c).unwrap_err().to_string();
-    assert!(err.contains("newer than this enrolld knows"), "{err}");
+    let opts = PgOptions {
+        config: config.clone(),
+        pool_size: 1,
+    };
+    assert!(error_of(PgStore::open(&opts)).contains("newer than this enrolld knows"));
     let err = migrate::migrate(&config).unwrap_err().to_string();
     assert!(err.contains("newer than this enrolld knows"), "{err}");
+}
+
+/// Synchronous callers use the store from async workers too (admin handlers): the pool's
+/// threads own the connections, so no runtime is nested.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_works_on_an_async_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path());
+    s.insert_certificate(
+        &crate::store::conformance::records::cert("0b", "x", 9),
+        None,
+    )
+    .unwrap();
+    s.flush().unwrap();
+    assert!(s
+        .get_certificate(&Serial::parse_hex("0b").unwrap())
+        .unwrap()
+        .is_some());
 }
