@@ -98,6 +98,13 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// Creates or upgrades the PostgreSQL store's schema (`[store] backend = "postgres"`):
+    /// applies the migrations the database lacks; refuses a schema newer than this build.
+    Migrate {
+        /// TOML configuration file with the `[store]` section.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Run the server, initialising the data directory on first start.
     Serve {
         #[command(flatten)]
@@ -261,6 +268,20 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
             );
             println!("{}", server::banner(&cfg, &init.paths));
+            Ok(())
+        }
+        Cmd::Migrate { config } => {
+            let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+            let opts = cfg.store.pg_options().map_err(|e| e.to_string())?;
+            let applied =
+                enrolld::store::pg::migrate::migrate(&opts.config).map_err(|e| e.to_string())?;
+            match applied.last() {
+                Some(v) => println!("schema migrated to version {v}"),
+                None => println!(
+                    "schema is up to date (version {})",
+                    enrolld::store::pg::migrate::latest()
+                ),
+            }
             Ok(())
         }
         Cmd::Serve { common } => {

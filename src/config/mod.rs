@@ -14,6 +14,7 @@ mod registry;
 mod scep;
 pub mod scep_validation;
 mod status;
+mod store;
 mod tls;
 mod webhooks;
 
@@ -27,6 +28,7 @@ pub use registry::RegistryConfig;
 pub use scep::{ScepConfig, ScepPath, SubjectPolicy};
 pub use scep_validation::ChallengeValidation;
 pub use status::StatusConfig;
+pub use store::{StoreBackend, StoreConfig};
 pub use tls::TlsConfig;
 pub use webhooks::WebhookConfig;
 
@@ -106,6 +108,9 @@ pub struct Config {
     /// Pickup links and renewal reminders by e-mail; off without a relay.
     #[serde(default)]
     pub mail: MailConfig,
+    /// Where the data is kept: sled in the data directory, or PostgreSQL.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// Signed checkpoints of the audit log.
     #[serde(default)]
     pub audit: AuditConfig,
@@ -298,6 +303,7 @@ impl Config {
         }
         self.webhooks.validate()?;
         self.mail.validate()?;
+        self.store.validate()?;
         if self.audit.checkpoint_entries == 0 || self.audit.checkpoint_interval_secs == 0 {
             return Err(ConfigError::Invalid(
                 "audit: checkpoint_entries and checkpoint_interval_secs must be > 0".into(),
@@ -423,6 +429,7 @@ fn unreachable_default() -> Config {
         registry: RegistryConfig::default(),
         webhooks: WebhookConfig::default(),
         mail: MailConfig::default(),
+        store: StoreConfig::default(),
         audit: AuditConfig::default(),
         tls: TlsConfig::default(),
         ca: CaConfig::default(),

@@ -100,7 +100,11 @@ impl PgStore {
 /// The store's error for a database error; the text names the server's message, never the
 /// connection's password (the configuration carries none in its URL).
 pub(crate) fn db_error(e: postgres::Error) -> Error {
-    Error::Internal(format!("postgres: {e}"))
+    // The cause (refused connection, missing socket, the server's message) is in the source.
+    match std::error::Error::source(&e) {
+        Some(cause) => Error::Internal(format!("postgres: {e}: {cause}")),
+        None => Error::Internal(format!("postgres: {e}")),
+    }
 }
 
 /// JSON for a JSONB column.

@@ -134,6 +134,11 @@ impl Cluster {
         }
     }
 
+    /// The directory of the cluster's unix socket (a `host` in connection strings).
+    pub(crate) fn socket_dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Connection settings for `dbname`.
     pub(crate) fn config(&self, dbname: &str) -> postgres::Config {
         let mut c = postgres::Config::new();

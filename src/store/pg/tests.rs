@@ -114,3 +114,27 @@ async fn the_store_works_on_an_async_worker() {
         .unwrap()
         .is_some());
 }
+
+/// What `enrolld migrate` does with a `[store]` section: the connection string of the
+/// configuration reaches the database, migrates it, and a store opens on it.
+#[test]
+fn the_store_section_migrates_and_opens_the_database() {
+    fresh("from_config");
+    let cfg = crate::config::Config::parse(&format!(
+        "[store]\nbackend = \"postgres\"\nurl = \"host={} user=enrolld dbname=from_config\"\npool_size = 2",
+        cluster().socket_dir().display()
+    ))
+    .unwrap();
+    let opts = cfg.store.pg_options().unwrap();
+    assert_eq!(
+        migrate::migrate(&opts.config).unwrap(),
+        vec![migrate::latest()]
+    );
+    let s = PgStore::open(&opts).unwrap();
+    s.insert_certificate(
+        &crate::store::conformance::records::cert("0c", "x", 9),
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.count_certificates().unwrap(), 1);
+}
