@@ -656,3 +656,46 @@ async fn the_acme_key_page_speaks_japanese() {
     assert!(!made.body.contains("id=\"eab-lego\""));
     assert!(!made.body.contains("Key id"));
 }
+
+#[tokio::test]
+async fn a_request_that_cannot_be_carried_out_says_why_and_a_refusal_does_not() {
+    let s = Server::start("").await;
+    let id = register(
+        &s,
+        "device",
+        json!({"external_id": "ERR-1", "name": "laptop"}),
+    )
+    .await;
+    for (lang, says) in [
+        ("en", "could not be carried out"),
+        ("ja", "実行できませんでした"),
+    ] {
+        let cookie = signed_in(&s, &s.admin_token(), lang).await;
+        let page = get(&s, &cookie, &format!("/console/people/{id}")).await;
+        let bad = post(
+            &s,
+            &cookie,
+            &format!("/console/people/{id}/status"),
+            &[("csrf", &csrf(&page.body)), ("status", "<bogus>")],
+        )
+        .await;
+        assert_eq!(bad.status, 400, "{}", bad.body);
+        assert!(bad.body.contains(says), "{}", bad.body);
+        assert!(bad.body.contains("<code class=\"detail\">"), "{}", bad.body);
+        assert!(bad.body.contains("&lt;bogus&gt;") || !bad.body.contains("<bogus>"));
+    }
+    // A refusal of who asks gives no reason.
+    let (reader, _) = token_with(&s, "r", &["read"]).await;
+    let cookie = signed_in(&s, &reader, "en").await;
+    let page = get(&s, &cookie, &format!("/console/people/{id}")).await;
+    let refused = post(
+        &s,
+        &cookie,
+        &format!("/console/people/{id}/status"),
+        &[("csrf", &csrf(&page.body)), ("status", "suspended")],
+    )
+    .await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("This request was refused."));
+    assert!(!refused.body.contains("class=\"detail\""));
+}

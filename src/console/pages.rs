@@ -372,6 +372,24 @@ pub fn ca(lang: Lang, session: &Session, info: &CaInfo) -> String {
 
 /// An error page: `message` is a catalogue key (`error.forbidden`, …).
 pub fn error(lang: Lang, session: Option<&Session>, message: &'static str) -> String {
-    let body = format!("<p role=\"alert\">{}</p>", escape(lang.t(message)));
+    error_with_detail(lang, session, message, None)
+}
+
+/// An error page whose message (a catalogue key) is followed by the server's own reason, a
+/// technical text in English (as on the audit page), escaped.
+pub fn error_with_detail(
+    lang: Lang,
+    session: Option<&Session>,
+    message: &'static str,
+    detail: Option<&str>,
+) -> String {
+    let mut body = format!("<p role=\"alert\">{}</p>", escape(lang.t(message)));
+    if let Some(d) = detail {
+        body.push_str(&format!(
+            "<p>{}: <code class=\"detail\">{}</code></p>",
+            escape(lang.t("error.detail")),
+            escape(d)
+        ));
+    }
     layout(lang, lang.t("error.title"), session, "", &body)
 }

@@ -95,12 +95,20 @@ pub(super) fn html(status: StatusCode, body: String) -> Response {
 /// An error page for `e` in `lang`, with the error table's status, counted by its kind.
 pub(super) fn error_page(e: &Error, lang: Lang, session: Option<&Session>) -> Response {
     let status = errors::status_of(e);
-    let message = match status {
-        StatusCode::NOT_FOUND => "error.not_found",
-        s if s.is_server_error() => "error.internal",
-        _ => "error.forbidden",
+    // Refusals of who is asking say no more; a request that cannot be carried out says why.
+    let (message, detail) = match status {
+        StatusCode::NOT_FOUND => ("error.not_found", None),
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ("error.forbidden", None),
+        StatusCode::CONFLICT => ("error.conflict", Some(e.public_message())),
+        StatusCode::PAYLOAD_TOO_LARGE => ("error.too_large", None),
+        StatusCode::TOO_MANY_REQUESTS => ("error.rate_limited", None),
+        s if s.is_server_error() => ("error.internal", None),
+        _ => ("error.bad_request", Some(e.public_message())),
     };
-    let mut resp = html(status, pages::error(lang, session, message));
+    let mut resp = html(
+        status,
+        pages::error_with_detail(lang, session, message, detail),
+    );
     errors::mark(e, &mut resp);
     resp
 }
