@@ -317,6 +317,8 @@ pub fn check(
 /// Parses CSV (RFC 4180: quoted fields, doubled quotes) with a header row naming the
 /// `SubjectInput` fields; `dns_names` is space- or semicolon-separated.
 pub fn parse_csv(text: &str) -> Result<Vec<std::result::Result<SubjectInput, String>>> {
+    // Spreadsheets write "CSV UTF-8" with a byte order mark: not part of the first column.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let rows = csv_rows(text).map_err(|e| Error::Malformed(format!("CSV: {e}")))?;
     let mut it = rows.into_iter();
     let header = it
@@ -448,6 +450,14 @@ pub fn token_id(s: &str) -> Result<TokenId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_not_part_of_the_first_column() {
+        let rows = parse_csv("\u{feff}kind,external_id,name\ndevice,D-1,laptop\n").unwrap();
+        let row = rows[0].as_ref().unwrap();
+        assert_eq!(row.kind.as_deref(), Some("device"));
+        assert_eq!(row.external_id, "D-1");
+    }
     use crate::store::RegistryStore;
 
     #[test]
