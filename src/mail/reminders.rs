@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use super::template::Template;
 use super::{Compose, Mailer};
 use crate::error::Result;
-use crate::registry::pickup_mail::mail_time;
+use crate::registry::pickup_mail::{addressed_as, mail_time};
 use crate::registry::service::Registry;
 use crate::states::SubjectStatus;
 use crate::store::{CertStatus, CertificateRecord, SubjectRecord};
@@ -170,11 +170,7 @@ impl Reminders {
             tracing::debug!(serial = %cert.serial.to_hex(), "no address for a renewal reminder");
             return Ok(false);
         };
-        let name = s
-            .display_name
-            .clone()
-            .or_else(|| s.name.clone())
-            .unwrap_or_else(|| s.external_id.clone());
+        let name = addressed_as(s);
         let mut values = BTreeMap::from([
             ("name", name),
             ("certificate", cert.subject.clone()),

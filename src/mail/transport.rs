@@ -29,11 +29,13 @@ pub struct Relay {
     name: String,
 }
 
-/// Reads a secret file: its contents without a trailing newline.
-fn read_secret(path: &std::path::Path) -> Result<String> {
-    let s = std::fs::read_to_string(path)
-        .map_err(|e| Error::Malformed(format!("mail.password_file {}: {e}", path.display())))?;
-    Ok(s.trim_end_matches(['\r', '\n']).to_owned())
+/// The SMTP AUTH password: the project's secret-file reader (no trailing newline; refused if
+/// other users can read the file, or if it is empty or not UTF-8).
+fn read_password(path: &std::path::Path) -> Result<String> {
+    let raw = crate::config::scep_validation::read_secret_file("mail.password_file", path)
+        .map_err(|e| Error::Malformed(e.to_string()))?;
+    String::from_utf8(raw)
+        .map_err(|_| Error::Malformed(format!("mail.password_file {}: not UTF-8", path.display())))
 }
 
 impl Relay {
@@ -67,7 +69,7 @@ impl Relay {
             .tls(tls)
             .timeout(Some(Duration::from_secs(cfg.timeout_secs)));
         if let (Some(user), Some(file)) = (&cfg.username, &cfg.password_file) {
-            b = b.credentials(Credentials::new(user.clone(), read_secret(file)?));
+            b = b.credentials(Credentials::new(user.clone(), read_password(file)?));
         }
         Ok(Relay {
             transport: b.build(),

@@ -47,11 +47,7 @@ impl Registry {
         })?;
         let (record, url) = self.new_pickup(s, expires_in, legacy_p12)?;
         let lang = mailer.language_for(s);
-        let name = s
-            .display_name
-            .clone()
-            .or_else(|| s.name.clone())
-            .unwrap_or_else(|| s.external_id.clone());
+        let name = addressed_as(s);
         let values = BTreeMap::from([
             ("name", name),
             ("url", url),
@@ -85,6 +81,14 @@ impl Registry {
             None => Ok(None),
         }
     }
+}
+
+/// How a mail addresses `s`: the person's or device's name, else its external id.
+pub fn addressed_as(s: &SubjectRecord) -> String {
+    s.display_name
+        .clone()
+        .or_else(|| s.name.clone())
+        .unwrap_or_else(|| s.external_id.clone())
 }
 
 /// A time as mail in `lang` writes it (the console's way of writing times).
