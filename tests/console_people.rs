@@ -8,7 +8,6 @@ mod common;
 use base64ct::Encoding;
 use common::console::*;
 use common::*;
-use rcgen::KeyPair;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -38,34 +37,6 @@ async fn api_subject(s: &Server, id: &str) -> Value {
         .await;
     assert_eq!(st, 200, "{v}");
     v
-}
-
-/// An EST credential made through the admin API and a certificate enrolled with it; the
-/// certificate's serial.
-async fn enrolled(s: &Server, id: &str) -> String {
-    let (st, cred) = s
-        .api(
-            Method::POST,
-            &format!("/api/v1/subjects/{id}/credentials"),
-            &s.admin_token(),
-            Some(json!({"kind": "est"})),
-        )
-        .await;
-    assert_eq!(st, 201, "{cred}");
-    let r = s
-        .client()
-        .post(s.url("/.well-known/est/simpleenroll"))
-        .basic_auth(
-            cred["username"].as_str().unwrap(),
-            cred["password"].as_str(),
-        )
-        .header("content-type", "application/pkcs10")
-        .body(b64(&csr(&KeyPair::generate().unwrap(), None, &[])))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    serial_hex(&certs_from_pkcs7(&r.text().await.unwrap()).remove(0))
 }
 
 /// The external ids in a list page's rows (the `<code>` of each row).
@@ -182,7 +153,7 @@ async fn issue_and_revoke_sessions_create_credentials_change_status_and_offboard
     let s = Server::start("").await;
     let ids = population(&s).await;
     let ann = &ids[0];
-    let serial = enrolled(&s, ann).await;
+    let serial = s.enrolled(ann).await;
     let (issuer, issuer_id) = token_with(&s, "issuer", &["read", "issue"]).await;
     let (revoker, revoker_id) = token_with(&s, "revoker", &["read", "revoke"]).await;
 

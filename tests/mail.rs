@@ -103,6 +103,31 @@ async fn metrics(s: &Server) -> String {
         .unwrap()
 }
 
+/// Waits (up to 10 s) until `/metrics` holds `line`; the exposition then.
+async fn metrics_reach(s: &Server, line: &str, what: &str) -> String {
+    for _ in 0..100 {
+        let m = metrics(s).await;
+        if m.contains(line) {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: {line} never showed in\n{}", metrics(s).await);
+}
+
+/// The end of validity of the certificate `serial`, unix seconds, as the admin API shows it.
+async fn not_after(s: &Server, serial: &str) -> i64 {
+    let rec = s.cert_record(serial).await;
+    rec["not_after"].as_i64().unwrap_or_else(|| {
+        time::OffsetDateTime::parse(
+            rec["not_after"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+        .unix_timestamp()
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pickup_mail_arrives_in_the_subjects_language_and_its_link_gives_a_pkcs12() {
     let relay = TestRelay::start("starttls");
@@ -325,15 +350,7 @@ async fn reminders_arrive_once_per_threshold_as_the_clock_moves_and_not_for_revo
         )
         .await;
     assert_eq!(st, 200, "{v}");
-    let rec = s.cert_record(&serials[0]).await;
-    let not_after = rec["not_after"].as_i64().unwrap_or_else(|| {
-        time::OffsetDateTime::parse(
-            rec["not_after"].as_str().unwrap(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap()
-        .unix_timestamp()
-    });
+    let not_after = not_after(&s, &serials[0]).await;
 
     // Nothing is due yet.
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -404,34 +421,26 @@ async fn a_relay_down_then_answering_451_delays_mail_and_loses_none() {
         );
     }
     // Connection refused: every mail fails its first attempt and waits.
-    let mut tries = 0;
-    loop {
-        let m = metrics(&s).await;
-        if m.contains("enrolld_mail_attempts_total{outcome=\"temporary_failure\"} 3") {
-            assert!(
-                m.contains("enrolld_mail_outbox{status=\"queued\"} 3"),
-                "{m}"
-            );
-            break;
-        }
-        tries += 1;
-        assert!(tries < 100, "no failed attempts seen: {m}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let m = metrics_reach(
+        &s,
+        "enrolld_mail_attempts_total{outcome=\"temporary_failure\"} 3",
+        "no failed attempts seen",
+    )
+    .await;
+    assert!(
+        m.contains("enrolld_mail_outbox{status=\"queued\"} 3"),
+        "{m}"
+    );
     // The relay is back but answers 451: the retry (after 60 s of the clock) fails again.
     relay.restart();
     relay.tempfail(true);
     clock.advance(61);
-    let mut tries = 0;
-    loop {
-        let m = metrics(&s).await;
-        if m.contains("enrolld_mail_attempts_total{outcome=\"temporary_failure\"} 6") {
-            break;
-        }
-        tries += 1;
-        assert!(tries < 100, "no 451 seen: {m}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    metrics_reach(
+        &s,
+        "enrolld_mail_attempts_total{outcome=\"temporary_failure\"} 6",
+        "no 451 seen",
+    )
+    .await;
     assert!(relay.received().is_empty());
     // Before the doubled wait (120 s) nothing is tried.
     clock.advance(60);
@@ -560,33 +569,6 @@ async fn the_console_sends_a_pickup_link_by_mail_and_shows_only_where_it_went() 
     assert!(!page.body.contains("cred-pickup-mail"));
 }
 
-/// An EST enrolment for the registered subject `id`; the certificate's serial.
-async fn enrolled(s: &Server, id: &str) -> String {
-    let (st, cred) = s
-        .api(
-            Method::POST,
-            &format!("/api/v1/subjects/{id}/credentials"),
-            &s.admin_token(),
-            Some(json!({"kind": "est"})),
-        )
-        .await;
-    assert_eq!(st, 201, "{cred}");
-    let r = s
-        .client()
-        .post(s.url("/.well-known/est/simpleenroll"))
-        .basic_auth(
-            cred["username"].as_str().unwrap(),
-            cred["password"].as_str(),
-        )
-        .header("content-type", "application/pkcs10")
-        .body(b64(&csr(&rcgen::KeyPair::generate().unwrap(), None, &[])))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
-    serial_hex(&certs_from_pkcs7(&r.text().await.unwrap()).remove(0))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_devices_reminder_goes_to_its_owner_else_to_operations_without_a_link() {
     let relay = TestRelay::start("starttls");
@@ -614,17 +596,9 @@ async fn a_devices_reminder_goes_to_its_owner_else_to_operations_without_a_link(
         assert_eq!(st, 201, "{v}");
         ids.push(v["subject"]["id"].as_str().unwrap().to_owned());
     }
-    let owned = enrolled(&s, &ids[0]).await;
-    let ownerless = enrolled(&s, &ids[1]).await;
-    let rec = s.cert_record(&owned).await;
-    let not_after = rec["not_after"].as_i64().unwrap_or_else(|| {
-        time::OffsetDateTime::parse(
-            rec["not_after"].as_str().unwrap(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap()
-        .unix_timestamp()
-    });
+    let owned = s.enrolled(&ids[0]).await;
+    let ownerless = s.enrolled(&ids[1]).await;
+    let not_after = not_after(&s, &owned).await;
     clock.set(not_after - 7 * 86_400 + 60);
     let got = exactly(&relay, 2).await;
     let mut by_to: Vec<(String, String)> = got
@@ -665,6 +639,7 @@ async fn smtp_auth_reads_the_password_file_and_implicit_tls_works() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good");
     std::fs::write(&good, "s3cret-relay-pass\n").unwrap();
+    std::fs::set_permissions(&good, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let s = Server::start(&relay.config(&format!(
         "username = \"pki\"\npassword_file = {:?}\n",
         good.to_str().unwrap()
@@ -679,16 +654,12 @@ async fn smtp_auth_reads_the_password_file_and_implicit_tls_works() {
     let s2 = Server::start(&relay.config("")).await;
     let id = person(&s2, "A-2", "auth2@corp.example", None).await;
     mail_link(&s2, &id).await;
-    let mut tries = 0;
-    loop {
-        let m = metrics(&s2).await;
-        if m.contains("enrolld_mail_outbox{status=\"failed\"} 1") {
-            break;
-        }
-        tries += 1;
-        assert!(tries < 100, "not given up: {m}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    metrics_reach(
+        &s2,
+        "enrolld_mail_outbox{status=\"failed\"} 1",
+        "not given up",
+    )
+    .await;
     assert_eq!(relay.received().len(), 1, "nothing more arrived");
 
     // Implicit TLS (RFC 8314) to a relay that speaks TLS from the first byte.

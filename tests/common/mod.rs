@@ -241,6 +241,34 @@ impl Server {
         )
     }
 
+    /// An EST credential for the registered subject `id` (admin API) and a certificate enrolled
+    /// with it over `simpleenroll`; the certificate's serial.
+    pub async fn enrolled(&self, id: &str) -> String {
+        let (st, cred) = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/api/v1/subjects/{id}/credentials"),
+                &self.admin_token(),
+                Some(serde_json::json!({"kind": "est"})),
+            )
+            .await;
+        assert_eq!(st, 201, "{cred}");
+        let r = self
+            .client()
+            .post(self.url("/.well-known/est/simpleenroll"))
+            .basic_auth(
+                cred["username"].as_str().unwrap(),
+                cred["password"].as_str(),
+            )
+            .header("content-type", "application/pkcs10")
+            .body(b64(&csr(&KeyPair::generate().unwrap(), None, &[])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        serial_hex(&certs_from_pkcs7(&r.text().await.unwrap()).remove(0))
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.stop.take() {
