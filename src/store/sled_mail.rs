@@ -102,6 +102,14 @@ fn finish<T>(
     }
 }
 
+/// The mail stored under `id` in `mail`.
+fn read(mail: &sled::Tree, id: &[u8]) -> Result<Option<MailRecord>> {
+    match mail.get(id)? {
+        Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+        None => Ok(None),
+    }
+}
+
 impl SledStore {
     fn mail_trees(&self) -> Result<MailTrees> {
         Ok(MailTrees {
@@ -148,10 +156,7 @@ impl MailStore for SledStore {
     }
 
     fn get_mail(&self, id: &str) -> Result<Option<MailRecord>> {
-        match self.mail_trees()?.mail.get(id.as_bytes())? {
-            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
-            None => Ok(None),
-        }
+        read(&self.mail_trees()?.mail, id.as_bytes())
     }
 
     fn has_mail_event(&self, event: &str) -> Result<bool> {
@@ -167,8 +172,7 @@ impl MailStore for SledStore {
                 break;
             }
             let (k, _) = kv?;
-            let id = String::from_utf8_lossy(&k[8..]).into_owned();
-            if let Some(m) = self.get_mail(&id)? {
+            if let Some(m) = read(&t.mail, &k[8..])? {
                 if m.status == MailStatus::Queued {
                     out.push(m);
                 }
@@ -233,8 +237,7 @@ impl MailStore for SledStore {
         let mut out = Vec::new();
         for kv in t.recent.iter().rev().take(limit) {
             let (k, _) = kv?;
-            let id = String::from_utf8_lossy(&k[8..]).into_owned();
-            if let Some(m) = self.get_mail(&id)? {
+            if let Some(m) = read(&t.mail, &k[8..])? {
                 out.push(m);
             }
         }
